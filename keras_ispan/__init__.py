@@ -1,3 +1,22 @@
 """keras-ispan: Interaction-aware Spatio-temporal Pyramid Attention Networks in Keras 3."""
 
+from keras_ispan import layers, models, regularizers
+from keras_ispan.layers import FrameWise, PyramidAttention
+from keras_ispan.layers.outputs import ClassLogits, UniformSaliency
+from keras_ispan.layers.preprocessing import PixelPreprocessing
+from keras_ispan.regularizers import AttentionDiversityRegularizer, PCARegularizer
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "AttentionDiversityRegularizer",
+    "ClassLogits",
+    "FrameWise",
+    "PCARegularizer",
+    "PixelPreprocessing",
+    "PyramidAttention",
+    "UniformSaliency",
+    "layers",
+    "models",
+    "regularizers",
+]

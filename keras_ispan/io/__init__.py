@@ -1,0 +1,23 @@
+"""Video input/output shared by training, prediction and serving.
+
+`keras_ispan.io.video` decodes videos with PyAV and samples TSN frame indices in NumPy (no TensorFlow);
+`keras_ispan.io.frames_tf` holds the TensorFlow evaluation preprocessing shared with serving export.
+"""
+
+from keras_ispan.io.video import (
+    VideoDecodeError,
+    count_frames,
+    decode_video,
+    read_clip,
+    sample_clip_indices,
+    sample_segment_indices,
+)
+
+__all__ = [
+    "VideoDecodeError",
+    "count_frames",
+    "decode_video",
+    "read_clip",
+    "sample_clip_indices",
+    "sample_segment_indices",
+]

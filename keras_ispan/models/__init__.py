@@ -1,0 +1,24 @@
+"""Model builders: backbones as pyramids, ISPAN and baseline heads, export variants."""
+
+from keras_ispan.models.backbones import (
+    BACKBONES,
+    BackboneSpec,
+    build_backbone,
+    get_backbone_spec,
+    pyramid_model,
+)
+from keras_ispan.models.classifier import build_classifier, export_outputs_model
+from keras_ispan.models.heads import HEADS
+from keras_ispan.models.small_cnn import small_cnn
+
+__all__ = [
+    "BACKBONES",
+    "HEADS",
+    "BackboneSpec",
+    "build_backbone",
+    "build_classifier",
+    "export_outputs_model",
+    "get_backbone_spec",
+    "pyramid_model",
+    "small_cnn",
+]

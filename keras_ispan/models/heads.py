@@ -1,0 +1,69 @@
+"""Classification heads over the pyramid levels: ISPAN and the baselines it is compared with."""
+
+import keras
+
+from keras_ispan.layers import FrameWise, PyramidAttention
+from keras_ispan.regularizers import AttentionDiversityRegularizer, PCARegularizer
+
+HEADS = ("ispan", "single", "tsn", "gap")
+
+
+def attention_head(
+    levels,
+    *,
+    head,
+    downsample,
+    fusion,
+    bias,
+    interaction_weight,
+    diversity_weight,
+    normalize_features,
+    dropout,
+    num_classes,
+    kernel_regularizer=None,
+):
+    """ISPAN (`"ispan"`: all levels, both losses) or single-level attention (`"single"`).
+
+    `levels`: list of `(batch, frames, h_j, w_j, c_j)`. Returns `(batch, num_classes)` logits. The
+    attention layer is named `pyramid_attention`; its second output is the saliency map.
+    """
+    if head == "single":
+        levels = levels[-1:]
+        interaction, diversity = None, None
+    else:
+        interaction = (
+            PCARegularizer(interaction_weight, normalize_features) if interaction_weight else None
+        )
+        diversity = AttentionDiversityRegularizer(diversity_weight) if diversity_weight else None
+    pooled, _ = PyramidAttention(
+        downsample=downsample,
+        fusion=fusion,
+        bias=bias,
+        interaction_regularizer=interaction,
+        diversity_regularizer=diversity,
+        return_attention=True,
+        kernel_regularizer=kernel_regularizer,
+        name="pyramid_attention",
+    )(levels)
+    x = keras.layers.GlobalAveragePooling2D(name="spatial_pool")(pooled)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.layers.Dense(
+        num_classes, kernel_regularizer=kernel_regularizer, name="classifier"
+    )(x)
+
+
+def tsn_head(anchor, *, dropout, num_classes, kernel_regularizer=None):
+    """TSN average consensus: per-frame pooled features, per-frame scores, averaged over frames."""
+    x = FrameWise(keras.layers.GlobalAveragePooling2D(), name="frame_pool")(anchor)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    x = keras.layers.Dense(num_classes, kernel_regularizer=kernel_regularizer, name="classifier")(x)
+    return keras.layers.GlobalAveragePooling1D(name="consensus")(x)
+
+
+def gap_head(anchor, *, dropout, num_classes, kernel_regularizer=None):
+    """Global average pooling over frames and positions, then one classifier."""
+    x = keras.layers.GlobalAveragePooling3D(name="clip_pool")(anchor)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.layers.Dense(
+        num_classes, kernel_regularizer=kernel_regularizer, name="classifier"
+    )(x)
