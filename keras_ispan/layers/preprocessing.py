@@ -31,8 +31,9 @@ class PixelPreprocessing(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
-    >>> PixelPreprocessing("tf")(np.array([[0, 255, 127.5]], "uint8")).numpy().tolist()
-    [[-1.0, 1.0, -0.003921568859368563]]
+    >>> out = PixelPreprocessing("tf")(np.array([[0, 255, 51]], "uint8"))
+    >>> [round(float(v), 2) for v in keras.ops.convert_to_numpy(out)[0]]
+    [-1.0, 1.0, -0.6]
     """
 
     def __init__(self, mode="caffe", **kwargs):

@@ -64,7 +64,7 @@ class PCARegularizer(AttentionRegularizer):
     >>> reg = PCARegularizer(weight=1.0)
     >>> a = np.eye(4, 2, dtype="float32")[None]   # two orthonormal rows over 4 positions
     >>> x = np.ones((1, 4, 3), dtype="float32")
-    >>> float(reg(a, x))                           # -(1 + 1): unit features, no overlap
+    >>> round(float(reg(a, x)), 4)                 # -(1 + 1): unit features, no overlap
     -2.0
 
     Reference: Du et al., "Interaction-aware Spatio-temporal Pyramid Attention Networks for
