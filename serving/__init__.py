@@ -1,0 +1,1 @@
+"""Export to TF Serving, a TF-Serving-compatible development server, and REST / gRPC clients."""
