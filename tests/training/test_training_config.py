@@ -1,0 +1,119 @@
+"""Config: presets, JSON/TOML files, overrides, round trips, validation errors."""
+
+import json
+
+import pytest
+
+from training.config import (
+    PRESETS,
+    TrainConfig,
+    apply_overrides,
+    load_config,
+    parse_override,
+    preset,
+    save_config,
+)
+
+
+def test_defaults_are_the_synthetic_preset():
+    config = load_config()
+    assert config == preset("synthetic")
+    assert config.model.backbone == "small_cnn"
+    assert config.data.data_dir is None
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_round_trips_through_dict_and_json(name, tmp_path):
+    config = preset(name)
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    path = save_config(config, tmp_path / "config.json")
+    assert json.loads(path.read_text())["output"]["preset"] == name
+    assert load_config(path) == config
+
+
+def test_presets_hold_their_documented_values():
+    ucf = preset("ucf101")
+    assert (ucf.model.backbone, ucf.data.num_segments, ucf.data.image_size) == ("resnet50", 3, 224)
+    assert (ucf.eval.num_segments, ucf.eval.num_crops) == (25, 10)
+    assert preset("hmdb51").model.weights == "imagenet"
+    assert preset("charades").model.multi_label is True
+    assert preset("synthetic").model.multi_label is False
+
+
+def test_overrides_parse_json_values_and_strings():
+    assert parse_override("optim.learning_rate=0.01") == ("optim.learning_rate", 0.01)
+    assert parse_override("data.data_dir=/a/b") == ("data.data_dir", "/a/b")
+    assert parse_override("model.levels=null") == ("model.levels", None)
+    assert parse_override("model.freeze_backbone=True") == ("model.freeze_backbone", True)
+    config = apply_overrides(
+        preset("synthetic"),
+        ['model.levels=["b1", "b2"]', "optim.step_epochs=3,6", "optim.schedule=step"],
+    )
+    assert config.model.levels == ("b1", "b2")
+    assert config.optim.step_epochs == (3, 6)
+    config = apply_overrides(config, {"train.epochs": 2, "optim.clipnorm": None})
+    assert (config.train.epochs, config.optim.clipnorm) == (2, None)
+
+
+def test_file_then_overrides_precedence(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(
+        json.dumps({"preset": "ucf101", "train": {"epochs": 7}, "optim": {"momentum": 0.5}})
+    )
+    config = load_config(path, overrides=["train.epochs=3"])
+    assert config.model.backbone == "resnet50"  # from the file's preset
+    assert config.optim.momentum == 0.5  # from the file
+    assert config.train.epochs == 3  # from the overrides
+    toml = tmp_path / "c.toml"
+    toml.write_text('[train]\nepochs = 4\n[model]\nhead = "tsn"\n')
+    config = load_config(toml)
+    assert (config.train.epochs, config.model.head) == (4, "tsn")
+
+
+@pytest.mark.parametrize(
+    "override, pattern",
+    [
+        (
+            "optim.lerning_rate=0.1",
+            r"'lerning_rate'.*did you mean 'optim.learning_rate'.*Received: key=",
+        ),
+        ("optm.learning_rate=0.1", r"'optm'.*did you mean 'optim'"),
+        ("learning_rate=0.1", r"section.key"),
+        (
+            "model.backbone=resnet5",
+            r"model.backbone must be one of.*Received: model.backbone='resnet5'",
+        ),
+        ("model.head=attn", r"model.head must be one of"),
+        ("train.epochs=0", r"train.epochs must be > 0. Received: train.epochs=0"),
+        ("train.epochs=abc", r"train.epochs must be an integer"),
+        ("train.strategy=tpu", r"train.strategy must be one of"),
+        ("optim.schedule=step", r"optim.step_epochs"),
+        ("model.dropout=1.5", r"model.dropout must be in"),
+        ("output.name=a/b", r"output.name"),
+        ("data.cache=maybe", r"data.cache must be true or false"),
+    ],
+)
+def test_bad_overrides_name_the_key(override, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        apply_overrides(preset("synthetic"), [override])
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        load_config(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json"):
+        load_config(bad)
+    typo = tmp_path / "typo.json"
+    typo.write_text(json.dumps({"trian": {"epochs": 1}}))
+    with pytest.raises(ValueError, match=r"'trian'.*did you mean 'train'"):
+        load_config(typo)
+    with pytest.raises(ValueError, match="Unknown preset 'ucf'"):
+        load_config(preset="ucf")
+
+
+def test_config_is_frozen():
+    config = preset("synthetic")
+    with pytest.raises(AttributeError):
+        config.train.epochs = 3  # type: ignore[misc]

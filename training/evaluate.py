@@ -1,0 +1,83 @@
+"""Multi-view evaluation and the frames sweep: `python training/evaluate.py --model M --data DIR`.
+
+Examples:
+    python training/evaluate.py --model runs/NAME/best.keras --data DIR --segments 25 --crops 10
+    python training/evaluate.py --model runs/NAME/best.keras --data DIR --sweep 1,2,4,8,16,25 --out eval/
+"""
+
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import argparse  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Evaluate a .keras ISPAN classifier on a dataset split."
+    )
+    parser.add_argument("--model", required=True, help="a .keras classifier")
+    parser.add_argument(
+        "--data", help="dataset folder; default: the one in config.json beside the model"
+    )
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--segments", type=int, default=25, help="frames per view, K (TSN: 25)")
+    parser.add_argument("--crops", type=int, default=1, choices=(1, 3, 10), help="crops per clip")
+    parser.add_argument("--clips", type=int, default=1, help="temporal views per clip")
+    parser.add_argument(
+        "--sweep",
+        default="",
+        help="comma-separated frame counts for the frames sweep, e.g. 1,2,4,8,16,25",
+    )
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--chunk-views", type=int, default=10, help="views per model call")
+    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--out", help="folder for evaluation.json, confusion.png, frames_sweep.png")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        sweep = tuple(int(v) for v in args.sweep.split(",") if v.strip())
+        for name in ("segments", "clips", "batch_size", "chunk_views", "top_k"):
+            if getattr(args, name) < 1:
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be >= 1. Received: {getattr(args, name)}"
+                )
+        if any(count < 1 for count in sweep):
+            raise ValueError(f"--sweep values must be >= 1. Received: sweep={args.sweep}")
+        data = args.data or _data_dir_beside(args.model)
+    except ValueError as error:
+        print(f"evaluate.py: error: {error}", file=sys.stderr)
+        return 2
+    from training.eval_lib import format_summary, run_evaluation
+
+    try:
+        summary = run_evaluation(
+            args.model, data, split=args.split, num_segments=args.segments, crops=args.crops,
+            clips=args.clips, sweep=sweep, output_dir=args.out, batch_size=args.batch_size,
+            chunk_views=args.chunk_views, top_k=args.top_k,
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError) as error:
+        print(f"evaluate.py: error: {error}", file=sys.stderr)
+        return 2
+    print(format_summary(summary))
+    return 0
+
+
+def _data_dir_beside(model_path) -> str:
+    import json
+
+    config = pathlib.Path(model_path).with_name("config.json")
+    if not config.is_file():
+        raise ValueError(f"--data is required ({config} with the training dataset was not found).")
+    data_dir = json.loads(config.read_text()).get("data", {}).get("data_dir")
+    if not data_dir:
+        raise ValueError(f"--data is required ({config} names no dataset).")
+    return data_dir
+
+
+if __name__ == "__main__":
+    sys.exit(main())
