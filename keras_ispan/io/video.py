@@ -135,9 +135,12 @@ def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_typ
                 )
             if (frame.height, frame.width) != size[:2]:
                 size = (frame.height, frame.width, size[2], size[3])  # mid-stream size change
-            image = frame.to_ndarray(
-                format="rgb24", height=size[2], width=size[3], interpolation="AREA"
-            )
+            if size[:2] == size[2:]:
+                image = frame.to_ndarray(format="rgb24")
+            else:
+                image = frame.to_ndarray(
+                    format="rgb24", height=size[2], width=size[3], interpolation="AREA"
+                )
             frames.append(image)
             if max_frames is not None and len(frames) >= max_frames:
                 break

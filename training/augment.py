@@ -1,0 +1,99 @@
+"""In-graph TSN sampling and clip augmentation for `training/pipeline.py` (TensorFlow, graph-safe).
+
+Indices follow `keras_ispan.io.video` exactly (same integer arithmetic): training takes a random frame in
+each of `K` equal segments `[floor(i N / K), floor((i + 1) N / K))` (an empty segment takes its start);
+evaluation view `c` of `C` takes `floor((2 C i + 2 c + 1) N / (2 K C))`, the segment centres when `C = 1`.
+
+Training augmentation is TSN's: a multi-scale crop (width and height each `base * scale` for
+`base = min(H, W)` and `scale` in `scales`, the two scale indices at most `max_distort` apart), placed at
+one of five positions (four corners, centre), resized to `S x S`, and a horizontal flip with probability
+0.5; one crop and one flip per clip, applied identically to all its frames. Only the sampled frames are
+decoded, and only their crop window (`tf.io.decode_and_crop_jpeg`).
+"""
+
+import itertools
+
+import tensorflow as tf
+
+from keras_ispan.io.frames_tf import decode_jpeg_frames, eval_crops
+
+
+def tsn_random_indices(num_frames, num_segments, seed):
+    """Training indices `(K,)` int32 from a stateless `seed` `(2,)` (see module docstring)."""
+    n = tf.cast(num_frames, tf.int64)
+    i = tf.range(num_segments, dtype=tf.int64)
+    start = (i * n) // num_segments
+    end = ((i + 1) * n) // num_segments
+    length = tf.maximum(end - start, 1)
+    u = tf.random.stateless_uniform([num_segments], seed=seed, dtype=tf.float64)
+    offset = tf.cast(tf.floor(u * tf.cast(length, tf.float64)), tf.int64)
+    return tf.cast(start + tf.minimum(offset, length - 1), tf.int32)
+
+
+def tsn_clip_indices(num_frames, num_segments, num_clips=1):
+    """Evaluation indices `(num_clips, K)` int32 (see module docstring)."""
+    n = tf.cast(num_frames, tf.int64)
+    i = tf.range(num_segments, dtype=tf.int64)[None, :]
+    c = tf.range(num_clips, dtype=tf.int64)[:, None]
+    idx = ((2 * num_clips * i + 2 * c + 1) * n) // (2 * num_segments * num_clips)
+    return tf.cast(idx, tf.int32)
+
+
+def scale_pairs(num_scales, max_distort):
+    """The allowed (height scale index, width scale index) pairs, `(P, 2)` int32."""
+    pairs = [
+        (h, w)
+        for h, w in itertools.product(range(num_scales), repeat=2)
+        if abs(h - w) <= max_distort
+    ]
+    return tf.constant(pairs, tf.int32)
+
+
+def multiscale_crop_window(height, width, scales, max_distort, seed):
+    """A TSN crop window `[y, x, crop_h, crop_w]` int32 for a frame of `height x width`."""
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    pairs = scale_pairs(len(scales), max_distort)
+    pick = tf.random.stateless_uniform([], seeds[0], 0, tf.shape(pairs)[0], dtype=tf.int32)
+    base = tf.cast(tf.minimum(height, width), tf.float32)
+    sizes = tf.maximum(tf.cast(base * tf.constant(scales, tf.float32), tf.int32), 1)
+    crop_h, crop_w = sizes[pairs[pick, 0]], sizes[pairs[pick, 1]]
+    dy, dx = height - crop_h, width - crop_w
+    offsets = tf.stack([[0, 0], [0, dx], [dy, 0], [dy, dx], [dy // 2, dx // 2]])
+    where = tf.random.stateless_uniform([], seeds[1], 0, 5, dtype=tf.int32)
+    return tf.stack([offsets[where, 0], offsets[where, 1], crop_h, crop_w])
+
+
+def train_clip(encoded, num_segments, image_size, seed, *, scales, max_distort, flip, dct_method):
+    """Training frames uint8 `(K, S, S, 3)` from a clip's JPEG frames `(T,)` string, seed `(2,)`."""
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    indices = tsn_random_indices(tf.shape(encoded)[0], num_segments, seeds[0])
+    sampled = tf.gather(encoded, indices)
+    shape = tf.io.extract_jpeg_shape(sampled[0])
+    window = multiscale_crop_window(shape[0], shape[1], scales, max_distort, seeds[1])
+    crops = tf.map_fn(
+        lambda x: tf.io.decode_and_crop_jpeg(x, window, channels=3, dct_method=dct_method),
+        sampled,
+        fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
+    )
+    # bilinear output is a convex combination of uint8 values: within [0, 255], so +0.5 and truncation
+    # round it without a clip; the flip runs on uint8 (a quarter of the bytes of float32)
+    same = tf.logical_and(window[2] == image_size, window[3] == image_size)
+    frames = tf.cond(
+        same,
+        lambda: crops,  # the crop already has the output size: no resampling
+        lambda: tf.cast(tf.image.resize(crops, [image_size, image_size]) + 0.5, tf.uint8),
+    )
+    if flip:
+        do_flip = tf.random.stateless_uniform([], seeds[2]) < 0.5
+        frames = tf.cond(do_flip, lambda: tf.reverse(frames, axis=[2]), lambda: frames)
+    return tf.ensure_shape(frames, [num_segments, image_size, image_size, 3])
+
+
+def eval_clip(encoded, num_segments, image_size, *, num_clips, crops, resize_ratio, dct_method):
+    """Evaluation views uint8 `(num_clips * crops, K, S, S, 3)` (clip-major), deterministic."""
+    indices = tsn_clip_indices(tf.shape(encoded)[0], num_segments, num_clips)
+    frames = decode_jpeg_frames(tf.gather(encoded, indices), dct_method=dct_method)
+    views = eval_crops(frames, image_size, num_crops=crops, resize_ratio=resize_ratio)
+    views = tf.transpose(views, [1, 0, 2, 3, 4, 5])  # (clips, crops, K, S, S, 3)
+    views = tf.reshape(views, [num_clips * crops, num_segments, image_size, image_size, 3])
+    return views

@@ -1,0 +1,312 @@
+"""Video dataset conversion: videos -> sharded TFRecords of JPEG frames (the format of `records.py`).
+
+`convert_dataset(ConvertConfig(...))` reads a layout (`training/layouts.py`), decodes every video with
+PyAV in `workers` processes (short side resized, optional frame-rate subsampling), JPEG-encodes each frame
+and writes one `SequenceExample` per clip. Properties:
+- resumable: shards are written atomically, each followed by a small progress record in
+  `OUTPUT/.prepare/`; a rerun with the same settings skips the finished shards;
+- robust: a video that cannot be decoded is reported (path and reason), skipped, and counted in the
+  summary and in `metadata.json` (`failed`); it never aborts the run;
+- observable: one progress line every few seconds (videos done, rate, ETA) and one per shard.
+"""
+
+import dataclasses
+import hashlib
+import json
+import multiprocessing
+import os
+import pathlib
+import shutil
+import time
+
+import numpy as np
+
+from keras_ispan.io.video import VideoDecodeError, decode_video
+from training import records
+from training.layouts import LAYOUTS, parse_layout
+
+STATE_DIR = ".prepare"
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertConfig:
+    """Settings of `convert_dataset` (see `python training/prepare.py --help`)."""
+
+    videos: pathlib.Path | None
+    output: pathlib.Path
+    layout: str = "folders"
+    annotations: pathlib.Path | None = None
+    split: int = 1
+    workers: int = 0
+    short_side: int | None = 256
+    fps: float | None = None
+    max_frames: int | None = None
+    jpeg_quality: int = 90
+    clips_per_shard: int = 64
+    val_fraction: float = 0.0
+    test_fraction: float = 0.2
+    seed: int = 0
+    overwrite: bool = False
+
+    def __post_init__(self):
+        if self.layout not in LAYOUTS:
+            raise ValueError(
+                f"Unknown layout; expected one of {LAYOUTS}. Received: layout={self.layout!r}"
+            )
+        if self.split not in (1, 2, 3):
+            raise ValueError(f"`split` must be 1, 2 or 3. Received: split={self.split!r}")
+        for name in ("short_side", "max_frames"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(
+                    f"`{name}` must be a positive integer or None. Received: {value!r}"
+                )
+        if self.fps is not None and not self.fps > 0:
+            raise ValueError(f"`fps` must be positive or None. Received: fps={self.fps!r}")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"`jpeg_quality` must be in [1, 100]. Received: {self.jpeg_quality!r}")
+        if not isinstance(self.clips_per_shard, int) or self.clips_per_shard < 1:
+            raise ValueError(f"`clips_per_shard` must be >= 1. Received: {self.clips_per_shard!r}")
+        if not isinstance(self.workers, int) or self.workers < 0:
+            raise ValueError(f"`workers` must be >= 0 (0: all cores). Received: {self.workers!r}")
+        fractions = (self.val_fraction, self.test_fraction)
+        if not all(0 <= f < 1 for f in fractions) or sum(fractions) >= 1:
+            raise ValueError(
+                "`val_fraction` and `test_fraction` must be in [0, 1) with a sum below 1. "
+                f"Received: val_fraction={self.val_fraction}, test_fraction={self.test_fraction}"
+            )
+
+    def encoding(self):
+        """The settings that change the written records (the resume fingerprint)."""
+        return {k: getattr(self, k) for k in ("short_side", "fps", "max_frames", "jpeg_quality")}
+
+
+@dataclasses.dataclass
+class ConvertSummary:
+    output: pathlib.Path
+    counts: dict
+    failed: list
+    problems: list
+    shards_written: int
+    shards_skipped: int
+    frames: int
+    seconds: float
+
+    @property
+    def frames_per_second(self):
+        return self.frames / max(self.seconds, 1e-9)
+
+
+def encode_video(path, short_side=256, fps=None, max_frames=None, jpeg_quality=90):
+    """Decodes one video and JPEG-encodes its frames.
+
+    Returns `{"frames": [bytes], "info": dict}` or `{"error": reason}` (never raises for bad videos).
+    """
+    try:
+        frames, info = decode_video(path, short_side=short_side, fps=fps, max_frames=max_frames)
+    except VideoDecodeError as e:
+        return {"error": e.reason}
+    except Exception as e:  # a decoder crash on one file must not stop the run
+        return {"error": f"{type(e).__name__}: {e}"}
+    return {"frames": [records.encode_jpeg(f, jpeg_quality) for f in frames], "info": info}
+
+
+def _encode_task(task):
+    index, path, settings = task
+    return index, path, encode_video(path, **settings)
+
+
+def _state_fingerprint(config, layout):
+    items = [
+        (split, it.video_id, list(it.labels)) for split, v in layout.splits.items() for it in v
+    ]
+    text = json.dumps([config.encoding(), layout.classes, config.clips_per_shard, items])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _prepare_output(config, fingerprint, log):
+    out = pathlib.Path(config.output)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"Output {out} exists and is not a folder.")
+    out.mkdir(parents=True, exist_ok=True)
+    state_dir = out / STATE_DIR
+    state_file = state_dir / "state.json"
+    for stale in out.glob(".*.tmp"):  # temp files of an interrupted run
+        stale.unlink()
+    if config.overwrite:
+        if any(out.glob("*.tfrecord")) or state_dir.exists():
+            log(f"[prepare] --overwrite: removing the previous shards in {out}")
+        shutil.rmtree(state_dir, ignore_errors=True)
+        for old in out.glob("*.tfrecord"):
+            old.unlink()
+    elif state_file.is_file():
+        if json.loads(state_file.read_text()).get("fingerprint") != fingerprint:
+            raise ValueError(
+                f"{out} was prepared from other videos or settings; pass --overwrite to "
+                "replace it, or choose another --output."
+            )
+    elif any(out.glob("*.tfrecord")):
+        raise ValueError(f"{out} already holds TFRecords not written by prepare; pass --overwrite.")
+    state_dir.mkdir(exist_ok=True)
+    records.write_json_atomic(state_file, {"fingerprint": fingerprint})
+    return out, state_dir
+
+
+def _shard_plan(layout, config):
+    """[(split, shard, num_shards, items)]; items shuffled (seeded) so that shards mix classes."""
+    plan = []
+    for split, items in layout.splits.items():
+        order = np.random.default_rng([config.seed, len(items)]).permutation(len(items))
+        items = [items[i] for i in order]
+        num_shards = max(1, -(-len(items) // config.clips_per_shard))
+        plan += [(split, k, num_shards, items[k::num_shards]) for k in range(num_shards)]
+    return plan
+
+
+class _Progress:
+    def __init__(self, total, log, every=2.0):
+        self.total, self.log, self.every = total, log, every
+        self.done = self.failed = self.frames = 0
+        self.start = self.last = time.time()
+
+    def update(self, ok, frames, force=False):
+        self.done += 1
+        self.failed += 0 if ok else 1
+        self.frames += frames
+        now = time.time()
+        if force or now - self.last >= self.every or self.done == self.total:
+            self.last = now
+            rate = self.done / max(now - self.start, 1e-9)
+            eta = (self.total - self.done) / max(rate, 1e-9)
+            self.log(
+                f"[prepare] {self.done}/{self.total} videos, {rate:.1f} videos/s, "
+                f"{self.frames / max(now - self.start, 1e-9):.0f} frames/s, ETA {eta:.0f} s, "
+                f"{self.failed} failed"
+            )
+
+
+def _map(workers, tasks):
+    if workers == 1:
+        yield from map(_encode_task, tasks)
+        return
+    # fork where available: workers start at once, without re-importing TensorFlow or the caller's main
+    # module; they only run PyAV, NumPy and Pillow (never TensorFlow), so inherited TF threads are inert.
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ctx.Pool(workers) as pool:
+        yield from pool.imap(_encode_task, tasks, chunksize=1)
+
+
+def _write_shard(out, state_dir, split, shard, num_shards, items, results):
+    serialized, stats = [], {"count": 0, "failed": [], "warnings": [], "num_frames": [], "fps": [],
+                             "heights": [], "widths": []}  # fmt: skip
+    for item, result in zip(items, results, strict=True):
+        if "error" in result:
+            stats["failed"].append([str(item.path), result["error"]])
+            continue
+        info = result["info"]
+        serialized.append(
+            records.serialize_clip(
+                item.video_id, list(item.labels), result["frames"],
+                fps=info["fps"], height=info["height"], width=info["width"],
+            )
+        )  # fmt: skip
+        if info.get("warning"):
+            stats["warnings"].append([str(item.path), info["warning"]])
+        stats["count"] += 1
+        for key, value in (("num_frames", "num_frames"), ("fps", "fps"), ("heights", "height"),
+                           ("widths", "width")):  # fmt: skip
+            stats[key].append(info[value])
+    name = records.shard_name(split, shard, num_shards)
+    records.write_tfrecord_atomic(out / name, serialized)
+    records.write_json_atomic(state_dir / f"{name}.json", stats)
+    return stats
+
+
+def _shard_done(out, state_dir, split, shard, num_shards):
+    name = records.shard_name(split, shard, num_shards)
+    return (out / name).is_file() and (state_dir / f"{name}.json").is_file()
+
+
+def convert_dataset(config, log=print):
+    """Converts the videos of `config` into a dataset folder; returns a `ConvertSummary`.
+
+    Raises (before writing anything) for a missing videos folder or annotation file, an unknown layout,
+    or an output folder prepared with other settings; bad videos are reported and skipped.
+    """
+    log = log or (lambda line: None)
+    start = time.time()
+    layout = parse_layout(
+        config.layout, config.videos, annotations=config.annotations, split=config.split,
+        val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed,
+    )  # fmt: skip
+    for problem in layout.problems:
+        log(f"[prepare] skipped: {problem}")
+    out, state_dir = _prepare_output(config, _state_fingerprint(config, layout), log)
+    plan = _shard_plan(layout, config)
+    pending = [p for p in plan if not _shard_done(out, state_dir, *p[:3])]
+    skipped = len(plan) - len(pending)
+    if skipped:
+        log(f"[prepare] resuming: {skipped} of {len(plan)} shards already written")
+    settings = config.encoding()
+    tasks = [
+        ((i, j), str(item.path), settings)
+        for i, (_, _, _, items) in enumerate(pending)
+        for j, item in enumerate(items)
+    ]
+    workers = config.workers or os.cpu_count() or 1
+    workers = max(1, min(workers, len(tasks)))
+    progress = _Progress(len(tasks), log)
+    results = {i: [] for i in range(len(pending))}
+    for (i, _), path, result in _map(workers, tasks):
+        results[i].append(result)
+        if "error" in result:
+            log(f"[prepare] cannot decode {path}: {result['error']} (skipped)")
+        progress.update("error" not in result, len(result.get("frames", ())))
+        split, shard, num_shards, items = pending[i]
+        if len(results[i]) == len(items):
+            stats = _write_shard(out, state_dir, split, shard, num_shards, items, results.pop(i))
+            log(f"[prepare] wrote {records.shard_name(split, shard, num_shards)}: "
+                f"{stats['count']} clips, {len(stats['failed'])} failed")  # fmt: skip
+    for i, (split, shard, num_shards, items) in enumerate(pending):
+        if not items:  # an empty split shard still gets its (empty) file
+            _write_shard(out, state_dir, split, shard, num_shards, items, results.pop(i, []))
+    return _finish(config, layout, plan, out, state_dir, skipped, start, progress, log)
+
+
+def _finish(config, layout, plan, out, state_dir, skipped, start, progress, log):
+    splits, failed, warnings = {}, [], []
+    for split, shard, num_shards, _ in plan:
+        name = records.shard_name(split, shard, num_shards)
+        stats = json.loads((state_dir / f"{name}.json").read_text())
+        entry = splits.setdefault(split, {"count": 0, "num_shards": num_shards, "lists": {}})
+        entry["count"] += stats["count"]
+        for key in ("num_frames", "fps", "heights", "widths"):
+            entry["lists"].setdefault(key, []).extend(stats[key])
+        failed += stats["failed"]
+        warnings += stats["warnings"]
+    for entry in splits.values():
+        lists = entry.pop("lists")
+        entry["frames"] = records.frame_statistics(
+            lists["num_frames"], lists["fps"], lists["heights"], lists["widths"]
+        )
+    records.write_dataset_metadata(
+        out, layout.classes, layout.multi_label, splits,
+        created_by="training/prepare.py", layout=config.layout,
+        source=str(config.videos), settings=config.encoding(), failed=failed,
+        warnings=warnings, skipped_entries=layout.problems,
+    )  # fmt: skip
+    summary = ConvertSummary(
+        output=out, counts={s: v["count"] for s, v in splits.items()}, failed=failed,
+        problems=layout.problems, shards_written=len(plan) - skipped, shards_skipped=skipped,
+        frames=progress.frames, seconds=time.time() - start,
+    )  # fmt: skip
+    log(
+        f"[prepare] done in {summary.seconds:.1f} s: {summary.counts} clips, "
+        f"{summary.frames} frames ({summary.frames_per_second:.0f} frames/s), "
+        f"{len(failed)} videos failed, {len(layout.problems)} annotation entries skipped, "
+        f"{summary.shards_written} shards written, {skipped} already done -> {out}"
+    )
+    for path, reason in failed:
+        log(f"[prepare] failed: {path}: {reason}")
+    return summary
