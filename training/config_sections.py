@@ -118,6 +118,7 @@ class ModelConfig:
         weights: `none`, `imagenet`, or a path to a backbone weights file.
         dropout: dropout before the classifier.
         downsample, fusion, bias, normalize_features: the ISPAN layer's options.
+        attention_pooling: `l2` (the paper's `A X`) or `softmax` (`a X`, scale independent of T).
         interaction_weight: beta, weight of the PCA interaction loss (0 disables it).
         diversity_weight: gamma, weight of the level diversity loss (0 disables it).
         multi_label: sigmoid scores and sigmoid cross-entropy (Charades).
@@ -135,6 +136,7 @@ class ModelConfig:
     downsample: str = "avg"
     fusion: str = "sum"
     bias: str = "position"
+    attention_pooling: str = "l2"
     interaction_weight: float = 1e-4
     diversity_weight: float = 1e-3
     normalize_features: bool = True
@@ -162,6 +164,7 @@ class ModelConfig:
         _choice("model.downsample", self.downsample, ("avg", "max", "bilinear"))
         _choice("model.fusion", self.fusion, ("sum", "mean", "max", "weighted"))
         _choice("model.bias", self.bias, ("position", "row", "none"))
+        _choice("model.attention_pooling", self.attention_pooling, ("l2", "softmax"))
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(
                 f"model.dropout must be in [0, 1). Received: model.dropout={self.dropout}"

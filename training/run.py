@@ -87,6 +87,7 @@ def build_model(config: TrainConfig, info) -> keras.Model:
         downsample=model_cfg.downsample,
         fusion=model_cfg.fusion,
         bias=model_cfg.bias,
+        attention_pooling=model_cfg.attention_pooling,
         interaction_weight=model_cfg.interaction_weight,
         diversity_weight=model_cfg.diversity_weight,
         normalize_features=model_cfg.normalize_features,

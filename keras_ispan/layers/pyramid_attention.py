@@ -9,6 +9,7 @@ from keras_ispan.regularizers import get as get_regularizer
 
 FUSION_MODES = ("sum", "mean", "max", "weighted")
 BIAS_MODES = ("position", "row", "none")
+POOLING_MODES = ("l2", "softmax")
 
 
 @keras.saving.register_keras_serializable(package="keras_ispan")
@@ -37,6 +38,11 @@ class PyramidAttention(keras.layers.Layer):
             which cancels in the softmax under sum and mean fusion; `"none"`.
         interaction_regularizer: a `PCARegularizer` (Eq. 6), its config, or None.
         diversity_regularizer: an `AttentionDiversityRegularizer` (`l_attn`), its config, or None.
+        pooling: `"l2"` (default, the paper): the output is `A X` with the L2-normalised maps, so
+            its scale grows like `sqrt(P)` when the attention is diffuse (at initialisation it is
+            exactly `sqrt(P)` times the mean feature); `"softmax"`: the output is `a X`, a weighted
+            mean of the local features whose scale does not depend on P or T (equal to global
+            average pooling at initialisation). The interaction loss uses `A` either way.
         return_attention: also return the saliency map (the attention over positions averaged
             over its d rows; it sums to one over frames and positions).
         kernel_initializer, bias_initializer, kernel_regularizer: for the per-level kernels.
@@ -69,6 +75,7 @@ class PyramidAttention(keras.layers.Layer):
         downsample="avg",
         fusion="sum",
         bias="position",
+        pooling="l2",
         interaction_regularizer=None,
         diversity_regularizer=None,
         return_attention=False,
@@ -81,6 +88,7 @@ class PyramidAttention(keras.layers.Layer):
         self.downsample = check_choice("downsample", downsample, DOWNSAMPLE_MODES)
         self.fusion = check_choice("fusion", fusion, FUSION_MODES)
         self.bias = check_choice("bias", bias, BIAS_MODES)
+        self.pooling = check_choice("pooling", pooling, POOLING_MODES)
         if not isinstance(return_attention, bool):
             raise ValueError(
                 f"`return_attention` must be a bool. Received: return_attention={return_attention!r}"
@@ -159,7 +167,8 @@ class PyramidAttention(keras.layers.Layer):
         norm = ops.sqrt(ops.sum(ops.square(attention), axis=1, keepdims=True))
         normalized = attention / ops.maximum(norm, 1e-12)  # A, unit rows
         features = ops.reshape(anchor, (batch, -1, anchor.shape[-1]))  # X: (batch, positions, C)
-        pooled = ops.einsum("bpd,bpc->bdc", ops.cast(normalized, features.dtype), features)
+        weights = normalized if self.pooling == "l2" else attention
+        pooled = ops.einsum("bpd,bpc->bdc", ops.cast(weights, features.dtype), features)
         outputs = ops.reshape(pooled, (batch, height, width, anchor.shape[-1]))
         if training:
             self._add_regularization_losses(attention, normalized, features, logits)
@@ -190,6 +199,7 @@ class PyramidAttention(keras.layers.Layer):
             "downsample": self.downsample,
             "fusion": self.fusion,
             "bias": self.bias,
+            "pooling": self.pooling,
             "interaction_regularizer": serialize(self.interaction_regularizer),
             "diversity_regularizer": serialize(self.diversity_regularizer),
             "return_attention": self.return_attention,

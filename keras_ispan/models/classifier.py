@@ -22,6 +22,7 @@ def build_classifier(
     downsample="avg",
     fusion="sum",
     bias="position",
+    attention_pooling="l2",
     interaction_weight=1e-4,
     diversity_weight=1e-3,
     normalize_features=True,
@@ -44,6 +45,8 @@ def build_classifier(
         multi_label: sigmoid (independent) scores instead of a softmax.
         dropout: dropout rate before the classifier, in `[0, 1)`.
         downsample, fusion, bias: see `PyramidAttention`.
+        attention_pooling: `PyramidAttention(pooling=...)`: `"l2"` (the paper's `A X`) or
+            `"softmax"` (`a X`, whose scale does not depend on the number of frames).
         interaction_weight: weight of `PCARegularizer` (0 disables it).
         diversity_weight: weight of `AttentionDiversityRegularizer` (0 disables it).
         normalize_features: `PCARegularizer(normalize_features=...)`.
@@ -100,6 +103,7 @@ def build_classifier(
             downsample=downsample,
             fusion=fusion,
             bias=bias,
+            pooling=attention_pooling,
             interaction_weight=interaction_weight,
             diversity_weight=diversity_weight,
             normalize_features=normalize_features,

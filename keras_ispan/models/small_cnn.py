@@ -4,7 +4,10 @@ import keras
 
 
 def small_cnn(input_shape=(112, 112, 3), widths=(16, 32, 64, 128), name="small_cnn"):
-    """Four blocks of 3x3 convolution, batch norm, ReLU and 2x2 max pooling.
+    """Four blocks of 3x3 convolution, batch norm (momentum 0.9), ReLU and 2x2 max pooling.
+
+    Batch-norm momentum is 0.9 rather than Keras' 0.99: on a few hundred training steps the slower
+    moving statistics had not converged and the model predicted one class at inference.
 
     Block `i` ends in a layer named `block{i}_out` at `1 / 2**i` of the input size, so a 112x112
     frame gives pyramid levels of 28, 14 and 7 (blocks 2, 3, 4).
@@ -25,7 +28,7 @@ def small_cnn(input_shape=(112, 112, 3), widths=(16, 32, 64, 128), name="small_c
     x = inputs
     for i, width in enumerate(widths, start=1):
         x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
-        x = keras.layers.BatchNormalization(name=f"block{i}_bn")(x)
+        x = keras.layers.BatchNormalization(momentum=0.9, name=f"block{i}_bn")(x)
         x = keras.layers.ReLU(name=f"block{i}_relu")(x)
         x = keras.layers.MaxPooling2D(2, name=f"block{i}_out")(x)
     return keras.Model(inputs, x, name=name)

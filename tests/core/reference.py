@@ -57,6 +57,7 @@ def forward(
     fusion="sum",
     bias="position",
     level_weights=None,
+    pooling="l2",
 ):
     """ISPAN forward pass, written row by row as in the paper: `Y_j = W_j X_j^T + b_j` `(d, P)`.
 
@@ -96,7 +97,8 @@ def forward(
     a = softmax(z, axis=-1)
     big_a = a / np.linalg.norm(a, axis=-1, keepdims=True)
     x_anchor = levels[-1].reshape(b, t * h * w, c)
-    out = np.einsum("bdp,bpc->bdc", big_a, x_anchor).reshape(b, h, w, c)
+    weights = big_a if pooling == "l2" else a
+    out = np.einsum("bdp,bpc->bdc", weights, x_anchor).reshape(b, h, w, c)
     return {
         "output": out,
         "a": a,

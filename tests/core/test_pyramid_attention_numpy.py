@@ -57,6 +57,17 @@ def test_forward_matches_numpy(fusion, downsample):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(saliency), ref["saliency"], atol=ATOL)
 
 
+def test_softmax_pooling_matches_numpy():
+    rng = np.random.default_rng(6)
+    levels = _levels(rng, SHAPES)
+    layer = PyramidAttention(pooling="softmax")
+    layer.build([x.shape for x in levels])
+    _randomize(layer, rng)
+    kernels, biases, _ = _weights(layer)
+    ref = reference.forward(levels, kernels, biases, pooling="softmax")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(levels)), ref["output"], atol=ATOL)
+
+
 @pytest.mark.parametrize("bias", ["position", "row", "none"])
 def test_bias_readings_match_numpy(bias):
     rng = np.random.default_rng(2)

@@ -64,6 +64,19 @@ def test_one_frame_repeated_equals_the_spatial_layer():
     np.testing.assert_allclose(repeated, single * 2.0, rtol=1e-5)  # ||a||_2 shrinks by sqrt(4)
 
 
+def test_softmax_pooling_is_invariant_to_repeated_frames_and_starts_as_the_mean():
+    rng = np.random.default_rng(7)
+    levels = _pyramid(rng, frames=1)
+    layer = _layer(pooling="softmax", kernel_initializer="zeros")  # uniform attention
+    single = to_numpy(layer(levels)[0])
+    repeated = to_numpy(layer([np.repeat(x, 4, axis=1) for x in levels])[0])
+    np.testing.assert_allclose(repeated, single, rtol=1e-5)
+    mean = levels[-1].mean(axis=(1, 2, 3))  # every row pools the mean feature of the clip
+    np.testing.assert_allclose(
+        single, np.broadcast_to(mean[:, None, None], single.shape), rtol=1e-5
+    )
+
+
 def test_losses_added_once_and_only_in_training():
     layer = _layer()
     levels = _pyramid(np.random.default_rng(4))
@@ -92,6 +105,7 @@ def test_compute_output_shape_with_dynamic_batch_and_frames():
         ({"downsample": "area"}, r"`downsample` must be one of .*Received: downsample='area'"),
         ({"fusion": "concat"}, r"`fusion` must be one of .*Received: fusion='concat'"),
         ({"bias": "frame"}, r"`bias` must be one of .*Received: bias='frame'"),
+        ({"pooling": "mean"}, r"`pooling` must be one of .*Received: pooling='mean'"),
         ({"return_attention": 1}, r"Received: return_attention=1"),
         ({"interaction_regularizer": 0.1}, r"Received: identifier=0.1"),
     ],
@@ -129,7 +143,7 @@ def test_regularizer_argument_errors():
 @pytest.mark.parametrize("fusion", ["sum", "weighted"])
 def test_config_round_trip_and_keras_file(tmp_path, fusion):
     levels = _pyramid(np.random.default_rng(5))
-    layer = _layer(fusion=fusion, bias="row", downsample="max")
+    layer = _layer(fusion=fusion, bias="row", downsample="max", pooling="softmax")
     assert_config_round_trip(layer, levels, tmp_path)
 
 
