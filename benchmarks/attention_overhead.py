@@ -40,14 +40,13 @@ def graph_flops(model, shape):
     return tf.compat.v1.profiler.profile(graph=frozen.graph, options=options).total_float_ops
 
 
-def matmul_gflops(size=2048, repeats=10):
-    """The machine's dense float32 matmul rate, GFLOP/s (median of `repeats`)."""
+def matmul_step(size=2048):
+    """A timed unit of the machine's dense float32 matmul, and its FLOPs."""
     a = tf.random.normal((size, size))
     b = tf.random.normal((size, size))
-    step = tf.function(lambda: tf.matmul(a, b))
+    step = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
     step().numpy()
-    times = timed(lambda: step().numpy(), repeats)
-    return 2 * size**3 / median(times) / 1e9
+    return (lambda: step().numpy()), 2 * size**3
 
 
 def main(argv=None):
@@ -68,11 +67,14 @@ def main(argv=None):
     steps = {head: tf.function(lambda x, m=m: m(x, training=False)) for head, m in models.items()}
     for step in steps.values():  # trace and warm up
         step(clip).numpy()
+    matmul, matmul_flops = matmul_step()
     times = {head: [] for head in steps}
-    for _ in range(args.repeats):
+    matmul_times = []
+    for _ in range(args.repeats):  # interleaved, so that machine noise hits all three alike
         for head, step in steps.items():
             times[head] += timed(lambda s=step: s(clip).numpy(), 1)
-    peak = matmul_gflops()
+        matmul_times += timed(matmul, 3)
+    peak = matmul_flops / median(matmul_times) / 1e9
     rows = []
     for head in steps:
         seconds = median(times[head])

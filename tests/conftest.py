@@ -16,7 +16,7 @@ SHARED_CLIPS = REPO_ROOT.parent / "shared" / "data" / "clips"
 @pytest.fixture(autouse=True)
 def _fixed_seeds():
     random.seed(0)
-    np.random.seed(0)
+    np.random.seed(0)  # noqa: NPY002 (legacy global seeding, for code that still uses it)
     import keras
 
     keras.utils.set_random_seed(0)

@@ -14,26 +14,10 @@ import time
 import urllib.request
 
 import pytest
-from serving_utils import CLASS_NAMES, IMAGE_SIZE, free_port
+from serving_utils import build_tiny_model, free_port
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 180
-
-
-def build_tiny_model(seed=0, multi_label=False):
-    """The library's classifier, tiny: small_cnn backbone, 32x32 frames, 3 named classes."""
-    import keras
-
-    from keras_ispan.models import build_classifier
-
-    keras.utils.set_random_seed(seed)
-    return build_classifier(
-        num_classes=len(CLASS_NAMES),
-        backbone="small_cnn",
-        image_size=IMAGE_SIZE,
-        class_names=CLASS_NAMES,
-        multi_label=multi_label,
-    )
 
 
 @pytest.fixture(scope="session")

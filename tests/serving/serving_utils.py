@@ -51,3 +51,19 @@ def http(method, url, body=None, timeout=60):
         return status, json.loads(raw)
     except ValueError:
         return status, raw.decode("utf-8", "replace")
+
+
+def build_tiny_model(seed=0, multi_label=False):
+    """The library's classifier, tiny: small_cnn backbone, 32x32 frames, 3 named classes."""
+    import keras
+
+    from keras_ispan.models import build_classifier
+
+    keras.utils.set_random_seed(seed)
+    return build_classifier(
+        num_classes=len(CLASS_NAMES),
+        backbone="small_cnn",
+        image_size=IMAGE_SIZE,
+        class_names=CLASS_NAMES,
+        multi_label=multi_label,
+    )

@@ -215,7 +215,7 @@ def test_models_config_keeps_other_models_and_rejects_bad_files(tmp_path):
 
 
 def test_multi_label_gives_per_class_sigmoid_scores(tmp_path):
-    from conftest import build_tiny_model
+    from serving_utils import build_tiny_model
 
     model = build_tiny_model(seed=3, multi_label=True)
     result = export_model(model, tmp_path, name="ml", options=ExportOptions(warmup_num_frames=(2,)))
