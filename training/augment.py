@@ -8,14 +8,15 @@ Training augmentation is TSN's: a multi-scale crop (width and height each `base 
 `base = min(H, W)` and `scale` in `scales`, the two scale indices at most `max_distort` apart), placed at
 one of five positions (four corners, centre), resized to `S x S`, and a horizontal flip with probability
 0.5; one crop and one flip per clip, applied identically to all its frames. Only the sampled frames are
-decoded, and only their crop window (`tf.io.decode_and_crop_jpeg`).
+decoded, and only their crop window (`tf.io.decode_and_crop_jpeg`). Evaluation's single centre crop
+also decodes only its window when the frames need no resize (`decode_jpeg_center_crop`).
 """
 
 import itertools
 
 import tensorflow as tf
 
-from keras_ispan.io.frames_tf import decode_jpeg_frames, eval_crops
+from keras_ispan.io.frames_tf import decode_jpeg_center_crop, decode_jpeg_frames, eval_crops
 
 
 def tsn_random_indices(num_frames, num_segments, seed):
@@ -63,6 +64,19 @@ def multiscale_crop_window(height, width, scales, max_distort, seed):
     return tf.stack([offsets[where, 0], offsets[where, 1], crop_h, crop_w])
 
 
+def resize_bilinear_uint8(frames, size):
+    """uint8 `(N, h, w, 3)` -> uint8 `(N, size, size, 3)`: `tf.image.resize` bilinear, rounded.
+
+    Bit-identical to `tf.cast(tf.image.resize(frames, [size, size]) + 0.5, tf.uint8)`, but the source
+    pixels are converted to float once, not four times per output pixel inside the resize kernel
+    (about 25% less CPU for crops smaller than `size`, the same for larger ones). The bilinear output
+    is a convex combination of uint8 values, within [0, 255]: +0.5 and truncation round without a clip.
+    """
+    images = tf.cast(frames, tf.float32)
+    out = tf.raw_ops.ResizeBilinear(images=images, size=[size, size], half_pixel_centers=True)
+    return tf.cast(out + 0.5, tf.uint8)
+
+
 def train_clip(encoded, num_segments, image_size, seed, *, scales, max_distort, flip, dct_method):
     """Training frames uint8 `(K, S, S, 3)` from a clip's JPEG frames `(T,)` string, seed `(2,)`."""
     seeds = tf.random.experimental.stateless_split(seed, 3)
@@ -75,13 +89,12 @@ def train_clip(encoded, num_segments, image_size, seed, *, scales, max_distort, 
         sampled,
         fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
     )
-    # bilinear output is a convex combination of uint8 values: within [0, 255], so +0.5 and truncation
-    # round it without a clip; the flip runs on uint8 (a quarter of the bytes of float32)
+    # the flip runs on uint8 (a quarter of the bytes of float32)
     same = tf.logical_and(window[2] == image_size, window[3] == image_size)
     frames = tf.cond(
         same,
         lambda: crops,  # the crop already has the output size: no resampling
-        lambda: tf.cast(tf.image.resize(crops, [image_size, image_size]) + 0.5, tf.uint8),
+        lambda: resize_bilinear_uint8(crops, image_size),
     )
     if flip:
         do_flip = tf.random.stateless_uniform([], seeds[2]) < 0.5
@@ -92,6 +105,11 @@ def train_clip(encoded, num_segments, image_size, seed, *, scales, max_distort, 
 def eval_clip(encoded, num_segments, image_size, *, num_clips, crops, resize_ratio, dct_method):
     """Evaluation views uint8 `(num_clips * crops, K, S, S, 3)` (clip-major), deterministic."""
     indices = tsn_clip_indices(tf.shape(encoded)[0], num_segments, num_clips)
+    if crops == 1:  # the centre crop: decode only its window when no resize is needed
+        views = decode_jpeg_center_crop(
+            tf.gather(encoded, indices), image_size, resize_ratio, dct_method=dct_method
+        )
+        return tf.ensure_shape(views, [num_clips, num_segments, image_size, image_size, 3])
     frames = decode_jpeg_frames(tf.gather(encoded, indices), dct_method=dct_method)
     views = eval_crops(frames, image_size, num_crops=crops, resize_ratio=resize_ratio)
     views = tf.transpose(views, [1, 0, 2, 3, 4, 5])  # (clips, crops, K, S, S, 3)

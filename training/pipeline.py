@@ -5,17 +5,22 @@
   `(batch, views, K, S, S, 3)`, views clip-major (`view = clip * crops + crop`);
 - labels int32 `(batch,)`, or multi-hot float32 `(batch, num_classes)` for multi-label datasets.
 
-Stages: shard files (shuffled for training) -> parallel interleave -> parse `SequenceExample` ->
-optional `cache` (encoded frames, before sampling and augmentation) -> shuffle -> TSN sampling, decode of
-the sampled frames only, augmentation (training) or centre/multi crops (evaluation) -> batch ->
-optional tf.data service -> prefetch. Randomness is stateless, seeded per clip from `Dataset.random`, so a
-fixed `seed` gives the same stream whatever the parallelism; evaluation has no randomness at all.
-Normalisation lives in the model: frames stay uint8 in [0, 255].
+Stages: shard files (shuffled for training) -> parallel interleave of unbuffered local TFRecord reads
+-> shuffle (training) -> per clip, in one parallel map: parse the `SequenceExample`, TSN sampling,
+decode of the sampled frames only, augmentation (training) or centre/multi crops (evaluation) -> batch
+-> optional tf.data service -> prefetch. With `cache`, the parse is a map of its own before the cache
+(encoded frames, before sampling and augmentation). Randomness is stateless, seeded per clip from
+`Dataset.random`, so a fixed `seed` gives the same stream whatever the parallelism (the same stream as
+when the parse was a map of its own); evaluation has no randomness at all. Normalisation lives in the
+model: frames stay uint8 in [0, 255].
 
-Performance (`benchmarks/input_pipeline.py`, 2 shared CPU cores): each training clip costs reading and
-parsing its whole record (all stored frames, ~5 MB for 300 frames at 256p) plus decoding K crop windows
-and one bilinear resize; decoding the K JPEGs alone is 3-4x faster. `cache=True` (when the parsed clips
-fit in memory) removes the read and parse; converting with `--fps` (fewer stored frames) shrinks them.
+Performance (`benchmarks/input_pipeline.py`, 2 shared CPU cores, K=8, 224 crops of 256p frames, CPU
+per clip): reading + parsing a whole record (all stored frames, ~4 MB for 300 frames) costs 2.7-2.9 ms,
+about as much as decoding the K JPEGs (the bound, 3.3-3.8 ms); the crop-window decode is about 0.9x a
+full decode (libjpeg entropy-decodes every row down to the window's bottom) and the bilinear resize of
+the K crops 2-3 ms (TensorFlow's fastest CPU kernel here). Read + parse alone cap the uncached pipeline
+near 0.55 of the bound; measured 0.30-0.43, 0.56-0.72 with `cache=True` (when the parsed clips fit in
+memory: no read and parse). Converting with `--fps` (fewer stored frames) shrinks the read and parse.
 """
 
 import dataclasses
@@ -225,20 +230,26 @@ def make_dataset(data_dir, split, config, *, input_context=None):
     deterministic = not config.training or config.seed is not None
     if config.training:
         ds = ds.shuffle(len(files), seed=config.seed, reshuffle_each_iteration=True)
+    # local files (the OS caches them) are read without TFRecordDataset's own buffer: one copy less of
+    # each multi-MB record (about a fifth of the read's CPU time); remote file systems keep the buffer
+    buffer_size = None if "://" in str(info.path) else 0
     ds = ds.interleave(
-        tf.data.TFRecordDataset,
+        lambda f: tf.data.TFRecordDataset(f, buffer_size=buffer_size),
         cycle_length=min(len(files), 8),
         num_parallel_calls=AUTOTUNE,
         deterministic=deterministic,
     )
-    ds = ds.map(
-        lambda s: (lambda c: (c["frames"], make_target(c["label"], num_classes, multi_label)))(
-            parse_clip(s)
-        ),
-        num_parallel_calls=AUTOTUNE,
-    )
-    if config.cache:
+
+    def parsed(serialized):
+        clip = parse_clip(serialized)
+        return clip["frames"], make_target(clip["label"], num_classes, multi_label)
+
+    if config.cache:  # cache the parsed clips; the transforms below start from them
+        ds = ds.map(parsed, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
         ds = ds.cache("" if config.cache is True else str(config.cache))
+        clip_of = lambda item: item  # noqa: E731
+    else:  # parse inside the transform: one map less, the parsed clip dies at once (~10% less CPU)
+        clip_of = parsed
     k, s = config.num_segments, config.image_size
     if config.training:
         ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
@@ -249,8 +260,9 @@ def make_dataset(data_dir, split, config, *, input_context=None):
         kw = dict(scales=config.scales, max_distort=config.max_distort, flip=config.flip)
 
         def transform(item, seed):
-            frames = augment.train_clip(item[0], k, s, seed, dct_method=config.dct_method, **kw)
-            return frames, item[1]
+            encoded, target = clip_of(item)
+            frames = augment.train_clip(encoded, k, s, seed, dct_method=config.dct_method, **kw)
+            return frames, target
 
         ds = ds.map(transform, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     else:
@@ -258,7 +270,8 @@ def make_dataset(data_dir, split, config, *, input_context=None):
             ds = ds.repeat()
         views = config.num_views
 
-        def transform(encoded, target):
+        def transform(*item):
+            encoded, target = clip_of(item[0] if len(item) == 1 else item)
             frames = augment.eval_clip(
                 encoded, k, s, num_clips=config.num_clips, crops=config.crops,
                 resize_ratio=config.resize_ratio, dct_method=config.dct_method,
