@@ -144,7 +144,8 @@ def sweep_best_ispan(runs, rows, args, out):
 
     def make(num_segments):
         segment_config = load_config(
-            preset="synthetic", overrides={**base_overrides(args), "eval.num_segments": num_segments}
+            preset="synthetic",
+            overrides={**base_overrides(args), "eval.num_segments": num_segments},
         )
         return datasets.eval_dataset(segment_config, data_dir, "test", crops=1, num_clips=1)
 
@@ -181,11 +182,15 @@ def main(argv=None):
         runs.append(run_one(variant, seed, args, out))
         eval_lib.write_json(ledger, runs)
         rate = (time.perf_counter() - start) / i
-        print(f"[study] {i}/{len(todo)} {variant} seed {seed}: top-1 {runs[-1]['top1']:.3f}; "
-              f"ETA {rate * (len(todo) - i) / 60:.1f} min")
+        print(
+            f"[study] {i}/{len(todo)} {variant} seed {seed}: top-1 {runs[-1]['top1']:.3f}; "
+            f"ETA {rate * (len(todo) - i) / 60:.1f} min"
+        )
     rows = summarize([r for r in runs if r["variant"] in args.variants])
     sweep = sweep_best_ispan(runs, rows, args, out)
-    eval_lib.write_json(out / "study.json", {"args": vars(args), "rows": rows, "frames_sweep": sweep})
+    eval_lib.write_json(
+        out / "study.json", {"args": vars(args), "rows": rows, "frames_sweep": sweep}
+    )
     table = markdown(rows, args)
     write_text_atomic(out / "study.md", table)
     plot(rows, out / "study.png")
