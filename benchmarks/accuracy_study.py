@@ -82,7 +82,7 @@ def run_one(variant, seed, args, out):
         "seed": seed,
         "top1": test["top1"],
         "mean_class_accuracy": test["mean_class_accuracy"],
-        "best_val": result.metrics.get("best", {}).get("value"),
+        "best_val": result.metrics.get("best_val_accuracy"),
         "model": str(result.model_path),
         "fit_seconds": result.metrics.get("fit_seconds"),
     }
