@@ -136,11 +136,14 @@ class PyramidAttention(keras.layers.Layer):
         images = downsample_to(images, self.anchor_size, self.downsample)
         flat = ops.reshape(images, (batch, -1, channels))
         logits = ops.cast(ops.matmul(flat, ops.cast(self.kernels[j], flat.dtype)), "float32")
+        if self.bias == "none":
+            return logits
+        bias = ops.cast(self.biases[j], "float32")  # variables are autocast under mixed precision
         if self.bias == "row":
-            logits = logits + self.biases[j]
-        elif self.bias == "position":
+            logits = logits + bias
+        else:
             per_frame = ops.reshape(logits, (batch, -1, self.units, self.units))
-            per_frame = per_frame + ops.expand_dims(self.biases[j], -1)
+            per_frame = per_frame + ops.expand_dims(bias, -1)
             logits = ops.reshape(per_frame, (batch, -1, self.units))
         return logits
 
