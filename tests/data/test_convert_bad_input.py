@@ -1,6 +1,7 @@
 """Bad input: each problem is reported by file and reason, and every good video is still converted."""
 
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -10,6 +11,8 @@ from tests.data.helpers import smooth_frames, write_video
 from training.convert import ConvertConfig, convert_dataset
 from training.layouts import parse_layout
 from training.pipeline import read_dataset_info
+
+PREPARE = pathlib.Path(__file__).resolve().parents[2] / "training" / "prepare.py"
 
 
 def _good(path, seed=0):
@@ -84,14 +87,14 @@ def test_unknown_layout_is_rejected():
 
 
 def test_cli_reports_errors_without_traceback(tmp_path):
-    args = [sys.executable, "training/prepare.py", "--videos", str(tmp_path / "nope"),
+    args = [sys.executable, str(PREPARE), "--videos", str(tmp_path / "nope"),
             "--output", str(tmp_path / "o")]  # fmt: skip
     result = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2
     assert "prepare.py: error:" in result.stderr and str(tmp_path / "nope") in result.stderr
     assert "Traceback" not in result.stderr
     bad = subprocess.run(
-        [sys.executable, "training/prepare.py", "--layout", "nope", "--output", "o"],
+        [sys.executable, str(PREPARE), "--layout", "nope", "--output", "o"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert bad.returncode == 2 and "invalid choice: 'nope'" in bad.stderr

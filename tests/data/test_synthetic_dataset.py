@@ -1,6 +1,7 @@
 """training/synthetic.py: deterministic clips, the standard format, reuse by config, CLI."""
 
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -16,6 +17,8 @@ from training.synthetic import (
     shape_mask,
     split_labels,
 )
+
+SYNTHETIC_SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "training" / "synthetic.py"
 
 TINY = dict(
     num_classes=3, train=6, val=0, test=3, num_frames=6, image_size=32,
@@ -90,7 +93,7 @@ def test_config_errors(kwargs, name):
 
 
 def test_cli_writes_dataset(tmp_path):
-    args = [sys.executable, "training/synthetic.py", "--output", str(tmp_path / "cli")]
+    args = [sys.executable, str(SYNTHETIC_SCRIPT), "--output", str(tmp_path / "cli")]
     for key, value in TINY.items():
         args += [f"--{key}", str(value)]
     result = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
