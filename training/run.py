@@ -128,11 +128,6 @@ def _check_label_kind(config: TrainConfig, info) -> None:
         )
 
 
-def mixed_precision_policy(setting: str) -> str | None:
-    """`"mixed_float16"` or `None` for `train.mixed_precision` (`auto`: mixed on GPU only; `on` needs a GPU)."""
-    return _mixed_precision_policy(setting)
-
-
 def _check_monitor(config: TrainConfig, info, has_validation: bool) -> None:
     """`train.monitor` must be a metric this run logs (checked before anything is written)."""
     names = ["loss"] + (["auc"] if info.multi_label else ["accuracy", "top5"])
@@ -145,7 +140,8 @@ def _check_monitor(config: TrainConfig, info, has_validation: bool) -> None:
         )
 
 
-def _mixed_precision_policy(setting: str) -> str | None:
+def mixed_precision_policy(setting: str) -> str | None:
+    """`"mixed_float16"` or `None` for `train.mixed_precision` (`auto`: mixed on GPU only; `on` needs a GPU)."""
     has_gpu = bool(tf.config.list_physical_devices("GPU"))
     if setting == "on" and not has_gpu:
         raise ValueError(
@@ -242,7 +238,7 @@ def run(
     config = _resolve(config, data_dir)
     run_dir = pathlib.Path(config.output.runs_dir) / config.output.name
     resuming = _prepare_run_dir(config, run_dir)
-    policy = _mixed_precision_policy(config.train.mixed_precision)
+    policy = mixed_precision_policy(config.train.mixed_precision)
     previous_policy = keras.mixed_precision.global_policy()
     try:
         if policy:

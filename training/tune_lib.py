@@ -253,7 +253,9 @@ def run_search(
     )
     objective = objective_of(train_config, tune_config)
     hypermodel = ISPANHyperModel(train_config, specs, build_model, make_datasets)
-    policy = _precision_policy(train_config.train.mixed_precision)
+    from training.run import mixed_precision_policy
+
+    policy = mixed_precision_policy(train_config.train.mixed_precision)  # as in fit.py
     previous_policy = keras.mixed_precision.global_policy()
     try:
         if policy:
@@ -429,13 +431,6 @@ def _trial_strategy(name: str) -> Any:
 
         return make_strategy("mirrored")
     return None
-
-
-def _precision_policy(setting: str) -> str | None:
-    """`mixed_float16` where `fit.py` would use it (`train.mixed_precision`), so trials train alike."""
-    from training.run import _mixed_precision_policy
-
-    return _mixed_precision_policy(setting)
 
 
 def _signature(
