@@ -10,12 +10,14 @@
 2. Conversion (`training/convert.py`, all cores) in frames/s, against PyAV decode + short-side resize
    + JPEG encode alone on the same videos with the same number of processes (no TFRecord writing,
    no parsing of layouts, no progress). Target ratio >= 0.7.
-Breakdown rows (same bound): the pipeline with `cache=True` (no TFRecord read and parse of the whole
-clip, ~5 MB for 300 frames at 256p, to use 8 of them), with a fixed 224 crop that needs no resize (the
-bilinear resize of the multi-scale crop), on a dataset converted with `--fps 8` (fewer frames to
-read and parse per clip), and reading + parsing the records alone (no decode: what the uncached
-pipeline pays before any decoding; with decoding on top it caps the uncached pipeline's ratio at about
-`1 / (1 + bound / read_parse)`).
+Breakdown rows (same bound): the pipeline with `cache=True` (records in memory: no file read of the
+whole clip, ~5 MB for 300 frames at 256p, to use 8 of them), with a fixed 224 crop that needs no
+resize (the bilinear resize of the multi-scale crop), on a dataset converted with `--fps 8` (fewer
+frames to read per clip), reading the records + the context parse + cutting out the K sampled
+frames alone (no decode: what the uncached pipeline pays before any decoding), and the training
+transform alone on the K sampled JPEGs held in memory (crop-window decode + bilinear resize + flip: no
+read, parse, shuffle or batch; the compute ceiling of any pipeline doing this augmentation with
+TensorFlow's CPU kernels).
 Every row also gives the process CPU time per clip (`cpu_ms`) and `cpu_ratio` = bound CPU / row CPU,
 steadier than wall-clock rates when other jobs share the cores.
 Runs alternate (bound, measured, bound, measured ...) so machine noise hits both; medians are reported.
@@ -39,9 +41,10 @@ import tensorflow as tf  # noqa: E402
 
 from benchmarks.common import median, print_table, write_json  # noqa: E402
 from keras_ispan.io.video import decode_video  # noqa: E402
-from training import records  # noqa: E402
+from training import augment, records  # noqa: E402
+from training.clip_record import parse_clip, read_clip  # noqa: E402
 from training.convert import ConvertConfig, convert_dataset  # noqa: E402
-from training.pipeline import PipelineConfig, make_dataset, parse_clip  # noqa: E402
+from training.pipeline import PipelineConfig, make_dataset  # noqa: E402
 
 SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".gif", ".webm", ".mkv")
@@ -124,13 +127,31 @@ def bound_pipeline(encoded, batch, batches):
     return _clips_per_second(ds, 1, batch * batches)
 
 
-def measure_read_parse(data_dir, batch, batches):
-    """Reading and parsing the training records as `make_dataset` does, no decoding (clip by clip)."""
+def measure_read_parse(data_dir, k, batch, batches):
+    """Reading the records, parsing their context and cutting out K frames as `make_dataset` does,
+    no decoding (clip by clip)."""
     files = sorted(str(p) for p in data_dir.glob("train-*.tfrecord"))
     ds = tf.data.TFRecordDataset(files, buffer_size=0).repeat()
-    ds = ds.map(lambda s: parse_clip(s)["frames"], num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=False)  # fmt: skip
+
+    def cut(serialized):
+        clip, _ = read_clip(serialized)
+        return clip.take(augment.tsn_clip_indices(clip.num_frames, k)[0])
+
+    ds = ds.map(cut, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
     return _clips_per_second(ds.prefetch(tf.data.AUTOTUNE), 1, batch * batches)
+
+
+def measure_transform(encoded, size, batch, batches):
+    """`augment.train_clip` (TSN multi-scale crop, resize, flip) on the K sampled JPEGs in memory."""
+    k = encoded.shape[1]
+    ds = tf.data.Dataset.from_tensor_slices(encoded.astype(bytes)).repeat()
+    seeds = tf.data.Dataset.random(seed=0).batch(2)
+    kw = dict(scales=(1.0, 0.875, 0.75, 0.66), max_distort=1, flip=True, dct_method="")
+    ds = tf.data.Dataset.zip((ds, seeds)).map(
+        lambda e, s: augment.train_clip(e, k, size, s, **kw),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=False,
+    )  # fmt: skip
+    return _clips_per_second(ds.batch(batch).prefetch(tf.data.AUTOTUNE), batch, batches)
 
 
 def measure_pipeline(data_dir, k, size, batch, batches, cache=False, **crop):
@@ -184,7 +205,15 @@ def main(argv=None):
         encoded = _sampled_frames(data_dir, args.segments)
         low_fps_dir = scratch / "ds_fps8"  # fewer stored frames per clip: less to read and parse
         measure_conversion(root, low_fps_dir, args.workers, fps=8.0)
-        pipe, pipe_bound, pipe_cached, pipe_noresize, pipe_fps8, read_parse = [], [], [], [], [], []
+        pipe, pipe_bound, pipe_cached, pipe_noresize, pipe_fps8, read_parse, transform = (
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
         # the fixed crop of S / 256 (224 from 256) needs no resampling: isolates the resize cost
         fixed = dict(scales=(args.image_size / 256,), max_distort=0, flip=False)
         for _ in range(args.repeats):
@@ -197,7 +226,8 @@ def main(argv=None):
                                                   args.batch, args.batches, **fixed))  # fmt: skip
             pipe_fps8.append(measure_pipeline(low_fps_dir, args.segments, args.image_size,
                                               args.batch, args.batches))  # fmt: skip
-            read_parse.append(measure_read_parse(data_dir, args.batch, args.batches))
+            read_parse.append(measure_read_parse(data_dir, args.segments, args.batch, args.batches))
+            transform.append(measure_transform(encoded, args.image_size, args.batch, args.batches))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     same = "same bound"
@@ -209,8 +239,10 @@ def main(argv=None):
              same),
         _row("training pipeline, converted with --fps 8 (clips/s)", pipe_fps8, pipe_bound, "",
              same),
-        _row("read + parse the records alone, no decode (clips/s)", read_parse, pipe_bound, "",
-             same),
+        _row("read + context parse + cut K frames, no decode (clips/s)", read_parse, pipe_bound,
+             "", same),
+        _row("transform alone: crop decode + resize + flip, in memory (clips/s)", transform,
+             pipe_bound, "", same),
         dict(stage="conversion (frames/s)", measured=median(conv), bound=median(conv_bound),
              ratio=median(conv) / median(conv_bound), target=">= 0.7",
              bound_is=f"PyAV decode + resize + JPEG encode, {args.workers} processes"),
@@ -224,7 +256,7 @@ def main(argv=None):
         "videos": source, "args": vars(args), "rows": rows,
         "runs": {"pipeline": pipe, "pipeline_bound": pipe_bound, "pipeline_cached": pipe_cached,
                  "pipeline_fixed_crop": pipe_noresize, "pipeline_fps8": pipe_fps8,
-                 "read_parse": read_parse, "conversion": conv,
+                 "read_parse": read_parse, "transform": transform, "conversion": conv,
                  "conversion_bound": conv_bound},
     }  # fmt: skip
     write_json("input_pipeline", payload)

@@ -17,6 +17,11 @@ import itertools
 import tensorflow as tf
 
 from keras_ispan.io.frames_tf import decode_jpeg_center_crop, decode_jpeg_frames, eval_crops
+from training.clip_record import ClipFrames
+
+
+def _clip_frames(clip):
+    return clip if isinstance(clip, ClipFrames) else ClipFrames.from_encoded(clip)
 
 
 def tsn_random_indices(num_frames, num_segments, seed):
@@ -77,11 +82,19 @@ def resize_bilinear_uint8(frames, size):
     return tf.cast(out + 0.5, tf.uint8)
 
 
-def train_clip(encoded, num_segments, image_size, seed, *, scales, max_distort, flip, dct_method):
-    """Training frames uint8 `(K, S, S, 3)` from a clip's JPEG frames `(T,)` string, seed `(2,)`."""
+def train_clip(
+    clip, num_segments, image_size, seed, *, scales, max_distort, flip, dct_method,
+    return_indices=False,
+):  # fmt: skip
+    """Training frames uint8 `(K, S, S, 3)` from a clip, seed `(2,)`.
+
+    `clip` is the JPEG bytes of every frame `(T,)` string, or a `ClipFrames` (only the sampled frames'
+    bytes are taken). With `return_indices`, also the sampled frame indices `(K,)` int32.
+    """
+    clip = _clip_frames(clip)
     seeds = tf.random.experimental.stateless_split(seed, 3)
-    indices = tsn_random_indices(tf.shape(encoded)[0], num_segments, seeds[0])
-    sampled = tf.gather(encoded, indices)
+    indices = tsn_random_indices(clip.num_frames, num_segments, seeds[0])
+    sampled = clip.take(indices)
     shape = tf.io.extract_jpeg_shape(sampled[0])
     window = multiscale_crop_window(shape[0], shape[1], scales, max_distort, seeds[1])
     crops = tf.map_fn(
@@ -99,18 +112,32 @@ def train_clip(encoded, num_segments, image_size, seed, *, scales, max_distort, 
     if flip:
         do_flip = tf.random.stateless_uniform([], seeds[2]) < 0.5
         frames = tf.cond(do_flip, lambda: tf.reverse(frames, axis=[2]), lambda: frames)
-    return tf.ensure_shape(frames, [num_segments, image_size, image_size, 3])
+    frames = tf.ensure_shape(frames, [num_segments, image_size, image_size, 3])
+    return (frames, indices) if return_indices else frames
 
 
-def eval_clip(encoded, num_segments, image_size, *, num_clips, crops, resize_ratio, dct_method):
-    """Evaluation views uint8 `(num_clips * crops, K, S, S, 3)` (clip-major), deterministic."""
-    indices = tsn_clip_indices(tf.shape(encoded)[0], num_segments, num_clips)
+def eval_clip(
+    clip, num_segments, image_size, *, num_clips, crops, resize_ratio, dct_method,
+    return_indices=False,
+):  # fmt: skip
+    """Evaluation views uint8 `(num_clips * crops, K, S, S, 3)` (clip-major), deterministic.
+
+    `clip` as in `train_clip`; with `return_indices`, also the indices `(num_clips, K)` int32.
+    """
+    clip = _clip_frames(clip)
+    indices = tsn_clip_indices(clip.num_frames, num_segments, num_clips)
+    sampled = tf.reshape(clip.take(tf.reshape(indices, [-1])), [num_clips, num_segments])
+    views = _eval_views(
+        sampled, num_segments, image_size, num_clips, crops, resize_ratio, dct_method
+    )
+    return (views, indices) if return_indices else views
+
+
+def _eval_views(sampled, num_segments, image_size, num_clips, crops, resize_ratio, dct_method):
     if crops == 1:  # the centre crop: decode only its window when no resize is needed
-        views = decode_jpeg_center_crop(
-            tf.gather(encoded, indices), image_size, resize_ratio, dct_method=dct_method
-        )
+        views = decode_jpeg_center_crop(sampled, image_size, resize_ratio, dct_method=dct_method)
         return tf.ensure_shape(views, [num_clips, num_segments, image_size, image_size, 3])
-    frames = decode_jpeg_frames(tf.gather(encoded, indices), dct_method=dct_method)
+    frames = decode_jpeg_frames(sampled, dct_method=dct_method)
     views = eval_crops(frames, image_size, num_crops=crops, resize_ratio=resize_ratio)
     views = tf.transpose(views, [1, 0, 2, 3, 4, 5])  # (clips, crops, K, S, S, 3)
     views = tf.reshape(views, [num_clips * crops, num_segments, image_size, image_size, 3])

@@ -59,6 +59,8 @@ class DataConfig:
         cache: cache encoded examples in memory before sampling.
         flip: random horizontal flips in training.
         scale_jitter: TSN multi-scale crops in training (else random crops at one scale).
+        label_source: `video` (every label of the video) or `frames` (multi-label datasets with timed
+            actions, such as Charades: the actions under the sampled frames).
         train_split, val_split, test_split: split names; a missing `val` split falls back to `test`.
         synthetic_*: the embedded dataset (`training.synthetic.SyntheticConfig`): classes, clips in the
             train/val/test splits, frames per clip, frame side (object sizes scale with it), seed.
@@ -73,6 +75,7 @@ class DataConfig:
     cache: bool = True
     flip: bool = True
     scale_jitter: bool = False
+    label_source: str = "video"
     train_split: str = "train"
     val_split: str = "val"
     test_split: str = "test"
@@ -100,6 +103,11 @@ class DataConfig:
             _positive(f"data.{name}", getattr(self, name))
         for name in ("synthetic_val",):
             _positive(f"data.{name}", getattr(self, name), allow_zero=True)
+        if self.label_source not in ("video", "frames"):
+            raise ValueError(
+                "data.label_source must be `video` or `frames`. "
+                f"Received: data.label_source={self.label_source!r}"
+            )
         if self.synthetic_classes < 2:
             raise ValueError(
                 f"data.synthetic_classes must be >= 2. Received: "

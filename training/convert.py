@@ -118,7 +118,9 @@ def _encode_task(task):
 
 def _state_fingerprint(config, layout):
     items = [
-        (split, it.video_id, list(it.labels)) for split, v in layout.splits.items() for it in v
+        (split, it.video_id, list(it.labels)) + ((list(it.actions),) if it.actions else ())
+        for split, v in layout.splits.items()
+        for it in v
     ]
     text = json.dumps([config.encoding(), layout.classes, config.clips_per_shard, items])
     return hashlib.sha256(text.encode()).hexdigest()
@@ -209,6 +211,7 @@ def _write_shard(out, state_dir, split, shard, num_shards, items, results):
             records.serialize_clip(
                 item.video_id, list(item.labels), result["frames"],
                 fps=info["fps"], height=info["height"], width=info["width"],
+                actions=item.actions,
             )
         )  # fmt: skip
         if info.get("warning"):

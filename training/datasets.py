@@ -120,6 +120,7 @@ def pipeline_config(
         "shuffle_buffer": data.shuffle_buffer,
         "seed": config.train.seed,
         "flip": data.flip,
+        "label_source": data.label_source,
     }
     if not training:
         kwargs.update(crops=crops, num_clips=num_clips)

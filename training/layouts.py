@@ -11,7 +11,9 @@ naming it. Layouts:
 - `hmdb51`: `<class>_test_split{N}.txt` files (`name.avi 1|2|0`: train, test, unused); videos in
   `videos/<class>/`.
 - `charades`: `Charades_v1_{train,test}.csv` (`id`, `actions` = `c092 11.90 21.20;...`) and
-  `Charades_v1_classes.txt`; videos `videos/<id>.<ext>`; multi-label (every action of the video).
+  `Charades_v1_classes.txt`; videos `videos/<id>.<ext>`; multi-label: the labels are every action of the
+  video, and each action's interval (seconds) is kept in `VideoItem.actions` (stored in the records;
+  `PipelineConfig(label_source="frames")` labels a clip with the actions under its sampled frames).
 - `manifest`: a CSV (`path`, `label` or `labels` separated by `;`, optional `split`) or JSON lines
   (`{"path": ..., "label": ... | "labels": [...], "split": ...}`) given as `annotations`; relative paths
   are resolved against `videos`.
@@ -49,6 +51,7 @@ class VideoItem:
     path: pathlib.Path
     labels: tuple
     video_id: str
+    actions: tuple = ()  # timed actions `(label, start_s, end_s)` (Charades), else empty
 
 
 @dataclasses.dataclass
@@ -204,6 +207,28 @@ def _charades_video(root, vid):
     return f"{vid}.mp4"
 
 
+def _charades_actions(text, code_index, path, line, problems):
+    """`"c092 11.90 21.20;c147 0.00 12.60"` -> `[(label, start_s, end_s), ...]`; bad entries reported."""
+    actions = []
+    for entry in (text or "").split(";"):
+        if not entry.strip():
+            continue
+        parts = entry.split()
+        if parts[0] not in code_index:
+            problems.append(f"{path}:{line}: unknown action code {parts[0]!r}")
+            continue
+        try:
+            start, end = float(parts[1]), float(parts[2])
+        except (IndexError, ValueError):
+            problems.append(f"{path}:{line}: action {entry.strip()!r} is not `code start end`")
+            continue
+        if not 0.0 <= start <= end:
+            problems.append(f"{path}:{line}: action {entry.strip()!r} ends before it starts")
+            continue
+        actions.append((code_index[parts[0]], start, end))
+    return actions
+
+
 def charades(videos, *, annotations=None, **_):
     root = _folder(videos)
     ann = _find_annotation_dir(root, annotations, "Charades_v1_*.csv")
@@ -221,15 +246,14 @@ def charades(videos, *, annotations=None, **_):
         items = []
         with path.open(newline="") as f:
             for n, row in enumerate(csv.DictReader(f), 2):
-                actions = [a.split()[0] for a in (row.get("actions") or "").split(";") if a.strip()]
-                unknown = [a for a in actions if a not in code_index]
-                if unknown:
-                    layout.problems.append(f"{path}:{n}: unknown action codes {unknown}")
-                labels = sorted({code_index[a] for a in actions if a in code_index})
+                actions = _charades_actions(
+                    row.get("actions"), code_index, path, n, layout.problems
+                )
+                labels = sorted({label for label, _, _ in actions})
                 rel = _charades_video(root, row["id"])
                 item = _resolve_item(root, rel, labels, path, n, layout.problems)
                 if item is not None:
-                    items.append(item)
+                    items.append(dataclasses.replace(item, actions=tuple(actions)))
         layout.splits[split] = items
     layout.splits = _merge(layout.splits)
     return layout

@@ -6,21 +6,23 @@
 - labels int32 `(batch,)`, or multi-hot float32 `(batch, num_classes)` for multi-label datasets.
 
 Stages: shard files (shuffled for training) -> parallel interleave of unbuffered local TFRecord reads
--> shuffle (training) -> per clip, in one parallel map: parse the `SequenceExample`, TSN sampling,
-decode of the sampled frames only, augmentation (training) or centre/multi crops (evaluation) -> batch
--> optional tf.data service -> prefetch. With `cache`, the parse is a map of its own before the cache
-(encoded frames, before sampling and augmentation). Randomness is stateless, seeded per clip from
-`Dataset.random`, so a fixed `seed` gives the same stream whatever the parallelism (the same stream as
-when the parse was a map of its own); evaluation has no randomness at all. Normalisation lives in the
-model: frames stay uint8 in [0, 255].
+-> optional `cache` of the serialized records -> shuffle (training) -> per clip, in one parallel map:
+parse the record's context only, TSN sampling, cut the sampled frames' JPEG bytes out of the record at
+the offsets of its `frame_index` (`training/clip_record.py`; older records without one are parsed
+whole), decode of those frames only, augmentation (training) or centre/multi crops (evaluation),
+the target (`label_source`) -> batch -> optional tf.data service -> prefetch. Randomness is stateless,
+seeded per clip from `Dataset.random`, so a fixed `seed` gives the same stream whatever the
+parallelism; evaluation has no randomness at all. Normalisation lives in the model: frames stay uint8
+in [0, 255].
 
-Performance (`benchmarks/input_pipeline.py`, 2 shared CPU cores, K=8, 224 crops of 256p frames, CPU
-per clip): reading + parsing a whole record (all stored frames, ~4 MB for 300 frames) costs 2.7-2.9 ms,
-about as much as decoding the K JPEGs (the bound, 3.3-3.8 ms); the crop-window decode is about 0.9x a
-full decode (libjpeg entropy-decodes every row down to the window's bottom) and the bilinear resize of
-the K crops 2-3 ms (TensorFlow's fastest CPU kernel here). Read + parse alone cap the uncached pipeline
-near 0.55 of the bound; measured 0.30-0.43, 0.56-0.72 with `cache=True` (when the parsed clips fit in
-memory: no read and parse). Converting with `--fps` (fewer stored frames) shrinks the read and parse.
+Performance (`python benchmarks/input_pipeline.py --repeats 3`, 2 shared CPU cores, K=8, 224 crops of
+256p frames, CPU ms per clip, bound = decoding the K JPEGs = 2.7 ms): reading a whole record (~4 MB
+for 300 frames) + the context parse + cutting out K frames costs 2.0 ms (the frame index removed the
+full parse, ~0.5 ms more); the training transform alone on the K JPEGs in memory (crop-window decode +
+bilinear resize + flip) costs 4.6 ms, of which the resize ~1.5 ms (TensorFlow's fastest CPU kernel
+here): that transform caps any pipeline doing this augmentation on the CPU at ~0.6 of the bound.
+Measured: 0.34 CPU (0.29 wall) uncached, 0.54 with `cache=True`, 0.50 for a dataset converted with
+`--fps 8`.
 """
 
 import dataclasses
@@ -31,6 +33,13 @@ import tensorflow as tf
 
 from keras_ispan.io.frames_tf import DEFAULT_RESIZE_RATIO
 from training import augment
+from training.clip_record import (  # noqa: F401 (make_target, parse_clip: public here too)
+    LABEL_SOURCES,
+    clip_target,
+    make_target,
+    parse_clip,
+    read_clip,
+)
 from training.records import SPLITS, shard_pattern
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -101,7 +110,8 @@ class PipelineConfig:
         multi_label, num_classes: None takes them from the dataset's metadata; a value must agree.
         crops: evaluation crops per clip, 1 (centre), 3 or 10 (see `eval_crops`).
         num_clips: evaluation temporal views per clip.
-        cache: False, True (memory) or a file path prefix; caches parsed clips before sampling.
+        cache: False, True (memory) or a file path prefix; caches the serialized records (before
+            shuffling, sampling and augmentation).
         shuffle_buffer: clips in the shuffle buffer (training).
         seed: None, or an int that makes the training stream reproducible (order included).
         scales, max_distort, flip: TSN multi-scale crop and horizontal flip (training).
@@ -109,6 +119,8 @@ class PipelineConfig:
         data_service: None, or a tf.data service dispatcher address (`"grpc://host:port"`).
         drop_remainder: drop the last incomplete batch. repeat: repeat forever (after shuffling).
         dct_method: `tf.io.decode_jpeg` DCT method (`""` default, `"INTEGER_FAST"`).
+        label_source: `"video"` (the record's labels) or `"frames"` (multi-label datasets with timed
+            actions: the actions under the sampled frames, see `clip_record.clip_target`).
     """
 
     num_segments: int = 8
@@ -130,6 +142,7 @@ class PipelineConfig:
     drop_remainder: bool = False
     repeat: bool = False
     dct_method: str = ""
+    label_source: str = "video"
 
     def __post_init__(self):
         for name in ("num_segments", "image_size", "batch_size", "num_clips", "shuffle_buffer"):
@@ -154,6 +167,11 @@ class PipelineConfig:
             raise ValueError(
                 f"`resize_ratio` must be >= 1. Received: resize_ratio={self.resize_ratio}"
             )
+        if self.label_source not in LABEL_SOURCES:
+            raise ValueError(
+                f"`label_source` must be one of {LABEL_SOURCES}. "
+                f"Received: label_source={self.label_source!r}"
+            )
         if self.data_service is not None and not isinstance(self.data_service, str):
             raise ValueError(f"`data_service` must be an address. Received: {self.data_service!r}")
 
@@ -173,32 +191,6 @@ def _split_files(info, split):
     return files
 
 
-def parse_clip(serialized):
-    """Parses one serialized clip -> `{"frames": (T,) string, "label": (L,) int64, ...}`."""
-    context, sequence = tf.io.parse_single_sequence_example(
-        serialized,
-        context_features={
-            "video_id": tf.io.FixedLenFeature([], tf.string, default_value=""),
-            "label": tf.io.VarLenFeature(tf.int64),
-            "num_frames": tf.io.FixedLenFeature([], tf.int64, default_value=0),
-        },
-        sequence_features={"frames": tf.io.FixedLenSequenceFeature([], tf.string)},
-    )
-    return {
-        "frames": sequence["frames"],
-        "label": tf.sparse.to_dense(context["label"]),
-        "video_id": context["video_id"],
-    }
-
-
-def make_target(label, num_classes, multi_label):
-    """int32 scalar class id, or multi-hot float32 `(num_classes,)` for multi-label."""
-    if multi_label:
-        hot = tf.reduce_sum(tf.one_hot(label, num_classes, dtype=tf.float32), axis=0)
-        return tf.minimum(hot, 1.0)
-    return tf.cast(label[0], tf.int32)
-
-
 def _resolve(info, config):
     multi_label = info.multi_label if config.multi_label is None else config.multi_label
     num_classes = info.num_classes if config.num_classes is None else config.num_classes
@@ -207,6 +199,11 @@ def _resolve(info, config):
             f"PipelineConfig disagrees with dataset {info.path} ({info.num_classes} classes, "
             f"multi_label={info.multi_label}). Received: num_classes={config.num_classes}, "
             f"multi_label={config.multi_label}"
+        )
+    if config.label_source == "frames" and not multi_label:
+        raise ValueError(
+            f"label_source='frames' needs a multi-label dataset with timed actions; {info.path} is "
+            "single-label. Received: label_source='frames'"
         )
     return num_classes, multi_label
 
@@ -240,17 +237,13 @@ def make_dataset(data_dir, split, config, *, input_context=None):
         deterministic=deterministic,
     )
 
-    def parsed(serialized):
-        clip = parse_clip(serialized)
-        return clip["frames"], make_target(clip["label"], num_classes, multi_label)
-
-    if config.cache:  # cache the parsed clips; the transforms below start from them
-        ds = ds.map(parsed, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    if config.cache:  # the serialized records: reading a cached clip parses only its context
         ds = ds.cache("" if config.cache is True else str(config.cache))
-        clip_of = lambda item: item  # noqa: E731
-    else:  # parse inside the transform: one map less, the parsed clip dies at once (~10% less CPU)
-        clip_of = parsed
     k, s = config.num_segments, config.image_size
+
+    def target(info, indices):
+        return clip_target(info, indices, num_classes, multi_label, config.label_source)
+
     if config.training:
         ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
         if config.repeat:
@@ -259,10 +252,12 @@ def make_dataset(data_dir, split, config, *, input_context=None):
         ds = tf.data.Dataset.zip((ds, seeds))
         kw = dict(scales=config.scales, max_distort=config.max_distort, flip=config.flip)
 
-        def transform(item, seed):
-            encoded, target = clip_of(item)
-            frames = augment.train_clip(encoded, k, s, seed, dct_method=config.dct_method, **kw)
-            return frames, target
+        def transform(serialized, seed):
+            clip, info = read_clip(serialized)
+            frames, indices = augment.train_clip(
+                clip, k, s, seed, dct_method=config.dct_method, return_indices=True, **kw
+            )
+            return frames, target(info, indices)
 
         ds = ds.map(transform, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     else:
@@ -270,13 +265,14 @@ def make_dataset(data_dir, split, config, *, input_context=None):
             ds = ds.repeat()
         views = config.num_views
 
-        def transform(*item):
-            encoded, target = clip_of(item[0] if len(item) == 1 else item)
-            frames = augment.eval_clip(
-                encoded, k, s, num_clips=config.num_clips, crops=config.crops,
+        def transform(serialized):
+            clip, info = read_clip(serialized)
+            frames, indices = augment.eval_clip(
+                clip, k, s, num_clips=config.num_clips, crops=config.crops,
                 resize_ratio=config.resize_ratio, dct_method=config.dct_method,
+                return_indices=True,
             )  # fmt: skip
-            return (frames[0] if views == 1 else frames), target
+            return (frames[0] if views == 1 else frames), target(info, indices)
 
         ds = ds.map(transform, num_parallel_calls=AUTOTUNE)
     batch = config.batch_size

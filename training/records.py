@@ -6,8 +6,13 @@ A dataset folder `DIR` holds:
 - `{split}-{shard:05d}-of-{num_shards:05d}.tfrecord` for split in `train`, `val` (optional), `test`.
 
 Each record: context `video_id` (bytes), `label` (int64 list: one id, or several for multi-label),
-`num_frames` (int64), `fps` (float), `height`, `width` (int64); feature list `frames`: one bytes feature
-per frame holding the JPEG-encoded RGB frame. Files are written atomically (temp file + `os.replace`).
+`num_frames` (int64), `fps` (float), `height`, `width` (int64), `frame_index` (bytes, format version 2:
+`num_frames` pairs of little-endian int64 `(offset, length)` locating each frame's JPEG bytes inside the
+serialized record, so a reader takes the K sampled frames with `tf.strings.substr` instead of parsing
+all of them), and for datasets with timed actions (Charades) `action_labels` (int64), `action_starts`,
+`action_ends` (float, seconds); feature list `frames`: one bytes feature per frame holding the
+JPEG-encoded RGB frame. Records of format version 1 (no `frame_index`) are still read (full parse).
+Files are written atomically (temp file + `os.replace`).
 """
 
 import io
@@ -19,7 +24,8 @@ import tempfile
 import numpy as np
 
 SPLITS = ("train", "val", "test")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+INDEX_ENTRY_BYTES = 16  # one (offset, length) pair of int64
 
 
 def shard_name(split, shard, num_shards):
@@ -40,27 +46,64 @@ def encode_jpeg(frame, quality=90):
     return buffer.getvalue()
 
 
-def serialize_clip(video_id, labels, jpeg_frames, *, fps, height, width):
-    """Serialized `tf.train.SequenceExample` bytes for one clip of JPEG-encoded frames."""
+def serialize_clip(video_id, labels, jpeg_frames, *, fps, height, width, actions=None):
+    """Serialized `tf.train.SequenceExample` bytes for one clip of JPEG-encoded frames.
+
+    Args:
+        actions: optional timed actions `[(label, start_s, end_s), ...]` (Charades intervals).
+
+    The `frame_index` context feature has a fixed size, so the record is serialized twice: once to
+    find where each frame's bytes land, once with those positions filled in (same layout).
+    """
     import tensorflow as tf
 
-    labels = [int(x) for x in np.atleast_1d(labels)]
+    def feature(kind, values):
+        if kind == "bytes":
+            return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+        if kind == "int":
+            return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+
+    jpeg_frames = [bytes(f) for f in jpeg_frames]
     ctx = {
-        "video_id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(video_id).encode()])),
-        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=labels)),
-        "num_frames": tf.train.Feature(int64_list=tf.train.Int64List(value=[len(jpeg_frames)])),
-        "fps": tf.train.Feature(float_list=tf.train.FloatList(value=[float(fps)])),
-        "height": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(height)])),
-        "width": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(width)])),
+        "video_id": feature("bytes", [str(video_id).encode()]),
+        "label": feature("int", [int(x) for x in np.atleast_1d(labels)]),
+        "num_frames": feature("int", [len(jpeg_frames)]),
+        "fps": feature("float", [float(fps)]),
+        "height": feature("int", [int(height)]),
+        "width": feature("int", [int(width)]),
+        "frame_index": feature("bytes", [bytes(INDEX_ENTRY_BYTES * len(jpeg_frames))]),
     }
-    frames = tf.train.FeatureList(
-        feature=[tf.train.Feature(bytes_list=tf.train.BytesList(value=[f])) for f in jpeg_frames]
-    )
+    if actions:
+        ctx["action_labels"] = feature("int", [int(a[0]) for a in actions])
+        ctx["action_starts"] = feature("float", [float(a[1]) for a in actions])
+        ctx["action_ends"] = feature("float", [float(a[2]) for a in actions])
+    frames = tf.train.FeatureList(feature=[feature("bytes", [f]) for f in jpeg_frames])
     example = tf.train.SequenceExample(
         context=tf.train.Features(feature=ctx),
         feature_lists=tf.train.FeatureLists(feature_list={"frames": frames}),
     )
-    return example.SerializeToString()
+    draft = example.SerializeToString(deterministic=True)
+    index = frame_index(draft, jpeg_frames)
+    example.context.feature["frame_index"].bytes_list.value[0] = index.astype("<i8").tobytes()
+    serialized = example.SerializeToString(deterministic=True)
+    if len(serialized) != len(draft) or any(
+        serialized[o : o + n] != f for (o, n), f in zip(index, jpeg_frames, strict=True)
+    ):  # the index is fixed-size, so it cannot move the frames; checked, never assumed
+        raise RuntimeError(f"frame_index of clip {video_id!r} does not match its serialized record")
+    return serialized
+
+
+def frame_index(serialized, jpeg_frames):
+    """`(T, 2)` int64 `(offset, length)` of each frame's bytes in `serialized`, searched in order."""
+    index, position = np.zeros((len(jpeg_frames), 2), np.int64), 0
+    for i, frame in enumerate(jpeg_frames):
+        offset = serialized.find(frame, position)
+        if offset < 0:
+            raise RuntimeError(f"frame {i} not found in the serialized record")
+        index[i] = offset, len(frame)
+        position = offset + len(frame)
+    return index
 
 
 def _temp_path(path):

@@ -116,7 +116,8 @@ class SyntheticConfig:
         return dataclasses.asdict(self) | {"target_visible": list(self.target_visible)}
 
     def fingerprint(self):
-        text = json.dumps(self.to_json(), sort_keys=True)
+        """Names the cached copy: the settings and the record format version."""
+        text = json.dumps(self.to_json() | {"format": records.FORMAT_VERSION}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @property

@@ -91,12 +91,21 @@ def test_charades_multi_label(tmp_path):
         header
         + '46GP8,HR43,Kitchen,6,7,Yes,s,food,d,"c002 0.00 12.6;c000 11.9 21.2;c002 3 4",24.8\n'
         + "N11GT,P0K1,Bedroom,6,7,Yes,s,bed,d,,20.0\n"
+        + 'ZZZZZ,P0K1,Bedroom,6,7,Yes,s,bed,d,"c001 5;c009 1 2;c000 4 3",20.0\n'
     )
     (ann / "Charades_v1_test.csv").write_text(header + "ABCDE,X,Hall,6,7,Yes,s,o,d,c001 0 1,5\n")
     layout = parse_layout("charades", tmp_path / "videos", annotations=ann)
     assert layout.multi_label and layout.classes[0] == "Holding some clothes"
     assert labels(layout, "train") == {"46GP8.mp4": (0, 2), "N11GT.mp4": ()}
     assert labels(layout, "test") == {"ABCDE.mp4": (1,)}
+    actions = {it.video_id: it.actions for it in layout.splits["train"]}
+    assert actions["46GP8.mp4"] == ((2, 0.0, 12.6), (0, 11.9, 21.2), (2, 3.0, 4.0))
+    assert actions["N11GT.mp4"] == ()
+    # ZZZZZ has no video file, but each of its three bad actions is reported with file and line
+    bad = [p for p in layout.problems if "Charades_v1_train.csv:4" in p]
+    assert any("is not `code start end`" in p for p in bad)
+    assert any("unknown action code 'c009'" in p for p in bad)
+    assert any("ends before it starts" in p for p in bad)
 
 
 def test_manifest_csv_and_jsonl(tmp_path):

@@ -1,5 +1,6 @@
-"""`make_dataset` parses inside the per-clip transform unless `cache` is set (then before the cache):
-seeded training streams stay reproducible, evaluation batches are the same with and without cache."""
+"""`make_dataset` reads each clip inside the per-clip transform, from the file or from the `cache` of
+serialized records: seeded training streams stay reproducible, evaluation batches are the same with and
+without cache."""
 
 import numpy as np
 

@@ -91,6 +91,7 @@ def test_file_then_overrides_precedence(tmp_path):
         ("model.dropout=1.5", r"model.dropout must be in"),
         ("output.name=a/b", r"output.name"),
         ("data.cache=maybe", r"data.cache must be true or false"),
+        ("data.label_source=clip", r"Received: data.label_source='clip'"),
     ],
 )
 def test_bad_overrides_name_the_key(override, pattern):
