@@ -19,6 +19,7 @@ The default space (every default is the training config's value, added to a grid
 | `levels` | `model.levels` | every pyramid over the backbone's candidate layers that keeps the deepest (anchor) |
 | `downsample` | `model.downsample` | `avg`, `max`, `bilinear` |
 | `fusion` | `model.fusion` | `sum`, `mean`, `max`, `weighted` |
+| `attention_pooling` | `model.attention_pooling` | `l2` (the paper's `A X`), `softmax` (`a X`) |
 | `interaction_weight` | `model.interaction_weight` | 0, 1e-5, 1e-4, 1e-3, 1e-2 |
 | `diversity_weight` | `model.diversity_weight` | 0, 1e-4, 1e-3, 1e-2, 1e-1 |
 | `dropout` | `model.dropout` | 0.0 to 0.9, linear |
@@ -43,6 +44,7 @@ TUNABLE: dict[str, tuple[str, str]] = {
     "levels": ("model", "levels"),
     "downsample": ("model", "downsample"),
     "fusion": ("model", "fusion"),
+    "attention_pooling": ("model", "attention_pooling"),
     "interaction_weight": ("model", "interaction_weight"),
     "diversity_weight": ("model", "diversity_weight"),
     "dropout": ("model", "dropout"),
@@ -52,9 +54,18 @@ TUNABLE: dict[str, tuple[str, str]] = {
 }
 
 # Searched by default only with `model.head = "ispan"` (fixed for the baseline heads unless in `space`).
-ISPAN_ONLY = ("levels", "downsample", "fusion", "interaction_weight", "diversity_weight")
+ISPAN_ONLY = (
+    "levels",
+    "downsample",
+    "fusion",
+    "attention_pooling",
+    "interaction_weight",
+    "diversity_weight",
+)
 DOWNSAMPLE_CHOICES = ("avg", "max", "bilinear")
 FUSION_CHOICES = ("sum", "mean", "max", "weighted")
+POOLING_CHOICES = ("l2", "softmax")
+TEXT_NAMES = ("levels", "downsample", "fusion", "attention_pooling")  # the non-numeric ones
 # Log-spaced grids that include zero (the loss or the decay switched off).
 INTERACTION_GRID = (0.0, 1e-5, 1e-4, 1e-3, 1e-2)
 DIVERSITY_GRID = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
@@ -160,6 +171,9 @@ def default_space(
         "levels": _choice("levels", subsets, levels_text),
         "downsample": _choice("downsample", DOWNSAMPLE_CHOICES, value["downsample"]),
         "fusion": _choice("fusion", FUSION_CHOICES, value["fusion"]),
+        "attention_pooling": _choice(
+            "attention_pooling", POOLING_CHOICES, value["attention_pooling"]
+        ),
         "interaction_weight": _choice(
             "interaction_weight", INTERACTION_GRID, float(value["interaction_weight"])
         ),
@@ -316,17 +330,13 @@ def _normalise(name: str, value: Any) -> Any:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         return value
-    if (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        and name not in ("downsample", "fusion")
-    ):
+    if isinstance(value, int) and not isinstance(value, bool) and name not in TEXT_NAMES:
         return float(value)
     return value
 
 
 def _parse_entry(name: str, entry: Any, default_spec: Spec) -> Spec:
-    numeric = name not in ("levels", "downsample", "fusion")
+    numeric = name not in TEXT_NAMES
     if isinstance(entry, Mapping):
         if "values" in entry:
             values = [_normalise(name, v) for v in entry["values"]]
@@ -384,7 +394,11 @@ def _check_values(spec: Spec, level_candidates: Sequence[str]) -> None:
         values = [spec.default]
     bounds = [v for v in (spec.min_value, spec.max_value) if v is not None]
     name = spec.name
-    allowed = {"downsample": DOWNSAMPLE_CHOICES, "fusion": FUSION_CHOICES}.get(name)
+    allowed = {
+        "downsample": DOWNSAMPLE_CHOICES,
+        "fusion": FUSION_CHOICES,
+        "attention_pooling": POOLING_CHOICES,
+    }.get(name)
     for value in values:
         if allowed is not None and value not in allowed:
             raise ValueError(
@@ -404,7 +418,7 @@ def _check_values(spec: Spec, level_candidates: Sequence[str]) -> None:
                     f"{unknown}. Received: levels={value!r}"
                 )
     for value in [*values, *bounds]:
-        if name in ("levels", "downsample", "fusion"):
+        if name in TEXT_NAMES:
             continue
         if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
             raise ValueError(

@@ -34,6 +34,7 @@ def test_defaults_are_the_training_defaults():
         "levels": "b2,b3",  # the config's `None` means the backbone's default pyramid
         "downsample": defaults.model.downsample,
         "fusion": defaults.model.fusion,
+        "attention_pooling": defaults.model.attention_pooling,
         "interaction_weight": defaults.model.interaction_weight,
         "diversity_weight": defaults.model.diversity_weight,
         "dropout": defaults.model.dropout,
@@ -108,6 +109,7 @@ def test_tune_fixes_the_other_names():
         ({"fusoin": ["sum"]}, None, "Unknown hyperparameter 'fusoin'"),
         ({"fusion": []}, None, "has no choices"),
         ({"fusion": ["sum", "bogus"]}, None, "must be one of"),
+        ({"attention_pooling": ["l2", "mean"]}, None, "Received: attention_pooling='mean'"),
         ({"learning_rate": {"min": 0.1, "max": 0.01}}, None, "need min < max"),
         ({"dropout": [0.5, 1.5]}, None, "must be in"),
         ({"levels": ["b1,b3", "nope"]}, None, "not candidates"),
@@ -142,3 +144,32 @@ def test_every_sampled_point_is_a_valid_training_config():
         config = TrainConfig.from_dict(merged)  # validates every value
         assert config.data.num_segments == sample.values["num_segments"]
         assert list(config.model.levels) == sample.values["levels"].split(",")
+
+
+def test_attention_pooling_trial_builds_that_layer():
+    """A trial that picks `softmax` pooling gets a model whose PyramidAttention pools that way."""
+    from types import SimpleNamespace
+
+    from keras_ispan import PyramidAttention
+    from keras_ispan.models import get_backbone_spec
+    from training.hypermodel import ISPANHyperModel
+    from training.run import build_model
+
+    base = TrainConfig.from_dict(
+        TrainConfig().to_dict() | {"data": TrainConfig().to_dict()["data"] | {"image_size": 32}}
+    )
+    backbone = get_backbone_spec(base.model.backbone)
+    specs = resolve_space(
+        base.to_dict(), backbone.candidates, backbone.levels, tune=["attention_pooling"]
+    )
+    assert specs["attention_pooling"].values == ("l2", "softmax")
+    info = SimpleNamespace(num_classes=3, multi_label=False, classes=("a", "b", "c"))
+    hypermodel = ISPANHyperModel(
+        base, specs, lambda c: build_model(c, info), lambda c: (None, None)
+    )
+    for pooling in ("l2", "softmax"):
+        hp = kt.HyperParameters()
+        hp.Fixed("attention_pooling", pooling)
+        model = hypermodel.build(hp)
+        layers = [layer for layer in model._flatten_layers() if isinstance(layer, PyramidAttention)]
+        assert len(layers) == 1 and layers[0].pooling == pooling
