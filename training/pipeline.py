@@ -18,9 +18,10 @@ in [0, 255].
 Performance (`python benchmarks/input_pipeline.py --repeats 3`, 2 shared CPU cores, K=8, 224 crops of
 256p frames, CPU ms per clip, bound = decoding the K JPEGs = 2.7 ms): reading a whole record (~4 MB
 for 300 frames) + the context parse + cutting out K frames costs 2.0 ms (the frame index removed the
-full parse, ~0.5 ms more); the training transform alone on the K JPEGs in memory (crop-window decode +
-bilinear resize + flip) costs 4.6 ms, of which the resize ~1.5 ms (TensorFlow's fastest CPU kernel
-here): that transform caps any pipeline doing this augmentation on the CPU at ~0.6 of the bound.
+full parse, 0.2-0.5 ms more in a separate measurement); the training transform alone on the K JPEGs
+in memory (crop-window decode + bilinear resize + flip) costs 4.6 ms, of which the resize ~1.5 ms (no
+TensorFlow resize is cheaper at every crop size: `benchmarks/resize_and_reads.py`): that transform
+caps any pipeline doing this augmentation on the CPU at ~0.6 of the bound.
 Measured: 0.34 CPU (0.29 wall) uncached, 0.54 with `cache=True`, 0.50 for a dataset converted with
 `--fps 8`.
 """
