@@ -14,7 +14,8 @@ Breakdown rows (same bound): the pipeline with `cache=True` (records in memory: 
 whole clip, ~5 MB for 300 frames at 256p, to use 8 of them), with a fixed 224 crop that needs no
 resize (the bilinear resize of the multi-scale crop), on a dataset converted with `--fps 8` (fewer
 frames to read per clip), reading the records + the context parse + cutting out the K sampled
-frames alone (no decode: what the uncached pipeline pays before any decoding), and the training
+frames alone (no decode: what the uncached pipeline pays before any decoding), the same with a full
+parse of every frame (records without a frame index: what the index saves), and the training
 transform alone on the K sampled JPEGs held in memory (crop-window decode + bilinear resize + flip: no
 read, parse, shuffle or batch; the compute ceiling of any pipeline doing this augmentation with
 TensorFlow's CPU kernels).
@@ -42,7 +43,7 @@ import tensorflow as tf  # noqa: E402
 from benchmarks.common import median, print_table, write_json  # noqa: E402
 from keras_ispan.io.video import decode_video  # noqa: E402
 from training import augment, records  # noqa: E402
-from training.clip_record import parse_clip, read_clip  # noqa: E402
+from training.clip_record import ClipFrames, parse_clip, read_clip  # noqa: E402
 from training.convert import ConvertConfig, convert_dataset  # noqa: E402
 from training.pipeline import PipelineConfig, make_dataset  # noqa: E402
 
@@ -127,14 +128,17 @@ def bound_pipeline(encoded, batch, batches):
     return _clips_per_second(ds, 1, batch * batches)
 
 
-def measure_read_parse(data_dir, k, batch, batches):
+def measure_read_parse(data_dir, k, batch, batches, full_parse=False):
     """Reading the records, parsing their context and cutting out K frames as `make_dataset` does,
-    no decoding (clip by clip)."""
+    no decoding (clip by clip); with `full_parse`, parsing every frame instead (format version 1)."""
     files = sorted(str(p) for p in data_dir.glob("train-*.tfrecord"))
     ds = tf.data.TFRecordDataset(files, buffer_size=0).repeat()
 
     def cut(serialized):
-        clip, _ = read_clip(serialized)
+        if full_parse:
+            clip = ClipFrames.from_encoded(parse_clip(serialized)["frames"])
+        else:
+            clip, _ = read_clip(serialized)
         return clip.take(augment.tsn_clip_indices(clip.num_frames, k)[0])
 
     ds = ds.map(cut, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
@@ -205,15 +209,8 @@ def main(argv=None):
         encoded = _sampled_frames(data_dir, args.segments)
         low_fps_dir = scratch / "ds_fps8"  # fewer stored frames per clip: less to read and parse
         measure_conversion(root, low_fps_dir, args.workers, fps=8.0)
-        pipe, pipe_bound, pipe_cached, pipe_noresize, pipe_fps8, read_parse, transform = (
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-        )
+        pipe, pipe_bound, pipe_cached, pipe_noresize, pipe_fps8 = [], [], [], [], []
+        read_parse, read_full_parse, transform = [], [], []
         # the fixed crop of S / 256 (224 from 256) needs no resampling: isolates the resize cost
         fixed = dict(scales=(args.image_size / 256,), max_distort=0, flip=False)
         for _ in range(args.repeats):
@@ -227,6 +224,8 @@ def main(argv=None):
             pipe_fps8.append(measure_pipeline(low_fps_dir, args.segments, args.image_size,
                                               args.batch, args.batches))  # fmt: skip
             read_parse.append(measure_read_parse(data_dir, args.segments, args.batch, args.batches))
+            read_full_parse.append(measure_read_parse(data_dir, args.segments, args.batch,
+                                                      args.batches, full_parse=True))  # fmt: skip
             transform.append(measure_transform(encoded, args.image_size, args.batch, args.batches))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -241,6 +240,8 @@ def main(argv=None):
              same),
         _row("read + context parse + cut K frames, no decode (clips/s)", read_parse, pipe_bound,
              "", same),
+        _row("read + parse every frame (no frame index) + cut K, no decode (clips/s)",
+             read_full_parse, pipe_bound, "", same),
         _row("transform alone: crop decode + resize + flip, in memory (clips/s)", transform,
              pipe_bound, "", same),
         dict(stage="conversion (frames/s)", measured=median(conv), bound=median(conv_bound),
@@ -256,7 +257,8 @@ def main(argv=None):
         "videos": source, "args": vars(args), "rows": rows,
         "runs": {"pipeline": pipe, "pipeline_bound": pipe_bound, "pipeline_cached": pipe_cached,
                  "pipeline_fixed_crop": pipe_noresize, "pipeline_fps8": pipe_fps8,
-                 "read_parse": read_parse, "transform": transform, "conversion": conv,
+                 "read_parse": read_parse,
+                 "read_full_parse": read_full_parse, "transform": transform, "conversion": conv,
                  "conversion_bound": conv_bound},
     }  # fmt: skip
     write_json("input_pipeline", payload)

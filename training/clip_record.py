@@ -62,11 +62,7 @@ def read_clip(serialized):
         tf.io.decode_raw(context["frame_index"], tf.int64, little_endian=True), [-1, 2]
     )
     has_index = tf.shape(index)[0] > 0
-    num_frames = tf.cond(
-        has_index,
-        lambda: tf.shape(index)[0],
-        lambda: tf.cast(context["num_frames"], tf.int32),
-    )
+    num_frames = tf.where(has_index, tf.shape(index)[0], tf.cast(context["num_frames"], tf.int32))
 
     def take(indices):
         def by_index():
@@ -78,13 +74,10 @@ def read_clip(serialized):
 
         return tf.cond(has_index, by_index, by_parse)
 
-    dense = {k: tf.sparse.to_dense(context[k]) for k in ("label", "action_labels")}
-    dense.update({k: tf.sparse.to_dense(context[k]) for k in ("action_starts", "action_ends")})
+    lists = ("label", "action_labels", "action_starts", "action_ends")
+    dense = {k: tf.sparse.to_dense(context[k]) for k in lists}
     info = {"video_id": context["video_id"], "fps": context["fps"], **dense}
     return ClipFrames(num_frames, take), info
-
-
-LABEL_SOURCES = ("video", "frames")
 
 
 def make_target(label, num_classes, multi_label):
@@ -111,12 +104,8 @@ def clip_target(info, indices, num_classes, multi_label, label_source="video"):
 
     `label_source="video"`: the record's labels (every action of the video). `"frames"` (multi-label
     datasets with timed actions, such as Charades): the actions under the sampled frames `indices`;
-    a clip without timed actions keeps its video labels.
+    a clip without timed actions keeps its video labels. `PipelineConfig` validates `label_source`.
     """
-    if label_source not in LABEL_SOURCES:
-        raise ValueError(
-            f"`label_source` must be one of {LABEL_SOURCES}. Received: label_source={label_source!r}"
-        )
     if label_source == "video":
         return make_target(info["label"], num_classes, multi_label)
     timed = tf.size(info["action_labels"]) > 0

@@ -126,11 +126,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The default: a tiny ISPAN on `small_cnn` trained on the embedded synthetic dataset; a few minutes on 2 CPUs.
     "synthetic": {"model": {"bn_momentum": 0.9}, "train": {"epochs": 15}},
     "ucf101": _TSN_RESNET50,
-    "hmdb51": {
-        **_TSN_RESNET50,
-        "model": {**_TSN_RESNET50["model"], "dropout": 0.8},
-        "optim": {**_TSN_RESNET50["optim"], "step_epochs": [30, 60]},
-    },
+    "hmdb51": _TSN_RESNET50,  # TSN trains HMDB51 with UCF101's recipe
     "charades": {
         "data": {
             "num_segments": 8,
@@ -176,6 +172,18 @@ def preset(name: str) -> TrainConfig:
 # ---------------------------------------------------------------------------------------------------------
 # Files and overrides
 # ---------------------------------------------------------------------------------------------------------
+
+
+def add_override_argument(parser, example: str, what: str = "any config key") -> None:
+    """Adds the repeatable `--set SECTION.KEY=VALUE` option (parsed by `parse_override`) to `parser`."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help=f"override {what} (repeatable), e.g. --set {example}",
+    )
 
 
 def parse_override(text: str) -> tuple[str, Any]:

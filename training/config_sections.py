@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from training.records import LABEL_SOURCES
+
 # Kept in sync with `keras_ispan.models.BACKBONES`; `run()` re-checks against the registry itself.
 BACKBONE_NAMES = (
     "small_cnn",
@@ -103,9 +105,9 @@ class DataConfig:
             _positive(f"data.{name}", getattr(self, name))
         for name in ("synthetic_val",):
             _positive(f"data.{name}", getattr(self, name), allow_zero=True)
-        if self.label_source not in ("video", "frames"):
+        if self.label_source not in LABEL_SOURCES:
             raise ValueError(
-                "data.label_source must be `video` or `frames`. "
+                f"data.label_source must be one of {LABEL_SOURCES}. "
                 f"Received: data.label_source={self.label_source!r}"
             )
         if self.synthetic_classes < 2:

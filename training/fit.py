@@ -17,6 +17,8 @@ import argparse  # noqa: E402
 
 
 def parse_args(argv=None):
+    from training.config import add_override_argument
+
     parser = argparse.ArgumentParser(
         description="Train an ISPAN video classifier and evaluate it (see training/config.py for keys)."
     )
@@ -37,14 +39,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--overwrite", action="store_true", help="replace a finished run of that name"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override any config key (repeatable), e.g. --set optim.schedule=step",
-    )
+    add_override_argument(parser, "optim.schedule=step")
     parser.add_argument(
         "--print-config", action="store_true", help="print the resolved config and exit"
     )

@@ -16,14 +16,13 @@ parallelism; evaluation has no randomness at all. Normalisation lives in the mod
 in [0, 255].
 
 Performance (`python benchmarks/input_pipeline.py --repeats 3`, 2 shared CPU cores, K=8, 224 crops of
-256p frames, CPU ms per clip, bound = decoding the K JPEGs = 2.7 ms): reading a whole record (~4 MB
-for 300 frames) + the context parse + cutting out K frames costs 2.0 ms (the frame index removed the
-full parse, 0.2-0.5 ms more in a separate measurement); the training transform alone on the K JPEGs
-in memory (crop-window decode + bilinear resize + flip) costs 4.6 ms, of which the resize ~1.5 ms (no
-TensorFlow resize is cheaper at every crop size: `benchmarks/resize_and_reads.py`): that transform
-caps any pipeline doing this augmentation on the CPU at ~0.6 of the bound.
-Measured: 0.34 CPU (0.29 wall) uncached, 0.54 with `cache=True`, 0.50 for a dataset converted with
-`--fps 8`.
+256p frames, CPU ms per clip, bound = decoding the K JPEGs = 2.8 ms): reading a whole record (~4 MB
+for 300 frames) + the context parse + cutting out K frames costs 2.1 ms (2.6 ms with a parse of every
+frame, as before the frame index); the training transform alone on the K JPEGs in memory (crop-window
+decode + bilinear resize + flip) costs 5.3 ms, of which the resize ~1.4 ms (no TensorFlow resize is
+cheaper at every crop size: `benchmarks/resize_and_reads.py`): that transform caps any pipeline doing
+this augmentation on the CPU at ~0.54 of the bound. Measured: 0.37 CPU (0.31 wall) uncached, 0.53 with
+`cache=True`, 0.50 for a dataset converted with `--fps 8`.
 """
 
 import dataclasses
@@ -34,14 +33,8 @@ import tensorflow as tf
 
 from keras_ispan.io.frames_tf import DEFAULT_RESIZE_RATIO
 from training import augment
-from training.clip_record import (  # noqa: F401 (make_target, parse_clip: public here too)
-    LABEL_SOURCES,
-    clip_target,
-    make_target,
-    parse_clip,
-    read_clip,
-)
-from training.records import SPLITS, shard_pattern
+from training.clip_record import clip_target, read_clip
+from training.records import LABEL_SOURCES, SPLITS, shard_pattern
 
 AUTOTUNE = tf.data.AUTOTUNE
 

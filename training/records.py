@@ -24,6 +24,8 @@ import tempfile
 import numpy as np
 
 SPLITS = ("train", "val", "test")
+# where a clip's target comes from: the video's labels, or the timed actions under its sampled frames
+LABEL_SOURCES = ("video", "frames")
 FORMAT_VERSION = 2
 INDEX_ENTRY_BYTES = 16  # one (offset, length) pair of int64
 

@@ -21,6 +21,8 @@ import argparse  # noqa: E402
 
 
 def parse_args(argv=None):
+    from training.config import add_override_argument
+
     parser = argparse.ArgumentParser(
         description="Hyperparameter search for ISPAN (see training/tune_lib.py and training/hypermodel.py)."
     )
@@ -60,14 +62,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--overwrite", action="store_true", help="delete a previous search and start over"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a training config key (repeatable), e.g. --set data.batch_size=4",
-    )
+    add_override_argument(parser, "data.batch_size=4", what="a training config key")
     return parser.parse_args(argv)
 
 

@@ -143,7 +143,7 @@ def test_shared_clips_convert_with_pyav_frame_counts(shared_clips, tmp_path):
     assert summary.failed == [] and summary.counts == {"test": len(clips)}
     import tensorflow as tf
 
-    from training.pipeline import parse_clip
+    from training.clip_record import parse_clip
 
     files = sorted(str(p) for p in (tmp_path / "ds").glob("test-*.tfrecord"))
     got = {}

@@ -9,7 +9,8 @@ import tensorflow as tf
 from keras_ispan.io.video import sample_clip_indices, sample_segment_indices
 from tests.data.helpers import solid_frames, write_dataset
 from training import augment, records
-from training.pipeline import PipelineConfig, make_dataset, parse_clip, read_dataset_info
+from training.clip_record import parse_clip
+from training.pipeline import PipelineConfig, make_dataset, read_dataset_info
 
 STEP = 10  # frame i has value 5 + STEP * i; JPEG of a flat image decodes within +-2
 
