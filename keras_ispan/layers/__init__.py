@@ -1,8 +1,18 @@
 """Layers of keras-ispan (backend-agnostic, `keras.ops` only)."""
 
+from keras_ispan.layers.clip_flip import RandomClipFlip
+from keras_ispan.layers.frame_resize import FrameResize
 from keras_ispan.layers.frame_wise import FrameWise
 from keras_ispan.layers.outputs import ClassLogits, UniformSaliency
 from keras_ispan.layers.preprocessing import PixelPreprocessing
 from keras_ispan.layers.pyramid_attention import PyramidAttention
 
-__all__ = ["ClassLogits", "FrameWise", "PixelPreprocessing", "PyramidAttention", "UniformSaliency"]
+__all__ = [
+    "ClassLogits",
+    "FrameResize",
+    "FrameWise",
+    "PixelPreprocessing",
+    "PyramidAttention",
+    "RandomClipFlip",
+    "UniformSaliency",
+]

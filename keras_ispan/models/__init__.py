@@ -9,6 +9,7 @@ from keras_ispan.models.backbones import (
 )
 from keras_ispan.models.classifier import build_classifier, export_outputs_model
 from keras_ispan.models.heads import HEADS
+from keras_ispan.models.resizing import with_frame_resize
 from keras_ispan.models.small_cnn import small_cnn
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "get_backbone_spec",
     "pyramid_model",
     "small_cnn",
+    "with_frame_resize",
 ]

@@ -7,6 +7,9 @@ import pytest
 
 MODULES = [
     "keras_ispan.layers.pyramid_attention",
+    "keras_ispan.layers.clip_flip",
+    "keras_ispan.layers.frame_resize",
+    "keras_ispan.models.resizing",
     "keras_ispan.layers.frame_wise",
     "keras_ispan.layers.preprocessing",
     "keras_ispan.regularizers.pca",
