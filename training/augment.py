@@ -55,14 +55,23 @@ def scale_pairs(num_scales, max_distort):
     return tf.constant(pairs, tf.int32)
 
 
-def multiscale_crop_window(height, width, scales, max_distort, seed):
-    """A TSN crop window `[y, x, crop_h, crop_w]` int32 for a frame of `height x width`."""
-    seeds = tf.random.experimental.stateless_split(seed, 2)
+def multiscale_crop_size(base, scales, max_distort, seed):
+    """A TSN crop size `(crop_h, crop_w)` int32 for frames of short side `base`, from seed `(2,)`."""
     pairs = scale_pairs(len(scales), max_distort)
-    pick = tf.random.stateless_uniform([], seeds[0], 0, tf.shape(pairs)[0], dtype=tf.int32)
-    base = tf.cast(tf.minimum(height, width), tf.float32)
+    pick = tf.random.stateless_uniform([], seed, 0, tf.shape(pairs)[0], dtype=tf.int32)
+    base = tf.cast(base, tf.float32)
     sizes = tf.maximum(tf.cast(base * tf.constant(scales, tf.float32), tf.int32), 1)
-    crop_h, crop_w = sizes[pairs[pick, 0]], sizes[pairs[pick, 1]]
+    return sizes[pairs[pick, 0]], sizes[pairs[pick, 1]]
+
+
+def multiscale_crop_window(height, width, scales, max_distort, seed, size_seed=None):
+    """A TSN crop window `[y, x, crop_h, crop_w]` int32 for a frame of `height x width`.
+
+    The size comes from `size_seed` when given (one size shared by a batch), else from `seed`.
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    size_seed = seeds[0] if size_seed is None else size_seed
+    crop_h, crop_w = multiscale_crop_size(tf.minimum(height, width), scales, max_distort, size_seed)
     dy, dx = height - crop_h, width - crop_w
     offsets = tf.stack([[0, 0], [0, dx], [dy, 0], [dy, dx], [dy // 2, dx // 2]])
     where = tf.random.stateless_uniform([], seeds[1], 0, 5, dtype=tf.int32)
@@ -70,7 +79,8 @@ def multiscale_crop_window(height, width, scales, max_distort, seed):
 
 
 def resize_bilinear_uint8(frames, size):
-    """uint8 `(N, h, w, 3)` -> uint8 `(N, size, size, 3)`: `tf.image.resize` bilinear, rounded.
+    """uint8 `(N, h, w, 3)` -> uint8 `(N, size, size, 3)` (or `(N, *size, 3)` for a pair `size`):
+    `tf.image.resize` bilinear, rounded.
 
     Bit-identical to `tf.cast(tf.image.resize(frames, [size, size]) + 0.5, tf.uint8)`, but the source
     pixels are converted to float once, not four times per output pixel inside the resize kernel
@@ -78,41 +88,76 @@ def resize_bilinear_uint8(frames, size):
     is a convex combination of uint8 values, within [0, 255]: +0.5 and truncation round without a clip.
     """
     images = tf.cast(frames, tf.float32)
-    out = tf.raw_ops.ResizeBilinear(images=images, size=[size, size], half_pixel_centers=True)
+    size = [size, size] if isinstance(size, int) else size
+    out = tf.raw_ops.ResizeBilinear(images=images, size=size, half_pixel_centers=True)
     return tf.cast(out + 0.5, tf.uint8)
+
+
+def flip_width(frames):
+    """Horizontal flip of `(N, h, w, c)` frames: `tf.reverse(frames, [2])`, computed on the
+    `(N * h, w, c)` view (the same bytes; TensorFlow's reverse kernel takes about half the time on the
+    three-axis view)."""
+    shape = tf.shape(frames)
+    flat = tf.reshape(frames, [-1, shape[2], shape[3]])
+    return tf.reshape(tf.reverse(flat, axis=[1]), shape)
+
+
+def crop_clip(encoded, window, out_size, flip, dct_method):
+    """One clip's pixel work: uint8 `(K, out_h, out_w, 3)` from its sampled JPEGs `(K,)` (static `K`).
+
+    Decodes the crop `window` `[y, x, h, w]` of every frame, resizes it to `out_size` `(2,)` when it
+    has another size (bilinear, rounded) and flips it horizontally when `flip` (a bool scalar).
+    """
+    # one decode op per frame (K is static): cheaper than a `tf.map_fn` loop
+    crops = tf.stack([
+        tf.io.decode_and_crop_jpeg(encoded[i], window, channels=3, dct_method=dct_method)
+        for i in range(encoded.shape[0])
+    ])  # fmt: skip
+    same = tf.logical_and(window[2] == out_size[0], window[3] == out_size[1])
+    frames = tf.cond(
+        same,
+        lambda: crops,  # the crop already has the output size: no resampling
+        lambda: resize_bilinear_uint8(crops, out_size),
+    )
+    # the flip runs on uint8 (a quarter of the bytes of float32)
+    return tf.cond(flip, lambda: flip_width(frames), lambda: frames)
 
 
 def train_clip(
     clip, num_segments, image_size, seed, *, scales, max_distort, flip, dct_method,
-    return_indices=False,
+    return_indices=False, size_seed=None, crop_base=None,
 ):  # fmt: skip
-    """Training frames uint8 `(K, S, S, 3)` from a clip, seed `(2,)`.
+    """Training frames uint8 `(K, S, S, 3)` from one clip, seed `(2,)`.
 
     `clip` is the JPEG bytes of every frame `(T,)` string, or a `ClipFrames` (only the sampled frames'
-    bytes are taken). With `return_indices`, also the sampled frame indices `(K,)` int32.
+    bytes are taken). With `return_indices`, also the sampled frame indices `(K,)` int32. The
+    training pipeline plans whole groups of clips at once (`training/train_group.py`, the same
+    distributions) and calls `crop_clip` per clip; this is the single-clip form.
+
+    With `size_seed` `(2,)` (the same for every clip of a batch), the crop size comes from it and the
+    crops are NOT resized to `S`: frames are `(K, crop_h, crop_w, 3)` with the crop size of frames
+    whose short side is `crop_base`, so a batch has one shape and the model resizes it
+    (`keras_ispan.layers.FrameResize`, on the accelerator). A clip of another short side is resized
+    here to that size (rare: datasets converted with one `--short-side` have none).
     """
     clip = _clip_frames(clip)
     seeds = tf.random.experimental.stateless_split(seed, 3)
     indices = tsn_random_indices(clip.num_frames, num_segments, seeds[0])
-    sampled = clip.take(indices)
+    sampled = tf.ensure_shape(clip.take(indices), [num_segments])
     shape = tf.io.extract_jpeg_shape(sampled[0])
-    window = multiscale_crop_window(shape[0], shape[1], scales, max_distort, seeds[1])
-    crops = tf.map_fn(
-        lambda x: tf.io.decode_and_crop_jpeg(x, window, channels=3, dct_method=dct_method),
-        sampled,
-        fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
+    window = multiscale_crop_window(
+        shape[0], shape[1], scales, max_distort, seeds[1], size_seed=size_seed
     )
-    # the flip runs on uint8 (a quarter of the bytes of float32)
-    same = tf.logical_and(window[2] == image_size, window[3] == image_size)
-    frames = tf.cond(
-        same,
-        lambda: crops,  # the crop already has the output size: no resampling
-        lambda: resize_bilinear_uint8(crops, image_size),
-    )
-    if flip:
-        do_flip = tf.random.stateless_uniform([], seeds[2]) < 0.5
-        frames = tf.cond(do_flip, lambda: tf.reverse(frames, axis=[2]), lambda: frames)
-    frames = tf.ensure_shape(frames, [num_segments, image_size, image_size, 3])
+    if size_seed is None:
+        out_size = tf.constant([image_size, image_size])
+    else:
+        out_size = tf.stack(multiscale_crop_size(crop_base, scales, max_distort, size_seed))
+    do_flip = tf.random.stateless_uniform([], seeds[2]) < 0.5 if flip else tf.constant(False)
+    frames = crop_clip(sampled, window, out_size, do_flip, dct_method)
+    if size_seed is None:
+        frames = tf.ensure_shape(frames, [num_segments, image_size, image_size, 3])
+    else:
+        frames = tf.ensure_shape(frames, [num_segments, None, None, 3])
     return (frames, indices) if return_indices else frames
 
 

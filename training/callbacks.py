@@ -43,9 +43,11 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         monitor: a key of the epoch logs (`val_accuracy`, `val_loss`, ...).
         mode: `"max"` or `"min"`.
         enabled: `False` on non-chief workers (they train but never write).
+        saved_model: the model to save, when it is not the trained one itself (the classifier inside
+            `keras_ispan.models.with_frame_resize`); None saves the trained model.
     """
 
-    def __init__(self, path, monitor="val_accuracy", mode="max", enabled=True):
+    def __init__(self, path, monitor="val_accuracy", mode="max", enabled=True, saved_model=None):
         super().__init__()
         if mode not in ("max", "min"):
             raise ValueError(f"`mode` must be 'max' or 'min'. Received: mode={mode!r}")
@@ -56,6 +58,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         self.enabled = enabled
         self.best = -math.inf if mode == "max" else math.inf
         self.best_epoch = None
+        self.saved_model = saved_model
 
     def on_train_begin(self, logs=None):
         if self.state_path.is_file():
@@ -78,7 +81,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         if not self.enabled:
             return
         with atomic_path(self.path, suffix=".keras") as tmp:
-            self.model.save(tmp)
+            (self.saved_model or self.model).save(tmp)
         state = {"monitor": self.monitor, "best": value, "epoch": int(epoch)}
         write_text_atomic(self.state_path, json.dumps(state))
 
@@ -104,6 +107,7 @@ def make_callbacks(
     worker_dir=None,
     early_stopping_patience: int = 0,
     tensorboard: bool = True,
+    saved_model=None,
     extra=(),
 ):
     """The callbacks of `training.run.run`, in an order where each sees what it needs.
@@ -111,6 +115,7 @@ def make_callbacks(
     1. `LearningRateLogger` (adds `lr` to the logs); 2. `BackupAndRestore` into `run_dir/backup` (non-chief
     workers back up into their own `worker_dir`); 3. `BestModelCheckpoint` to `run_dir/best.keras`;
     4. `CSVLogger` (`log.csv`, appended on resume); 5. TensorBoard (`tensorboard/`); 6. early stopping.
+    `saved_model`: what `best.keras` holds when it is not the trained model (see `BestModelCheckpoint`).
     """
     run_dir = pathlib.Path(run_dir)
     backup_root = (
@@ -119,7 +124,13 @@ def make_callbacks(
     callbacks = [
         LearningRateLogger(),
         keras.callbacks.BackupAndRestore(str(backup_root / "backup"), delete_checkpoint=True),
-        BestModelCheckpoint(run_dir / "best.keras", monitor=monitor, mode=mode, enabled=chief),
+        BestModelCheckpoint(
+            run_dir / "best.keras",
+            monitor=monitor,
+            mode=mode,
+            enabled=chief,
+            saved_model=saved_model,
+        ),  # fmt: skip
     ]
     if chief:
         callbacks.append(keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True))

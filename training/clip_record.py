@@ -4,6 +4,8 @@
 sampled frames' JPEG bytes out of the record with `tf.strings.substr` at the offsets of its
 `frame_index` (format version 2): nothing else of the record is parsed. Records of format version 1 (no
 index) fall back to parsing every frame, inside the same graph (`tf.cond`), so old datasets still read.
+`read_indexed_clip(shard_path, index_record)` does the same from a clip's index record
+(`training/clip_index.py`), reading only the sampled frames' bytes from the shard file.
 `ClipFrames.from_encoded` wraps an already parsed `(T,)` string tensor the same way.
 """
 
@@ -12,7 +14,7 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-_CONTEXT = {
+CONTEXT_FEATURES = {  # the context of a clip record that readers parse
     "video_id": tf.io.FixedLenFeature([], tf.string, default_value=""),
     "label": tf.io.VarLenFeature(tf.int64),
     "num_frames": tf.io.FixedLenFeature([], tf.int64, default_value=0),
@@ -41,7 +43,7 @@ def parse_clip(serialized):
     """Parses a whole clip record -> `{"frames": (T,) string, "label": (L,) int64, "video_id"}`."""
     context, sequence = tf.io.parse_single_sequence_example(
         serialized,
-        context_features={k: _CONTEXT[k] for k in ("video_id", "label")},
+        context_features={k: CONTEXT_FEATURES[k] for k in ("video_id", "label")},
         sequence_features={"frames": tf.io.FixedLenSequenceFeature([], tf.string)},
     )
     return {
@@ -51,18 +53,31 @@ def parse_clip(serialized):
     }
 
 
+def _context(serialized, extra=None):
+    """`(context dict, frame index (T, 2) int64, has_index, num_frames)` of a record's context."""
+    features = dict(CONTEXT_FEATURES, **(extra or {}))
+    context, _ = tf.io.parse_single_sequence_example(serialized, context_features=features)
+    index = tf.reshape(
+        tf.io.decode_raw(context["frame_index"], tf.int64, little_endian=True), [-1, 2]
+    )
+    has_index = tf.shape(index)[0] > 0
+    num_frames = tf.where(has_index, tf.shape(index)[0], tf.cast(context["num_frames"], tf.int32))
+    return context, index, has_index, num_frames
+
+
+def _info(context):
+    lists = ("label", "action_labels", "action_starts", "action_ends")
+    dense = {k: tf.sparse.to_dense(context[k]) for k in lists}
+    return {"video_id": context["video_id"], "fps": context["fps"], **dense}
+
+
 def read_clip(serialized):
     """Context-only parse of a clip record -> `(ClipFrames, context dict)`.
 
     The context holds `video_id`, `label` `(L,)` int64, `fps` float32 and the timed actions
     `action_labels` `(A,)` int64, `action_starts`, `action_ends` `(A,)` float32 (empty without them).
     """
-    context, _ = tf.io.parse_single_sequence_example(serialized, context_features=_CONTEXT)
-    index = tf.reshape(
-        tf.io.decode_raw(context["frame_index"], tf.int64, little_endian=True), [-1, 2]
-    )
-    has_index = tf.shape(index)[0] > 0
-    num_frames = tf.where(has_index, tf.shape(index)[0], tf.cast(context["num_frames"], tf.int32))
+    context, index, has_index, num_frames = _context(serialized)
 
     def take(indices):
         def by_index():
@@ -74,10 +89,38 @@ def read_clip(serialized):
 
         return tf.cond(has_index, by_index, by_parse)
 
-    lists = ("label", "action_labels", "action_starts", "action_ends")
-    dense = {k: tf.sparse.to_dense(context[k]) for k in lists}
-    info = {"video_id": context["video_id"], "fps": context["fps"], **dense}
-    return ClipFrames(num_frames, take), info
+    return ClipFrames(num_frames, take), _info(context)
+
+
+INDEX_FEATURES = {  # what an index record adds (`training/clip_index.py`)
+    "record_offset": tf.io.FixedLenFeature([], tf.int64),
+    "shard_bytes": tf.io.FixedLenFeature([], tf.int64),
+}
+
+
+def read_indexed_clip(shard_path, index_record):
+    """A clip from its index record (`training/clip_index.py`) -> `(ClipFrames, context dict)`.
+
+    `take(indices)` reads only those frames' JPEG bytes from the shard at `shard_path` (`(n,)` byte
+    ranges, through `tf.numpy_function`); the context dict is `read_clip`'s.
+    """
+    from training.clip_index import read_ranges
+
+    context, index, _, num_frames = _context(index_record, INDEX_FEATURES)
+
+    def take(indices):
+        spans = tf.gather(index, indices)
+        frames = tf.numpy_function(
+            read_ranges,
+            [shard_path, context["record_offset"] + spans[:, 0], spans[:, 1],
+             context["shard_bytes"]],
+            tf.string,
+            stateful=False,
+            name="read_frame_ranges",
+        )  # fmt: skip
+        return tf.ensure_shape(frames, indices.shape)
+
+    return ClipFrames(num_frames, take), _info(context)
 
 
 def make_target(label, num_classes, multi_label):

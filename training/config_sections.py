@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from training.records import LABEL_SOURCES
+from training.records import LABEL_SOURCES, READERS, RESIZE_IN
 
 # Kept in sync with `keras_ispan.models.BACKBONES`; `run()` re-checks against the registry itself.
 BACKBONE_NAMES = (
@@ -63,6 +63,11 @@ class DataConfig:
         scale_jitter: TSN multi-scale crops in training (else random crops at one scale).
         label_source: `video` (every label of the video) or `frames` (multi-label datasets with timed
             actions, such as Charades: the actions under the sampled frames).
+        reader: `auto`, `index` (read each clip's K sampled frames at the offsets of the shard's index
+            file) or `records` (read whole records); see `training.pipeline.PipelineConfig`.
+        resize: where training crops are resized to `image_size`: `pipeline` (CPU), `model` (one
+            crop size per batch, resized by the model's first layer on the accelerator), or `auto`
+            (`model` when a GPU is visible). `fit.py` only; tuning resizes in the pipeline.
         train_split, val_split, test_split: split names; a missing `val` split falls back to `test`.
         synthetic_*: the embedded dataset (`training.synthetic.SyntheticConfig`): classes, clips in the
             train/val/test splits, frames per clip, frame side (object sizes scale with it), seed.
@@ -78,6 +83,8 @@ class DataConfig:
     flip: bool = True
     scale_jitter: bool = False
     label_source: str = "video"
+    reader: str = "auto"
+    resize: str = "auto"
     train_split: str = "train"
     val_split: str = "val"
     test_split: str = "test"
@@ -110,6 +117,12 @@ class DataConfig:
                 f"data.label_source must be one of {LABEL_SOURCES}. "
                 f"Received: data.label_source={self.label_source!r}"
             )
+        for name, allowed in (("reader", READERS), ("resize", ("auto", *RESIZE_IN))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"data.{name} must be one of {allowed}. "
+                    f"Received: data.{name}={getattr(self, name)!r}"
+                )
         if self.synthetic_classes < 2:
             raise ValueError(
                 f"data.synthetic_classes must be >= 2. Received: "

@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from keras_ispan.io.video import VideoDecodeError, decode_video
-from training import records
+from training import clip_index, records
 from training.layouts import LAYOUTS, parse_layout
 
 STATE_DIR = ".prepare"
@@ -139,7 +139,7 @@ def _prepare_output(config, fingerprint, log):
         if any(out.glob("*.tfrecord")) or state_dir.exists():
             log(f"[prepare] --overwrite: removing the previous shards in {out}")
         shutil.rmtree(state_dir, ignore_errors=True)
-        for old in out.glob("*.tfrecord"):
+        for old in [*out.glob("*.tfrecord"), *out.glob(f"*{clip_index.INDEX_SUFFIX}")]:
             old.unlink()
     elif state_file.is_file():
         if json.loads(state_file.read_text()).get("fingerprint") != fingerprint:
@@ -278,6 +278,8 @@ def convert_dataset(config, log=print):
 
 
 def _finish(config, layout, plan, out, state_dir, skipped, start, progress, log):
+    # the clip index of every shard (only headers and contexts are read; done again after a resume)
+    clip_index.ensure_indexes(out)
     splits, failed, warnings = {}, [], []
     for split, shard, num_shards, _ in plan:
         name = records.shard_name(split, shard, num_shards)

@@ -17,6 +17,7 @@ __all__ = [
     "resolve_data_dir",
     "steps_per_epoch",
     "synthetic_config",
+    "training_resize",
     "validation_split",
 ]
 
@@ -119,14 +120,27 @@ def pipeline_config(
         "cache": data.cache,
         "shuffle_buffer": data.shuffle_buffer,
         "seed": config.train.seed,
-        "flip": data.flip,
         "label_source": data.label_source,
+        "reader": data.reader,
     }
+    resize = training_resize(config) if training else "pipeline"
+    # with the resize in the model, the model flips too (`with_frame_resize(model, flip=data.flip)`)
+    kwargs.update(resize=resize, flip=data.flip and resize == "pipeline")
     if not training:
         kwargs.update(crops=crops, num_clips=num_clips)
     if training and not data.scale_jitter:
         kwargs.update(scales=(1.0,), max_distort=0)
     return PipelineConfig(**kwargs)
+
+
+def training_resize(config: TrainConfig) -> str:
+    """`data.resize` resolved: `auto` is `model` when a GPU is visible (the resize then runs there),
+    else `pipeline` (on a CPU-only machine moving it to the model saves nothing)."""
+    if config.data.resize != "auto":
+        return config.data.resize
+    import tensorflow as tf
+
+    return "model" if tf.config.list_physical_devices("GPU") else "pipeline"
 
 
 def make_datasets(config: TrainConfig, data_dir=None):

@@ -5,36 +5,35 @@
   `(batch, views, K, S, S, 3)`, views clip-major (`view = clip * crops + crop`);
 - labels int32 `(batch,)`, or multi-hot float32 `(batch, num_classes)` for multi-label datasets.
 
-Stages: shard files (shuffled for training) -> parallel interleave of unbuffered local TFRecord reads
--> optional `cache` of the serialized records -> shuffle (training) -> per clip, in one parallel map:
-parse the record's context only, TSN sampling, cut the sampled frames' JPEG bytes out of the record at
-the offsets of its `frame_index` (`training/clip_record.py`; older records without one are parsed
-whole), decode of those frames only, augmentation (training) or centre/multi crops (evaluation),
-the target (`label_source`) -> batch -> optional tf.data service -> prefetch. Randomness is stateless,
-seeded per clip from `Dataset.random`, so a fixed `seed` gives the same stream whatever the
-parallelism; evaluation has no randomness at all. Normalisation lives in the model: frames stay uint8
-in [0, 255].
+Stages: shard files (shuffled for training) -> parallel interleave of the shards' index files
+(`reader="index"`: a few kilobytes per clip, `training/clip_index.py`) or of the whole records
+(`reader="records"`, unbuffered local reads) -> optional `cache` of what was read -> shuffle (training)
+-> per clip, in one parallel map: parse the context only, TSN sampling, read exactly the sampled
+frames' JPEG bytes (byte ranges of the shard at the offsets of the index, or `tf.strings.substr` of the
+record at the offsets of its `frame_index`; records without one are parsed whole), decode of those
+frames' crop window only, augmentation (training) or centre/multi crops (evaluation), the target
+(`label_source`) -> batch -> optional tf.data service -> prefetch. With `resize="model"` the training
+crops are left at a crop size drawn once per batch, unflipped: the model resizes and flips them on the
+accelerator (`keras_ispan.models.with_frame_resize`). Randomness is stateless, seeded per clip (and
+per batch) from `Dataset.random`, so a fixed `seed` gives the same stream whatever the parallelism;
+evaluation has no randomness at all. Normalisation lives in the model: frames stay uint8 in [0, 255].
 
-Performance (`python benchmarks/input_pipeline.py --repeats 3`, 2 shared CPU cores, K=8, 224 crops of
-256p frames, CPU ms per clip, bound = decoding the K JPEGs = 2.8 ms): reading a whole record (~4 MB
-for 300 frames) + the context parse + cutting out K frames costs 2.1 ms (2.6 ms with a parse of every
-frame, as before the frame index); the training transform alone on the K JPEGs in memory (crop-window
-decode + bilinear resize + flip) costs 5.3 ms, of which the resize ~1.4 ms (no TensorFlow resize is
-cheaper at every crop size: `benchmarks/resize_and_reads.py`): that transform caps any pipeline doing
-this augmentation on the CPU at ~0.54 of the bound. Measured: 0.37 CPU (0.31 wall) uncached, 0.53 with
-`cache=True`, 0.50 for a dataset converted with `--fps 8`.
+Performance: `python benchmarks/input_pipeline.py --repeats 3` measures every configuration against
+decoding the K sampled JPEGs alone; the figures are in README.md ("Measured") and docs/data.md.
 """
 
 import dataclasses
+import functools
 import json
 import pathlib
 
 import tensorflow as tf
 
 from keras_ispan.io.frames_tf import DEFAULT_RESIZE_RATIO
-from training import augment
-from training.clip_record import clip_target, read_clip
-from training.records import LABEL_SOURCES, SPLITS, shard_pattern
+from training import augment, clip_index
+from training.clip_record import clip_target, read_clip, read_indexed_clip
+from training.records import LABEL_SOURCES, READERS, RESIZE_IN, SPLITS, shard_pattern
+from training.train_group import plan_group
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -115,6 +114,16 @@ class PipelineConfig:
         dct_method: `tf.io.decode_jpeg` DCT method (`""` default, `"INTEGER_FAST"`).
         label_source: `"video"` (the record's labels) or `"frames"` (multi-label datasets with timed
             actions: the actions under the sampled frames, see `clip_record.clip_target`).
+        reader: `"index"` reads each clip's context from the shard's index file and only its K
+            sampled frames from the shard (`training/clip_index.py`); `"records"` reads whole
+            records; `"auto"` takes `"index"` when every shard of the split has a current index, the
+            files are local and there is no `data_service` (index reads run Python code, which the
+            tf.data service cannot ship to its workers).
+        resize: where the pixel work on training crops runs: `"pipeline"` (resize to `S`, flip), or
+            `"model"`: one crop size is drawn per batch, frames are `(batch, K, crop_h, crop_w, 3)`,
+            neither resized nor flipped, and the model does both on the accelerator
+            (`keras_ispan.models.with_frame_resize(model, flip=True)`); needs `flip=False` here.
+            Evaluation always yields `S x S`.
     """
 
     num_segments: int = 8
@@ -137,6 +146,8 @@ class PipelineConfig:
     repeat: bool = False
     dct_method: str = ""
     label_source: str = "video"
+    reader: str = "auto"
+    resize: str = "pipeline"
 
     def __post_init__(self):
         for name in ("num_segments", "image_size", "batch_size", "num_clips", "shuffle_buffer"):
@@ -165,6 +176,22 @@ class PipelineConfig:
             raise ValueError(
                 f"`label_source` must be one of {LABEL_SOURCES}. "
                 f"Received: label_source={self.label_source!r}"
+            )
+        for name, allowed in (("reader", READERS), ("resize", RESIZE_IN)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"`{name}` must be one of {allowed}. Received: {name}={getattr(self, name)!r}"
+                )
+        if self.resize == "model" and self.flip and self.training:
+            raise ValueError(
+                "With resize='model' the model flips the clips (`with_frame_resize(model, "
+                "flip=True)`): set flip=False for the pipeline. Received: resize='model', flip=True"
+            )
+        if self.reader == "index" and self.data_service:
+            raise ValueError(
+                "reader='index' cannot run through the tf.data service (its workers cannot run the "
+                "Python range reads); use reader='records' or 'auto'. "
+                f"Received: reader='index', data_service={self.data_service!r}"
             )
         if self.data_service is not None and not isinstance(self.data_service, str):
             raise ValueError(f"`data_service` must be an address. Received: {self.data_service!r}")
@@ -202,6 +229,60 @@ def _resolve(info, config):
     return num_classes, multi_label
 
 
+def _choose_reader(info, split, files, config):
+    """`"index"` or `"records"` for `config.reader` (see `PipelineConfig`)."""
+    stale = [f for f in files if not clip_index.is_current(f)]
+    if config.reader == "index" and stale:
+        raise ValueError(
+            f"reader='index' but {len(stale)} {split} shard(s) of {info.path} have no current index "
+            f"file (first: {stale[0]}); write them with `python training/reindex.py {info.path}`. "
+            "Received: reader='index'"
+        )
+    if config.reader == "auto":
+        local = "://" not in str(info.path)
+        return "index" if not stale and local and not config.data_service else "records"
+    return config.reader
+
+
+def _crop_base(info):
+    """The short side of a dataset's frames (`resize="model"` draws crop sizes from it)."""
+    meta = info.metadata
+    base = (meta.get("settings") or {}).get("short_side") or (
+        meta.get("synthetic_config") or {}
+    ).get("image_size")
+    if not base:
+        raise ValueError(
+            f"resize='model' needs frames of one short side, but {info.path}/metadata.json records "
+            "none (converted with --short-side 0?); use resize='pipeline'. Received: resize='model'"
+        )
+    return int(base)
+
+
+def _read_clips(info, split, files, config):
+    """`(files dataset, read_file, open_clip)`: `read_file(file)` is the dataset of a file's clip
+    sources (a record, or `(shard path, index record)`); `open_clip(*source)` returns
+    `(ClipFrames, context dict)`."""
+    reader = _choose_reader(info, split, files, config)
+    if reader == "index":
+        ds = tf.data.Dataset.from_tensor_slices([str(clip_index.index_path(f)) for f in files])
+        suffix = clip_index.INDEX_SUFFIX.replace(".", r"\.") + "$"
+
+        def records_of(index_file):  # (shard path, index record) per clip
+            shard = tf.strings.regex_replace(index_file, suffix, ".tfrecord")
+
+            def with_shard(record):
+                return shard, record
+
+            return tf.data.TFRecordDataset(index_file).map(with_shard)
+
+        return ds, records_of, read_indexed_clip
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    # local files (the OS caches them) are read without TFRecordDataset's own buffer: one copy less of
+    # each multi-MB record (about a fifth of the read's CPU time); remote file systems keep the buffer
+    buffer_size = None if "://" in str(info.path) else 0
+    return ds, (lambda f: tf.data.TFRecordDataset(f, buffer_size=buffer_size)), read_clip
+
+
 def make_dataset(data_dir, split, config, *, input_context=None):
     """The `tf.data.Dataset` of `(frames, labels)` batches for `split` (see module docstring).
 
@@ -215,25 +296,24 @@ def make_dataset(data_dir, split, config, *, input_context=None):
     info = read_dataset_info(data_dir)
     num_classes, multi_label = _resolve(info, config)
     files = _split_files(info, split)
-    ds = tf.data.Dataset.from_tensor_slices(files)
+    deterministic = not config.training or config.seed is not None
+    ds, read_file, open_clip = _read_clips(info, split, files, config)
     if input_context is not None and input_context.num_input_pipelines > 1:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-    deterministic = not config.training or config.seed is not None
     if config.training:
         ds = ds.shuffle(len(files), seed=config.seed, reshuffle_each_iteration=True)
-    # local files (the OS caches them) are read without TFRecordDataset's own buffer: one copy less of
-    # each multi-MB record (about a fifth of the read's CPU time); remote file systems keep the buffer
-    buffer_size = None if "://" in str(info.path) else 0
     ds = ds.interleave(
-        lambda f: tf.data.TFRecordDataset(f, buffer_size=buffer_size),
+        read_file,
         cycle_length=min(len(files), 8),
         num_parallel_calls=AUTOTUNE,
         deterministic=deterministic,
     )
-
-    if config.cache:  # the serialized records: reading a cached clip parses only its context
+    if config.cache:  # the serialized records (or index records): parsed again from the cache
         ds = ds.cache("" if config.cache is True else str(config.cache))
     k, s = config.num_segments, config.image_size
+    batch = config.batch_size
+    if input_context is not None:
+        batch = input_context.get_per_replica_batch_size(batch)
 
     def target(info, indices):
         return clip_target(info, indices, num_classes, multi_label, config.label_source)
@@ -242,25 +322,37 @@ def make_dataset(data_dir, split, config, *, input_context=None):
         ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
         if config.repeat:
             ds = ds.repeat()
+        # each batch is planned at once (`train_group.plan_group`: one op per quantity for the whole
+        # group), then each clip decodes its crop windows; with resize="model" one crop size per batch
+        ds = ds.batch(batch, drop_remainder=config.drop_remainder)
         seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip((ds, seeds))
-        kw = dict(scales=config.scales, max_distort=config.max_distort, flip=config.flip)
+        plan = functools.partial(
+            plan_group, num_segments=k, image_size=s, scales=config.scales,
+            max_distort=config.max_distort, flip=config.flip,
+            crop_base=_crop_base(info) if config.resize == "model" else None,
+            num_classes=num_classes, multi_label=multi_label, label_source=config.label_source,
+        )  # fmt: skip
+        out_shape = [k, s, s, 3] if config.resize == "pipeline" else [k, None, None, 3]
 
-        def transform(serialized, seed):
-            clip, info = read_clip(serialized)
-            frames, indices = augment.train_clip(
-                clip, k, s, seed, dct_method=config.dct_method, return_indices=True, **kw
+        def train_batch(sources, seed):
+            group = plan(sources, seed)
+            frames = tf.map_fn(
+                lambda clip: augment.crop_clip(*clip, dct_method=config.dct_method),
+                (group["frames"], group["window"], group["out_size"], group["flip"]),
+                fn_output_signature=tf.TensorSpec(out_shape, tf.uint8),
             )
-            return frames, target(info, indices)
+            return frames, group["target"]
 
-        ds = ds.map(transform, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+        ds = tf.data.Dataset.zip((ds, seeds)).map(
+            train_batch, num_parallel_calls=AUTOTUNE, deterministic=deterministic
+        )
     else:
         if config.repeat:
             ds = ds.repeat()
         views = config.num_views
 
-        def transform(serialized):
-            clip, info = read_clip(serialized)
+        def transform(*source):
+            clip, info = open_clip(*source)
             frames, indices = augment.eval_clip(
                 clip, k, s, num_clips=config.num_clips, crops=config.crops,
                 resize_ratio=config.resize_ratio, dct_method=config.dct_method,
@@ -269,10 +361,7 @@ def make_dataset(data_dir, split, config, *, input_context=None):
             return (frames[0] if views == 1 else frames), target(info, indices)
 
         ds = ds.map(transform, num_parallel_calls=AUTOTUNE)
-    batch = config.batch_size
-    if input_context is not None:
-        batch = input_context.get_per_replica_batch_size(batch)
-    ds = ds.batch(batch, drop_remainder=config.drop_remainder, num_parallel_calls=AUTOTUNE)
+        ds = ds.batch(batch, drop_remainder=config.drop_remainder, num_parallel_calls=AUTOTUNE)
     if config.data_service:
         ds = ds.apply(
             tf.data.experimental.service.distribute(

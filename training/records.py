@@ -26,6 +26,9 @@ import numpy as np
 SPLITS = ("train", "val", "test")
 # where a clip's target comes from: the video's labels, or the timed actions under its sampled frames
 LABEL_SOURCES = ("video", "frames")
+# how the pipeline reads clips (whole records, or index + sampled frames) and where crops are resized
+READERS = ("auto", "index", "records")
+RESIZE_IN = ("pipeline", "model")
 FORMAT_VERSION = 2
 INDEX_ENTRY_BYTES = 16  # one (offset, length) pair of int64
 

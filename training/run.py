@@ -255,11 +255,19 @@ def run(
             )
             val_ds = _shard_by_data(val_ds.repeat(), strategy)
         _check_monitor(config, info, has_validation=val_ds is not None)
+        resize = datasets.training_resize(config)
+        from keras_ispan.models import with_frame_resize
+
         with strategy.scope():
             model = build_model(config, info)
             if strategy.num_replicas_in_sync > 1 and config.train.sync_batch_norm:
                 optim.synchronize_batch_norm(model)
-            model = compile_model(model, config, info, steps)
+            # resize="model": crops of one size per batch, resized (and flipped) by the model's first
+            # layers; the classifier inside (same weights) is checkpointed, evaluated and exported
+            trained = model
+            if resize == "model":
+                trained = with_frame_resize(model, flip=config.data.flip, seed=config.train.seed)
+            trained = compile_model(trained, config, info, steps)
         # Everything that can reject the input has run: from here on the run folder is written.
         if chief:
             if config.output.overwrite and not resuming and run_dir.exists():
@@ -270,7 +278,8 @@ def run(
             f"[run] {run_dir} ({'resuming' if resuming else 'new'}): {info.num_classes} classes, "
             f"{info.counts.get(config.data.train_split, '?')} training clips, {steps} steps/epoch, "
             f"{model.count_params():,} parameters, strategy={config.train.strategy} "
-            f"({strategy.num_replicas_in_sync} replicas), policy={policy or 'float32'}"
+            f"({strategy.num_replicas_in_sync} replicas), policy={policy or 'float32'}, "
+            f"crops resized in the {resize}"
         )
         callbacks = callbacks_lib.make_callbacks(
             run_dir,
@@ -280,10 +289,11 @@ def run(
             worker_dir=_worker_dir(config),
             early_stopping_patience=config.train.early_stopping_patience,
             tensorboard=config.output.tensorboard,
+            saved_model=model if trained is not model else None,
             extra=extra_callbacks,
         )
         fit_start = time.perf_counter()
-        history = model.fit(
+        history = trained.fit(
             train_ds,
             validation_data=val_ds,
             epochs=config.train.epochs,

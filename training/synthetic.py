@@ -43,7 +43,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from training import records  # noqa: E402
+from training import clip_index, records  # noqa: E402
 
 CLASS_SHAPES = ("disk", "square", "triangle", "plus", "ring", "diamond", "hollow_square", "x_cross")
 DISTRACTOR_SHAPES = ("h_ellipse", "v_ellipse", "dot_triad", "chevron", "bar")
@@ -332,7 +332,7 @@ def generate_synthetic_dataset(output_dir=None, config=None, *, write_videos=Fal
         return output_dir
     _check_output(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    for old in output_dir.glob("*.tfrecord"):
+    for old in [*output_dir.glob("*.tfrecord"), *output_dir.glob("*.index")]:
         old.unlink()
     if (output_dir / "videos").is_dir():
         shutil.rmtree(output_dir / "videos")
@@ -382,6 +382,7 @@ def generate_synthetic_dataset(output_dir=None, config=None, *, write_videos=Fal
             ),  # fmt: skip
             "target_visible_frames_mean": round(float(np.mean(visible)), 2),
         }
+    clip_index.ensure_indexes(output_dir)
     records.write_dataset_metadata(
         output_dir,
         config.classes,

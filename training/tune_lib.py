@@ -391,8 +391,13 @@ def training_functions(train_config: Any, tune_config: TuneConfig):
     else:
         with _file_lock(pathlib.Path(tune_config.directory) / ".synthetic.lock"):
             data_dir = datasets.resolve_data_dir(train_config)
+    if train_config.data.resize == "model":
+        raise ValueError(
+            "Tuning resizes crops in the input pipeline (the tuner saves and reloads the trial model "
+            "itself, not a model behind a resize layer). Received: data.resize='model'"
+        )
     resolved = train_config.replace(
-        data=dataclasses.replace(train_config.data, data_dir=str(data_dir))
+        data=dataclasses.replace(train_config.data, data_dir=str(data_dir), resize="pipeline")
     )
 
     def make_datasets(config):

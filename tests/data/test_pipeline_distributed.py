@@ -1,4 +1,5 @@
-"""Distribution options: tf.data service on loopback, and file sharding across input pipelines."""
+"""Distribution options: tf.data service on loopback (the service reads whole records, the local pipeline
+the index), and file sharding across input pipelines with either reader."""
 
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tests.data.helpers import solid_frames, write_dataset
+from training import clip_index
 from training.pipeline import PipelineConfig, make_dataset
 
 SERVICE_SCRIPT = textwrap.dedent(
@@ -41,6 +43,7 @@ SERVICE_SCRIPT = textwrap.dedent(
 def test_data_service_gives_the_local_batches(tmp_path):
     clips = [(solid_frames(6 + i), [i]) for i in range(4)]
     folder = write_dataset(tmp_path / "ds", clips, ["a", "b", "c", "d"])
+    clip_index.ensure_indexes(folder)  # local batches read through the index, the service's records
     result = subprocess.run(
         [sys.executable, "-c", SERVICE_SCRIPT, str(folder)],
         capture_output=True, text=True, timeout=180, check=False,
@@ -48,10 +51,13 @@ def test_data_service_gives_the_local_batches(tmp_path):
     assert "SERVICE_OK 2" in result.stdout, result.stderr[-3000:]
 
 
-def test_input_context_shards_files_and_splits_batch(tmp_path):
+@pytest.mark.parametrize("reader", ["records", "index"])
+def test_input_context_shards_files_and_splits_batch(tmp_path, reader):
     clips = [(solid_frames(4), [i]) for i in range(6)]
     folder = write_dataset(tmp_path / "ds", clips, list("abcdef"), num_shards=2)
-    config = PipelineConfig(num_segments=2, image_size=16, batch_size=4, training=False)
+    clip_index.ensure_indexes(folder)
+    config = PipelineConfig(num_segments=2, image_size=16, batch_size=4, training=False,
+                            reader=reader)  # fmt: skip
     seen = []
     for pipeline_id in range(2):
         ctx = tf.distribute.InputContext(

@@ -1,0 +1,58 @@
+"""`data.resize=model`: training on crops of one size per batch through `with_frame_resize`; the run folder
+holds the plain classifier, whose test metrics match an independent NumPy computation."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from training import datasets, eval_lib
+from training.config import TrainConfig
+from training.run import run
+
+
+def test_run_with_the_resize_in_the_model(tiny_config):
+    config = dataclasses.replace(
+        tiny_config,
+        data=dataclasses.replace(tiny_config.data, resize="model", scale_jitter=True),
+        train=dataclasses.replace(tiny_config.train, epochs=1),
+    )
+    lines = []
+    result = run(config, log=lines.append)
+    assert any("crops resized in the model" in line for line in lines)
+    model = eval_lib.load_model_file(result.model_path)
+    assert tuple(model.input_shape) == (None, None, 32, 32, 3)  # the classifier, not the wrapper
+    assert "frame_resize" not in [layer.name for layer in model.layers]
+    for saved, trained in zip(model.get_weights(), result.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(saved, trained)  # one epoch: best.keras is the trained model
+    dataset = datasets.eval_dataset(config, config.data.data_dir, "test")
+    labels = np.concatenate([y.numpy() for _, y in dataset])
+    predicted = model.predict(dataset, verbose=0).argmax(axis=1)
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    assert metrics["test"]["top1"] == pytest.approx(np.mean(predicted == labels))
+
+
+def test_training_resize_setting():
+    config = TrainConfig()
+    for value in ("pipeline", "model"):
+        data = dataclasses.replace(config.data, resize=value)
+        assert datasets.training_resize(dataclasses.replace(config, data=data)) == value
+    assert datasets.training_resize(config) == "pipeline"  # auto, and no GPU here
+    with pytest.raises(ValueError, match=r"Received: data.resize='gpu'"):
+        dataclasses.replace(config.data, resize="gpu")
+    with pytest.raises(ValueError, match=r"Received: data.reader='mmap'"):
+        dataclasses.replace(config.data, reader="mmap")
+
+
+def test_tuning_refuses_the_resize_in_the_model(tiny_config, tmp_path):
+    from training.tune_config import TuneConfig
+    from training.tune_lib import training_functions
+
+    config = dataclasses.replace(
+        tiny_config, data=dataclasses.replace(tiny_config.data, resize="model")
+    )
+    with pytest.raises(ValueError, match=r"Received: data.resize='model'"):
+        training_functions(config, TuneConfig(directory=str(tmp_path / "tune")))
+    resolved, _, _ = training_functions(tiny_config, TuneConfig(directory=str(tmp_path / "tune")))
+    assert resolved.data.resize == "pipeline"
