@@ -6,19 +6,24 @@
 1. Training pipeline (`training/pipeline.py`, K=8, 224x224 multi-scale crops from 256-short-side JPEG
    frames, batch 8) in clips/s, against the bound measured in the same run: a tf.data pipeline with the
    same parallelism that only decodes the K sampled JPEGs of each clip (full decode, no crop, no resize).
-   Target ratio >= 0.8. The pipeline decodes only the crop window, so it may exceed the bound.
+   Target ratio >= 0.8. The headline row is the configuration for training on an accelerator: index
+   reads (`reader="index"`: each clip's context from the shard's index file, then only its K frames'
+   byte ranges) and `resize="model"` (one crop size per batch; the model's first layer,
+   `keras_ispan.layers.FrameResize`, resizes to 224 on the accelerator). The pipeline decodes only the
+   crop window, so it may exceed the bound.
 2. Conversion (`training/convert.py`, all cores) in frames/s, against PyAV decode + short-side resize
    + JPEG encode alone on the same videos with the same number of processes (no TFRecord writing,
    no parsing of layouts, no progress). Target ratio >= 0.7.
-Breakdown rows (same bound): the pipeline with `cache=True` (records in memory: no file read of the
-whole clip, ~5 MB for 300 frames at 256p, to use 8 of them), with a fixed 224 crop that needs no
-resize (the bilinear resize of the multi-scale crop), on a dataset converted with `--fps 8` (fewer
-frames to read per clip), reading the records + the context parse + cutting out the K sampled
-frames alone (no decode: what the uncached pipeline pays before any decoding), the same with a full
-parse of every frame (records without a frame index: what the index saves), and the training
-transform alone on the K sampled JPEGs held in memory (crop-window decode + bilinear resize + flip: no
-read, parse, shuffle or batch; the compute ceiling of any pipeline doing this augmentation with
-TensorFlow's CPU kernels).
+Breakdown rows (same bound): the pipeline with the resize in the pipeline (training on a CPU), with
+whole-record reads (`reader="records"`, ~5 MB read per clip of 300 frames at 256p to use 8 of them),
+with `cache=True` (whole records in memory); the group plan alone (`training/train_group.py`: batched
+context parse, TSN indices, reading the K frames' bytes, windows, targets; no pixels) with either
+reader; the pixel work alone on the K sampled JPEGs held in memory (crop-window decode + bilinear
+resize + flip, and the crop-window decode alone); and the model's front (`FrameResize` to 224 + the
+per-clip flip of `with_frame_resize`) on this CPU, on batches of crops in memory: what the accelerator
+takes over (on a CPU-only machine moving the resize to the model moves its cost, it does not remove it).
+Every row is iterated in batches of `--batch` clips; rows whose clips differ in size yield a few pixels
+per clip that depend on all of its decode.
 Every row also gives the process CPU time per clip (`cpu_ms`) and `cpu_ratio` = bound CPU / row CPU,
 steadier than wall-clock rates when other jobs share the cores.
 Runs alternate (bound, measured, bound, measured ...) so machine noise hits both; medians are reported.
@@ -26,6 +31,7 @@ Prints a table and writes `benchmarks/results/input_pipeline.json`.
 """
 
 import argparse
+import functools
 import multiprocessing
 import os
 import pathlib
@@ -43,10 +49,13 @@ import tensorflow as tf  # noqa: E402
 from benchmarks.common import median, print_table, write_json  # noqa: E402
 from keras_ispan.io.video import decode_video  # noqa: E402
 from training import augment, records  # noqa: E402
-from training.clip_record import ClipFrames, parse_clip, read_clip  # noqa: E402
+from training.clip_record import parse_clip  # noqa: E402
 from training.convert import ConvertConfig, convert_dataset  # noqa: E402
 from training.pipeline import PipelineConfig, make_dataset  # noqa: E402
 
+RUN_NAMES = ("bound", "index_model", "index_pipeline", "records_pipeline", "records_cached",
+             "plan_index", "plan_records", "transform", "transform_no_resize",
+             "model_resize")  # fmt: skip
 SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".gif", ".webm", ".mkv")
 
@@ -116,52 +125,109 @@ def _sampled_frames(data_dir, k):
     return np.array(out, dtype=object)
 
 
+def _small(x):
+    """A few values that depend on all of `x` (decoded pixels or JPEG bytes): iterating them costs
+    nothing next to producing `x`, and rows whose clips differ in size can still be batched."""
+    if x.dtype == tf.string:
+        return tf.reduce_sum(tf.strings.length(x))
+    return tf.reshape(x[:, 0, 0], [-1])
+
+
 def bound_pipeline(encoded, batch, batches):
+    """Decoding the K sampled JPEGs of each clip, unrolled like the pipeline (a `tf.map_fn` loop costs
+    more), with the same parallelism; batches of `batch` clips (frame sizes differ across clips, so
+    each clip yields a few pixels that depend on its whole decode)."""
     ds = tf.data.Dataset.from_tensor_slices(encoded.astype(bytes)).repeat()
-    decode = lambda e: tf.map_fn(  # noqa: E731
-        lambda x: tf.io.decode_jpeg(x, channels=3), e,
-        fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
-    )  # fmt: skip
+    k = encoded.shape[1]
+
+    def decode(e):
+        return tf.stack([_small(tf.io.decode_jpeg(e[i], channels=3)[None]) for i in range(k)])
+
     ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
-    # clips differ in frame size (no crop here), so iterate clip by clip: `batch` clips per step
-    ds = ds.prefetch(tf.data.AUTOTUNE)
-    return _clips_per_second(ds, 1, batch * batches)
+    return _clips_per_second(ds.batch(batch).prefetch(tf.data.AUTOTUNE), batch, batches)
 
 
-def measure_read_parse(data_dir, k, batch, batches, full_parse=False):
-    """Reading the records, parsing their context and cutting out K frames as `make_dataset` does,
-    no decoding (clip by clip); with `full_parse`, parsing every frame instead (format version 1)."""
-    files = sorted(str(p) for p in data_dir.glob("train-*.tfrecord"))
-    ds = tf.data.TFRecordDataset(files, buffer_size=0).repeat()
+def measure_plan(data_dir, k, size, batch, batches, reader):
+    """`train_group.plan_group` alone (batched context parse, TSN indices, reading the sampled frames'
+    bytes, crop windows, flips, targets: everything but the pixels), groups of `batch` clips."""
+    from training.clip_index import index_path
+    from training.train_group import plan_group
 
-    def cut(serialized):
-        if full_parse:
-            clip = ClipFrames.from_encoded(parse_clip(serialized)["frames"])
-        else:
-            clip, _ = read_clip(serialized)
-        return clip.take(augment.tsn_clip_indices(clip.num_frames, k)[0])
+    shards = sorted(str(p) for p in data_dir.glob("train-*.tfrecord"))
+    if reader == "index":
+        indexes = [str(index_path(p)) for p in shards]
+        sources = [tf.data.TFRecordDataset(f).map(functools.partial(_with_shard, s))
+                   for f, s in zip(indexes, shards, strict=True)]  # fmt: skip
+        ds = tf.data.Dataset.sample_from_datasets([d.repeat() for d in sources], seed=0)
+    else:
+        ds = tf.data.TFRecordDataset(shards, buffer_size=0).repeat()
+    seeds = tf.data.Dataset.random(seed=0).batch(2)
+    plan = functools.partial(plan_group, num_segments=k, image_size=size,
+                             scales=(1.0, 0.875, 0.75, 0.66), max_distort=1, flip=True,
+                             crop_base=None, num_classes=1, multi_label=False,
+                             label_source="video")  # fmt: skip
+    ds = tf.data.Dataset.zip((ds.batch(batch), seeds)).map(
+        plan, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False
+    )
+    ds = ds.map(lambda p: _small(p["frames"]))
+    return _clips_per_second(ds.prefetch(tf.data.AUTOTUNE), batch, batches)
 
-    ds = ds.map(cut, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
-    return _clips_per_second(ds.prefetch(tf.data.AUTOTUNE), 1, batch * batches)
+
+def _with_shard(shard, record):
+    return tf.constant(shard), record
 
 
-def measure_transform(encoded, size, batch, batches):
-    """`augment.train_clip` (TSN multi-scale crop, resize, flip) on the K sampled JPEGs in memory."""
+def measure_transform(encoded, size, batch, batches, resize=True):
+    """The pixel work of `augment.train_clip` on the K sampled JPEGs in memory: crop-window decode,
+    resize, flip (with `resize=False`: crop-window decode only, the crop size drawn per clip and left
+    with the flip to the model)."""
     k = encoded.shape[1]
     ds = tf.data.Dataset.from_tensor_slices(encoded.astype(bytes)).repeat()
     seeds = tf.data.Dataset.random(seed=0).batch(2)
     kw = dict(scales=(1.0, 0.875, 0.75, 0.66), max_distort=1, flip=True, dct_method="")
+    if not resize:
+        kw.update(crop_base=256, flip=False)
+
+    def transform(e, s):
+        size_seed = None if resize else tf.random.experimental.stateless_fold_in(s, 1)
+        frames = augment.train_clip(e, k, size, s, size_seed=size_seed, **kw)
+        return frames if resize else _small(frames)
+
     ds = tf.data.Dataset.zip((ds, seeds)).map(
-        lambda e, s: augment.train_clip(e, k, size, s, **kw),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=False,
-    )  # fmt: skip
+        transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False
+    )
     return _clips_per_second(ds.batch(batch).prefetch(tf.data.AUTOTUNE), batch, batches)
 
 
-def measure_pipeline(data_dir, k, size, batch, batches, cache=False, **crop):
+def measure_pipeline(data_dir, k, size, batch, batches, cache=False, **settings):
     config = PipelineConfig(num_segments=k, image_size=size, batch_size=batch, repeat=True,
-                            shuffle_buffer=64, seed=None, cache=cache, **crop)  # fmt: skip
+                            shuffle_buffer=64, seed=None, cache=cache, **settings)  # fmt: skip
     return _clips_per_second(make_dataset(data_dir, "train", config), batch, batches)
+
+
+def measure_model_resize(data_dir, k, size, batch, batches):
+    """The front of `with_frame_resize(model, flip=True)` (`FrameResize` to `S`, one random flip per
+    clip) in training mode on batches of crops held in memory, on this CPU: the work the
+    accelerator takes over from the pipeline with `resize="model"`."""
+    import keras
+
+    from keras_ispan.models import with_frame_resize
+
+    config = PipelineConfig(num_segments=k, image_size=size, batch_size=batch, repeat=True,
+                            shuffle_buffer=64, seed=0, resize="model", flip=False)  # fmt: skip
+    crops = [f for f, _ in make_dataset(data_dir, "train", config).take(batches)]
+    frames = keras.Input((None, size, size, 3))
+    front = with_frame_resize(keras.Model(frames, frames), flip=True, seed=0)
+    resize = tf.function(
+        lambda x: front(x, training=True),
+        input_signature=[tf.TensorSpec([None, k, None, None, 3], tf.uint8)],
+    )
+    resize(crops[0])  # trace
+    start, cpu = time.perf_counter(), time.process_time()
+    for c in crops:
+        resize(c).numpy()
+    clips = batch * len(crops)
+    return clips / (time.perf_counter() - start), 1e3 * (time.process_time() - cpu) / clips
 
 
 def _clips_per_second(ds, batch, batches):
@@ -207,43 +273,44 @@ def main(argv=None):
             conv_bound.append(bound_conversion(paths, args.workers))
             conv.append(measure_conversion(root, data_dir, args.workers))
         encoded = _sampled_frames(data_dir, args.segments)
-        low_fps_dir = scratch / "ds_fps8"  # fewer stored frames per clip: less to read and parse
-        measure_conversion(root, low_fps_dir, args.workers, fps=8.0)
-        pipe, pipe_bound, pipe_cached, pipe_noresize, pipe_fps8 = [], [], [], [], []
-        read_parse, read_full_parse, transform = [], [], []
-        # the fixed crop of S / 256 (224 from 256) needs no resampling: isolates the resize cost
-        fixed = dict(scales=(args.image_size / 256,), max_distort=0, flip=False)
+        runs = {name: [] for name in RUN_NAMES}
+        common = (data_dir, args.segments, args.image_size, args.batch, args.batches)
         for _ in range(args.repeats):
-            pipe_bound.append(bound_pipeline(encoded, args.batch, args.batches))
-            pipe.append(measure_pipeline(data_dir, args.segments, args.image_size, args.batch,
-                                         args.batches))  # fmt: skip
-            pipe_cached.append(measure_pipeline(data_dir, args.segments, args.image_size,
-                                                args.batch, args.batches, cache=True))  # fmt: skip
-            pipe_noresize.append(measure_pipeline(data_dir, args.segments, args.image_size,
-                                                  args.batch, args.batches, **fixed))  # fmt: skip
-            pipe_fps8.append(measure_pipeline(low_fps_dir, args.segments, args.image_size,
-                                              args.batch, args.batches))  # fmt: skip
-            read_parse.append(measure_read_parse(data_dir, args.segments, args.batch, args.batches))
-            read_full_parse.append(measure_read_parse(data_dir, args.segments, args.batch,
-                                                      args.batches, full_parse=True))  # fmt: skip
-            transform.append(measure_transform(encoded, args.image_size, args.batch, args.batches))
+            runs["bound"].append(bound_pipeline(encoded, args.batch, args.batches))
+            runs["index_model"].append(measure_pipeline(*common, reader="index", resize="model",
+                                                        flip=False))  # fmt: skip
+            runs["index_pipeline"].append(measure_pipeline(*common, reader="index"))
+            runs["records_pipeline"].append(measure_pipeline(*common, reader="records"))
+            runs["records_cached"].append(measure_pipeline(*common, reader="records", cache=True))
+            runs["plan_index"].append(measure_plan(*common, reader="index"))
+            runs["plan_records"].append(measure_plan(*common, reader="records"))
+            runs["transform"].append(measure_transform(encoded, args.image_size, args.batch,
+                                                       args.batches))  # fmt: skip
+            runs["transform_no_resize"].append(measure_transform(
+                encoded, args.image_size, args.batch, args.batches, resize=False))  # fmt: skip
+            runs["model_resize"].append(measure_model_resize(*common))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    same = "same bound"
+    same, bound = "same bound", runs["bound"]
     rows = [
-        _row("training pipeline (clips/s)", pipe, pipe_bound, ">= 0.8",
-             f"decode the {args.segments} sampled JPEGs only"),
-        _row("training pipeline, cache=True (clips/s)", pipe_cached, pipe_bound, "", same),
-        _row("training pipeline, fixed crop, no resize (clips/s)", pipe_noresize, pipe_bound, "",
-             same),
-        _row("training pipeline, converted with --fps 8 (clips/s)", pipe_fps8, pipe_bound, "",
-             same),
-        _row("read + context parse + cut K frames, no decode (clips/s)", read_parse, pipe_bound,
-             "", same),
-        _row("read + parse every frame (no frame index) + cut K, no decode (clips/s)",
-             read_full_parse, pipe_bound, "", same),
-        _row("transform alone: crop decode + resize + flip, in memory (clips/s)", transform,
-             pipe_bound, "", same),
+        _row("training pipeline: index reads, resize in the model (clips/s)", runs["index_model"],
+             bound, ">= 0.8", f"decode the {args.segments} sampled JPEGs only"),
+        _row("training pipeline: index reads, resize in the pipeline (clips/s)",
+             runs["index_pipeline"], bound, "", same),
+        _row("training pipeline: whole records, resize in the pipeline (clips/s)",
+             runs["records_pipeline"], bound, "", same),
+        _row("training pipeline: whole records, cache=True, resize in the pipeline (clips/s)",
+             runs["records_cached"], bound, "", same),
+        _row("plan alone, index reads: parse, TSN, read K frames, windows, targets (clips/s)",
+             runs["plan_index"], bound, "", same),
+        _row("plan alone, whole records: parse, TSN, cut K frames, windows, targets (clips/s)",
+             runs["plan_records"], bound, "", same),
+        _row("transform alone: crop decode + resize + flip, in memory (clips/s)",
+             runs["transform"], bound, "", same),
+        _row("transform alone: crop decode (resize, flip left to the model), in memory (clips/s)",
+             runs["transform_no_resize"], bound, "", same),
+        _row("FrameResize to 224 + clip flip in the model, on this CPU (clips/s)",
+             runs["model_resize"], bound, "", same),
         dict(stage="conversion (frames/s)", measured=median(conv), bound=median(conv_bound),
              ratio=median(conv) / median(conv_bound), target=">= 0.7",
              bound_is=f"PyAV decode + resize + JPEG encode, {args.workers} processes"),
@@ -255,11 +322,7 @@ def main(argv=None):
     payload = {
         "command": "python benchmarks/input_pipeline.py " + " ".join(argv or sys.argv[1:]),
         "videos": source, "args": vars(args), "rows": rows,
-        "runs": {"pipeline": pipe, "pipeline_bound": pipe_bound, "pipeline_cached": pipe_cached,
-                 "pipeline_fixed_crop": pipe_noresize, "pipeline_fps8": pipe_fps8,
-                 "read_parse": read_parse,
-                 "read_full_parse": read_full_parse, "transform": transform, "conversion": conv,
-                 "conversion_bound": conv_bound},
+        "runs": {**runs, "conversion": conv, "conversion_bound": conv_bound},
     }  # fmt: skip
     write_json("input_pipeline", payload)
     return rows
