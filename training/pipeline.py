@@ -7,16 +7,17 @@
 
 Stages: shard files (shuffled for training) -> parallel interleave of the shards' index files
 (`reader="index"`: a few kilobytes per clip, `training/clip_index.py`) or of the whole records
-(`reader="records"`, unbuffered local reads) -> optional `cache` of what was read -> shuffle (training)
--> per clip, in one parallel map: parse the context only, TSN sampling, read exactly the sampled
-frames' JPEG bytes (byte ranges of the shard at the offsets of the index, or `tf.strings.substr` of the
-record at the offsets of its `frame_index`; records without one are parsed whole), decode of those
-frames' crop window only, augmentation (training) or centre/multi crops (evaluation), the target
-(`label_source`) -> batch -> optional tf.data service -> prefetch. With `resize="model"` the training
-crops are left at a crop size drawn once per batch, unflipped: the model resizes and flips them on the
-accelerator (`keras_ispan.models.with_frame_resize`). Randomness is stateless, seeded per clip (and
-per batch) from `Dataset.random`, so a fixed `seed` gives the same stream whatever the parallelism;
-evaluation has no randomness at all. Normalisation lives in the model: frames stay uint8 in [0, 255].
+(`reader="records"`, unbuffered local reads) -> optional `cache` of what was read -> shuffle (training).
+Training then batches the clip sources and plans each batch at once (`training/train_group.py`: one
+batched context parse, the TSN indices, the sampled frames' JPEG bytes read from the shards at the
+index's offsets or cut out of the records at their `frame_index`, crop windows, flips, targets), and
+decodes each clip's crop windows in the same function. Evaluation works clip by clip in one parallel
+map (context, segment centres, the sampled frames, centre or multi crops, target) -> batch. Then the
+optional tf.data service -> prefetch. With `resize="model"` the training crops keep a crop size drawn
+once per batch, unflipped: the model resizes and flips them on the accelerator
+(`keras_ispan.models.with_frame_resize`). Randomness is stateless, one seed per batch from
+`Dataset.random`, so a fixed `seed` gives the same stream whatever the parallelism; evaluation has no
+randomness at all. Normalisation lives in the model: frames stay uint8 in [0, 255].
 
 Performance: `python benchmarks/input_pipeline.py --repeats 3` measures every configuration against
 decoding the K sampled JPEGs alone; the figures are in README.md ("Measured") and docs/data.md.

@@ -329,6 +329,7 @@ def generate_synthetic_dataset(output_dir=None, config=None, *, write_videos=Fal
     log = log or (lambda line: None)
     if _is_complete(output_dir, config) and (not write_videos or (output_dir / "videos").is_dir()):
         log(f"[synthetic] reusing {output_dir} (same config)")
+        clip_index.ensure_indexes(output_dir)  # a dataset written before index files existed
         return output_dir
     _check_output(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -167,3 +167,9 @@ def test_generated_and_converted_datasets_have_current_indexes(tmp_path):
     folder = generate_synthetic_dataset(tmp_path / "syn", config, log=None)
     shards = sorted(pathlib.Path(folder).glob("*.tfrecord"))
     assert shards and all(clip_index.is_current(s) for s in shards)
+    written = [s.stat().st_mtime_ns for s in shards]
+    for index in pathlib.Path(folder).glob("*.index"):  # as in a dataset cached by an older version
+        index.unlink()
+    assert generate_synthetic_dataset(folder, config, log=None) == folder
+    assert [s.stat().st_mtime_ns for s in shards] == written  # reused, not rewritten
+    assert all(clip_index.is_current(s) for s in shards)

@@ -33,12 +33,17 @@ def test_run_with_the_resize_in_the_model(tiny_config):
     assert metrics["test"]["top1"] == pytest.approx(np.mean(predicted == labels))
 
 
-def test_training_resize_setting():
+def test_training_resize_setting(monkeypatch):
+    import tensorflow as tf
+
     config = TrainConfig()
     for value in ("pipeline", "model"):
         data = dataclasses.replace(config.data, resize=value)
         assert datasets.training_resize(dataclasses.replace(config, data=data)) == value
     assert datasets.training_resize(config) == "pipeline"  # auto, and no GPU here
+    gpu = tf.config.PhysicalDevice(name="/physical_device:GPU:0", device_type="GPU")
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [gpu])
+    assert datasets.training_resize(config) == "model"  # auto with a GPU visible
     with pytest.raises(ValueError, match=r"Received: data.resize='gpu'"):
         dataclasses.replace(config.data, resize="gpu")
     with pytest.raises(ValueError, match=r"Received: data.reader='mmap'"):
