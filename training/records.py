@@ -6,7 +6,7 @@ A dataset folder `DIR` holds:
 - `{split}-{shard:05d}-of-{num_shards:05d}.tfrecord` for split in `train`, `val` (optional), `test`.
 
 Each record: context `video_id` (bytes), `label` (int64 list: one id, or several for multi-label),
-`num_frames` (int64), `fps` (float), `height`, `width` (int64), `frame_index` (bytes, format version 2:
+`num_frames` (int64), `fps` (float), `height`, `width` (int64: the stored frames' size), `frame_index` (bytes, format version 2:
 `num_frames` pairs of little-endian int64 `(offset, length)` locating each frame's JPEG bytes inside the
 serialized record, so a reader takes the K sampled frames with `tf.strings.substr` instead of parsing
 all of them), and for datasets with timed actions (Charades) `action_labels` (int64), `action_starts`,

@@ -180,8 +180,9 @@ def plan_group(source, seed, *, num_segments, image_size, scales, max_distort, f
 
 
 def _frame_shapes(context, frames):
-    """Frame heights and widths `(R,)`: the records' `height`/`width`, or the first frame's JPEG header
-    for records without them."""
+    """Frame heights and widths `(R,)`: the records' `height`/`width` (the stored frames' size, as
+    `training/records.py` writes it), or the first frame's JPEG header for records without them (one
+    loop step per clip, slower)."""
     heights, widths = context["height"], context["width"]
 
     def from_jpeg():
