@@ -179,19 +179,20 @@ def _with_shard(shard, record):
 
 def measure_transform(encoded, size, batch, batches, resize=True):
     """The pixel work of `augment.train_clip` on the K sampled JPEGs in memory: crop-window decode,
-    resize, flip (with `resize=False`: crop-window decode only, the crop size drawn per clip and left
-    with the flip to the model)."""
+    resize, flip (with `resize=False`: the crop-window decode alone, the crops left at their TSN size
+    for the model to resize and flip)."""
     k = encoded.shape[1]
     ds = tf.data.Dataset.from_tensor_slices(encoded.astype(bytes)).repeat()
     seeds = tf.data.Dataset.random(seed=0).batch(2)
-    kw = dict(scales=(1.0, 0.875, 0.75, 0.66), max_distort=1, flip=True, dct_method="")
-    if not resize:
-        kw.update(crop_base=256, flip=False)
+    scales = (1.0, 0.875, 0.75, 0.66)
 
     def transform(e, s):
-        size_seed = None if resize else tf.random.experimental.stateless_fold_in(s, 1)
-        frames = augment.train_clip(e, k, size, s, size_seed=size_seed, **kw)
-        return frames if resize else _small(frames)
+        if resize:
+            return augment.train_clip(e, k, size, s, scales=scales, max_distort=1, flip=True,
+                                      dct_method="")  # fmt: skip
+        shape = tf.io.extract_jpeg_shape(e[0])
+        window = augment.multiscale_crop_window(shape[0], shape[1], scales, 1, s)
+        return _small(augment.crop_clip(e, window, window[2:], tf.constant(False), ""))
 
     ds = tf.data.Dataset.zip((ds, seeds)).map(
         transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False

@@ -25,13 +25,13 @@ def _clip_frames(clip):
 
 
 def tsn_random_indices(num_frames, num_segments, seed):
-    """Training indices `(K,)` int32 from a stateless `seed` `(2,)` (see module docstring)."""
-    n = tf.cast(num_frames, tf.int64)
+    """Training indices `(..., K)` int32 from a stateless `seed` `(2,)` (see module docstring):
+    `(K,)` for one clip's `num_frames` scalar, `(R, K)` for a group's `(R,)`, one draw per segment."""
+    n = tf.cast(num_frames, tf.int64)[..., None]
     i = tf.range(num_segments, dtype=tf.int64)
     start = (i * n) // num_segments
-    end = ((i + 1) * n) // num_segments
-    length = tf.maximum(end - start, 1)
-    u = tf.random.stateless_uniform([num_segments], seed=seed, dtype=tf.float64)
+    length = tf.maximum(((i + 1) * n) // num_segments - start, 1)
+    u = tf.random.stateless_uniform(tf.shape(length), seed=seed, dtype=tf.float64)
     offset = tf.cast(tf.floor(u * tf.cast(length, tf.float64)), tf.int64)
     return tf.cast(start + tf.minimum(offset, length - 1), tf.int32)
 
@@ -55,27 +55,41 @@ def scale_pairs(num_scales, max_distort):
     return tf.constant(pairs, tf.int32)
 
 
-def multiscale_crop_size(base, scales, max_distort, seed):
-    """A TSN crop size `(crop_h, crop_w)` int32 for frames of short side `base`, from seed `(2,)`."""
-    pairs = scale_pairs(len(scales), max_distort)
-    pick = tf.random.stateless_uniform([], seed, 0, tf.shape(pairs)[0], dtype=tf.int32)
-    base = tf.cast(base, tf.float32)
-    sizes = tf.maximum(tf.cast(base * tf.constant(scales, tf.float32), tf.int32), 1)
-    return sizes[pairs[pick, 0]], sizes[pairs[pick, 1]]
+def scale_sides(base, scales):
+    """TSN crop sides `(..., len(scales))` int32 for short sides `base` `(...)`: `base * scale`."""
+    base = tf.cast(base, tf.float32)[..., None]
+    return tf.maximum(tf.cast(base * tf.constant(scales, tf.float32), tf.int32), 1)
 
 
-def multiscale_crop_window(height, width, scales, max_distort, seed, size_seed=None):
-    """A TSN crop window `[y, x, crop_h, crop_w]` int32 for a frame of `height x width`.
+def crop_windows(heights, widths, scales, max_distort, seeds, size_per_group=False):
+    """TSN crop windows `[y, x, crop_h, crop_w]` `(R, 4)` int32 for frames of `heights`, `widths`
+    `(R,)`, and each clip's scale pair index `(R,)`; `seeds` `(2, 2)` (sizes, positions).
 
-    The size comes from `size_seed` when given (one size shared by a batch), else from `seed`.
+    With `size_per_group` one scale pair is drawn for all the clips (one crop size when their short
+    sides agree).
     """
+    heights, widths = tf.cast(heights, tf.int32), tf.cast(widths, tf.int32)
+    pairs = scale_pairs(len(scales), max_distort)
+    count = tf.shape(heights)[0]
+    shape = [] if size_per_group else [count]
+    pick = tf.random.stateless_uniform(shape, seeds[0], 0, tf.shape(pairs)[0], dtype=tf.int32)
+    pick = tf.broadcast_to(pick, [count])
+    sides = scale_sides(tf.minimum(heights, widths), scales)  # (R, scales)
+    crop_h = tf.gather(sides, tf.gather(pairs[:, 0], pick), batch_dims=1)
+    crop_w = tf.gather(sides, tf.gather(pairs[:, 1], pick), batch_dims=1)
+    dy, dx = heights - crop_h, widths - crop_w
+    zeros = tf.zeros_like(dy)
+    where = tf.random.stateless_uniform([count], seeds[1], 0, 5, dtype=tf.int32)[:, None]
+    y = tf.gather(tf.stack([zeros, zeros, dy, dy, dy // 2], 1), where, batch_dims=1)[:, 0]
+    x = tf.gather(tf.stack([zeros, dx, zeros, dx, dx // 2], 1), where, batch_dims=1)[:, 0]
+    return tf.stack([y, x, crop_h, crop_w], axis=1), pick
+
+
+def multiscale_crop_window(height, width, scales, max_distort, seed):
+    """One clip's TSN crop window `[y, x, crop_h, crop_w]` int32 for frames of `height x width`."""
     seeds = tf.random.experimental.stateless_split(seed, 2)
-    size_seed = seeds[0] if size_seed is None else size_seed
-    crop_h, crop_w = multiscale_crop_size(tf.minimum(height, width), scales, max_distort, size_seed)
-    dy, dx = height - crop_h, width - crop_w
-    offsets = tf.stack([[0, 0], [0, dx], [dy, 0], [dy, dx], [dy // 2, dx // 2]])
-    where = tf.random.stateless_uniform([], seeds[1], 0, 5, dtype=tf.int32)
-    return tf.stack([offsets[where, 0], offsets[where, 1], crop_h, crop_w])
+    windows, _ = crop_windows([height], [width], scales, max_distort, seeds)
+    return windows[0]
 
 
 def resize_bilinear_uint8(frames, size):
@@ -123,42 +137,22 @@ def crop_clip(encoded, window, out_size, flip, dct_method):
     return tf.cond(flip, lambda: flip_width(frames), lambda: frames)
 
 
-def train_clip(
-    clip, num_segments, image_size, seed, *, scales, max_distort, flip, dct_method,
-    return_indices=False, size_seed=None, crop_base=None,
-):  # fmt: skip
+def train_clip(clip, num_segments, image_size, seed, *, scales, max_distort, flip, dct_method):
     """Training frames uint8 `(K, S, S, 3)` from one clip, seed `(2,)`.
 
     `clip` is the JPEG bytes of every frame `(T,)` string, or a `ClipFrames` (only the sampled frames'
-    bytes are taken). With `return_indices`, also the sampled frame indices `(K,)` int32. The
-    training pipeline plans whole groups of clips at once (`training/train_group.py`, the same
-    distributions) and calls `crop_clip` per clip; this is the single-clip form.
-
-    With `size_seed` `(2,)` (the same for every clip of a batch), the crop size comes from it and the
-    crops are NOT resized to `S`: frames are `(K, crop_h, crop_w, 3)` with the crop size of frames
-    whose short side is `crop_base`, so a batch has one shape and the model resizes it
-    (`keras_ispan.layers.FrameResize`, on the accelerator). A clip of another short side is resized
-    here to that size (rare: datasets converted with one `--short-side` have none).
+    bytes are taken). The training pipeline plans whole groups of clips at once with the same
+    functions (`training/train_group.py`) and calls `crop_clip` per clip; this is the single-clip form.
     """
     clip = _clip_frames(clip)
     seeds = tf.random.experimental.stateless_split(seed, 3)
     indices = tsn_random_indices(clip.num_frames, num_segments, seeds[0])
     sampled = tf.ensure_shape(clip.take(indices), [num_segments])
     shape = tf.io.extract_jpeg_shape(sampled[0])
-    window = multiscale_crop_window(
-        shape[0], shape[1], scales, max_distort, seeds[1], size_seed=size_seed
-    )
-    if size_seed is None:
-        out_size = tf.constant([image_size, image_size])
-    else:
-        out_size = tf.stack(multiscale_crop_size(crop_base, scales, max_distort, size_seed))
+    window = multiscale_crop_window(shape[0], shape[1], scales, max_distort, seeds[1])
     do_flip = tf.random.stateless_uniform([], seeds[2]) < 0.5 if flip else tf.constant(False)
-    frames = crop_clip(sampled, window, out_size, do_flip, dct_method)
-    if size_seed is None:
-        frames = tf.ensure_shape(frames, [num_segments, image_size, image_size, 3])
-    else:
-        frames = tf.ensure_shape(frames, [num_segments, None, None, 3])
-    return (frames, indices) if return_indices else frames
+    frames = crop_clip(sampled, window, [image_size, image_size], do_flip, dct_method)
+    return tf.ensure_shape(frames, [num_segments, image_size, image_size, 3])
 
 
 def eval_clip(

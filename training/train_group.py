@@ -17,7 +17,7 @@ group (it becomes one batch of one shape, resized by the model).
 
 import tensorflow as tf
 
-from training.augment import scale_pairs
+from training.augment import crop_windows, scale_pairs, scale_sides, tsn_random_indices
 from training.clip_index import read_group
 from training.clip_record import CONTEXT_FEATURES, INDEX_FEATURES
 
@@ -32,18 +32,6 @@ def parse_group(records, indexed=False):
     features = dict(CONTEXT_FEATURES, **_SHAPE, **(INDEX_FEATURES if indexed else {}))
     context, _, _ = tf.io.parse_sequence_example(records, context_features=features)
     return context
-
-
-def group_tsn_indices(num_frames, num_segments, seed):
-    """Training indices `(R, K)` int32 for clips of `num_frames` `(R,)`: the arithmetic of
-    `augment.tsn_random_indices`, one uniform draw per (clip, segment)."""
-    n = tf.cast(num_frames, tf.int64)[:, None]
-    i = tf.range(num_segments, dtype=tf.int64)[None, :]
-    start = (i * n) // num_segments
-    length = tf.maximum(((i + 1) * n) // num_segments - start, 1)
-    u = tf.random.stateless_uniform(tf.shape(length), seed=seed, dtype=tf.float64)
-    offset = tf.cast(tf.floor(u * tf.cast(length, tf.float64)), tf.int64)
-    return tf.cast(start + tf.minimum(offset, length - 1), tf.int32)
 
 
 def _frame_spans(frame_index, indices):
@@ -84,32 +72,6 @@ def group_frames(records, context, indices, shards=None):
 
     has_index = tf.reduce_all(tf.strings.length(context["frame_index"]) > 0)
     return tf.cond(has_index, by_index, by_parse)
-
-
-def group_windows(heights, widths, scales, max_distort, seeds, size_per_group):
-    """TSN crop windows `[y, x, h, w]` `(R, 4)` int32 for frames of `heights`, `widths` `(R,)`, and the
-    scale pair index of each clip `(R,)` (drawn once when `size_per_group`); `seeds` `(2, 2)`."""
-    heights, widths = tf.cast(heights, tf.int32), tf.cast(widths, tf.int32)
-    pairs = scale_pairs(len(scales), max_distort)
-    count = tf.shape(heights)[0]
-    shape = [] if size_per_group else [count]
-    pick = tf.random.stateless_uniform(shape, seeds[0], 0, tf.shape(pairs)[0], dtype=tf.int32)
-    pick = tf.broadcast_to(pick, [count])
-    sizes = scale_sizes(tf.minimum(heights, widths), scales)  # (R, scales)
-    crop_h = tf.gather(sizes, tf.gather(pairs[:, 0], pick), batch_dims=1)
-    crop_w = tf.gather(sizes, tf.gather(pairs[:, 1], pick), batch_dims=1)
-    dy, dx = heights - crop_h, widths - crop_w
-    zeros = tf.zeros_like(dy)
-    where = tf.random.stateless_uniform([count], seeds[1], 0, 5, dtype=tf.int32)[:, None]
-    y = tf.gather(tf.stack([zeros, zeros, dy, dy, dy // 2], 1), where, batch_dims=1)[:, 0]
-    x = tf.gather(tf.stack([zeros, dx, zeros, dx, dx // 2], 1), where, batch_dims=1)[:, 0]
-    return tf.stack([y, x, crop_h, crop_w], axis=1), pick
-
-
-def scale_sizes(base, scales):
-    """Crop sides `(R, len(scales))` int32 for short sides `base` `(R,)`, as `augment.multiscale_crop_size`."""
-    base = tf.cast(base, tf.float32)[:, None]
-    return tf.maximum(tf.cast(base * tf.constant(scales, tf.float32)[None, :], tf.int32), 1)
 
 
 def group_targets(context, indices, num_classes, multi_label, label_source):
@@ -155,21 +117,19 @@ def plan_group(source, seed, *, num_segments, image_size, scales, max_distort, f
         tf.cast(tf.strings.length(frame_index) // 16, tf.int64),
         context["num_frames"],
     )
-    indices = group_tsn_indices(num_frames, num_segments, seeds[0])
+    indices = tsn_random_indices(num_frames, num_segments, seeds[0])
     frames = group_frames(records, context, indices, shards)
     heights, widths = _frame_shapes(context, frames)
-    window, pick = group_windows(
+    window, pick = crop_windows(
         heights, widths, scales, max_distort, seeds[1:3], size_per_group=crop_base is not None
     )
     count = tf.shape(records)[0]
     if crop_base is None:
         out_size = tf.fill([count, 2], image_size)
     else:  # the size of the picked scales for frames of the dataset's short side
-        nominal = scale_sizes(tf.fill([count], crop_base), scales)
-        pairs = scale_pairs(len(scales), max_distort)
-        out_size = tf.stack(
-            [tf.gather(nominal, tf.gather(pairs[:, j], pick), batch_dims=1) for j in (0, 1)], 1
-        )
+        nominal = scale_sides(crop_base, scales)  # (scales,)
+        pairs = tf.gather(scale_pairs(len(scales), max_distort), pick)  # (R, 2)
+        out_size = tf.gather(nominal, pairs)
     if flip:
         flips = tf.random.stateless_uniform([count], seeds[3]) < 0.5
     else:

@@ -1,4 +1,4 @@
-"""`training/train_group.py`: TSN indices against hand-computed segments, crop windows against the TSN
+"""`training/train_group.py` and the group forms of `augment`'s TSN functions: TSN indices against hand-computed segments, crop windows against the TSN
 size set worked out by hand, group targets against `clip_record.clip_target` clip by clip, the frames'
 bytes against the JPEGs the test encoded (both readers, records with and without a frame index), and
 `plan_group` eagerly and inside `Dataset.map`."""
@@ -9,15 +9,9 @@ import tensorflow as tf
 
 from tests.data.test_clip_index import _shard_of_clips
 from training import clip_index, records
+from training.augment import crop_windows, tsn_random_indices
 from training.clip_record import clip_target, read_clip
-from training.train_group import (
-    group_frames,
-    group_targets,
-    group_tsn_indices,
-    group_windows,
-    parse_group,
-    plan_group,
-)
+from training.train_group import group_frames, group_targets, parse_group, plan_group
 
 SCALES = (1.0, 0.875, 0.75, 0.66)
 
@@ -28,15 +22,15 @@ def test_tsn_indices_fall_in_hand_computed_segments():
     segments = [(0, 2), (2, 5), (5, 7), (7, 10)]
     seen = [set() for _ in segments]
     for step in range(60):
-        indices = group_tsn_indices(tf.constant([10, 3, 8, 10]), 4, tf.constant([step, 7])).numpy()
+        indices = tsn_random_indices(tf.constant([10, 3, 8, 10]), 4, tf.constant([step, 7])).numpy()
         assert indices.shape == (4, 4) and indices.dtype == np.int32
         for k, (lo, hi) in enumerate(segments):
             assert lo <= indices[0, k] < hi and lo <= indices[3, k] < hi
             seen[k].add(int(indices[0, k]))
     assert [len(s) for s in seen] == [2, 3, 2, 3]  # every frame of every segment gets drawn
-    short = group_tsn_indices(tf.constant([3]), 5, tf.constant([1, 2])).numpy()
+    short = tsn_random_indices(tf.constant([3]), 5, tf.constant([1, 2])).numpy()
     np.testing.assert_array_equal(short, [[0, 0, 1, 1, 2]])
-    full = group_tsn_indices(tf.constant([8]), 8, tf.constant([3, 4])).numpy()
+    full = tsn_random_indices(tf.constant([8]), 8, tf.constant([3, 4])).numpy()
     np.testing.assert_array_equal(full, [np.arange(8)])
 
 
@@ -50,7 +44,7 @@ def test_windows_are_tsn_corner_and_centre_crops():
     positions, sizes = set(), set()
     for step in range(80):
         seeds = tf.constant([[step, 1], [step, 2]])
-        windows, _ = group_windows(heights, widths, SCALES, 1, seeds, size_per_group=False)
+        windows, _ = crop_windows(heights, widths, SCALES, 1, seeds, size_per_group=False)
         for (y, x, h, w), height, width in zip(windows.numpy(), [40, 40, 56, 40], [56, 40, 40, 64]):
             assert (h, w) in ALLOWED_40
             dy, dx = height - h, width - w
@@ -58,7 +52,7 @@ def test_windows_are_tsn_corner_and_centre_crops():
             positions.add((y == 0, x == 0, y == dy, x == dx))
             sizes.add((h, w))
     assert sizes == ALLOWED_40 and len(positions) >= 5
-    group, _ = group_windows(heights, widths, SCALES, 1, tf.constant([[5, 1], [5, 2]]), True)
+    group, _ = crop_windows(heights, widths, SCALES, 1, tf.constant([[5, 1], [5, 2]]), True)
     assert len({(h, w) for _, _, h, w in group.numpy()}) == 1  # one size for the whole group
 
 
