@@ -19,9 +19,10 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from keras_ispan.models import load_classifier  # noqa: E402
 from training import datasets, eval_lib, plots  # noqa: E402
 from training.config import load_config, parse_override  # noqa: E402
-from training.fsutil import write_text_atomic  # noqa: E402
+from keras_ispan.io.atomic import write_text_atomic  # noqa: E402
 
 VARIANTS = {
     "tsn": {"model.head": "tsn"},
@@ -140,7 +141,7 @@ def sweep_best_ispan(runs, rows, args, out):
     best_run = max((r for r in runs if r["variant"] == best_variant), key=lambda r: r["top1"])
     config = load_config(preset="synthetic", overrides=base_overrides(args))
     data_dir = datasets.resolve_data_dir(config)
-    model = eval_lib.load_model_file(best_run["model"])
+    model = load_classifier(best_run["model"])
 
     def make(num_segments):
         segment_config = load_config(

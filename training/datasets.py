@@ -160,10 +160,22 @@ def make_datasets(config: TrainConfig, data_dir=None):
 
 
 def eval_dataset(
-    config: TrainConfig, data_dir, split: str, *, num_segments=None, crops=1, num_clips=1
+    config: TrainConfig,
+    data_dir,
+    split: str,
+    *,
+    num_segments=None,
+    crops=1,
+    num_clips=1,
+    resize_ratio=None,
 ):
     """The deterministic evaluation dataset of `split`: `(frames, labels)`, frames
-    `(batch, views, K, S, S, 3)` when `crops * num_clips > 1`, else `(batch, K, S, S, 3)`."""
+    `(batch, views, K, S, S, 3)` when `crops * num_clips > 1`, else `(batch, K, S, S, 3)`.
+
+    `resize_ratio`: the evaluation transform's ratio recorded in the model
+    (`keras_ispan.models.classifier_info(model).transform`); None keeps the pipeline's default."""
+    import dataclasses
+
     from training.pipeline import make_dataset
 
     info = dataset_info(data_dir)
@@ -175,4 +187,6 @@ def eval_dataset(
         crops=crops,
         num_clips=num_clips,
     )
+    if resize_ratio is not None:
+        settings = dataclasses.replace(settings, resize_ratio=float(resize_ratio))
     return make_dataset(data_dir, split, settings)

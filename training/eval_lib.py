@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import pathlib
 import time
-import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -17,65 +16,25 @@ __all__ = [
     "check_classes",
     "evaluate",
     "frames_sweep",
-    "load_model_file",
-    "model_image_size",
-    "model_labels",
     "predict_scores",
 ]
 
 
-def load_model_file(path):
-    """Loads a `.keras` classifier without its training configuration.
-
-    Raises:
-        FileNotFoundError: no file at `path`.
-        ValueError: the file is not a Keras model, or not a keras-ispan classifier (no `logits` layer).
-    """
-    import keras
-
-    import keras_ispan  # noqa: F401 - registers the custom layers
-
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Model file not found: {path}")
-    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a Keras model file (expected a .keras zip archive).")
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # noqa: BLE001 - re-raised with the path
-        raise ValueError(f"{path} could not be loaded as a Keras model: {error}") from None
-    try:
-        model.get_layer("logits")
-    except ValueError:
-        raise ValueError(
-            f"{path} is not a keras-ispan classifier: it has no layer named 'logits'."
-        ) from None
-    return model
-
-
-def model_labels(model) -> tuple[list[str] | None, bool]:
-    """`(class_names, multi_label)` recorded in the model's `logits` layer."""
-    layer = model.get_layer("logits")
-    return layer.class_names, bool(layer.multi_label)
-
-
-def model_image_size(model) -> int:
-    """The model's static frame side `S` (input `(batch, frames, S, S, 3)`)."""
-    return int(model.input.shape[2])
-
-
 def check_classes(model, info, model_path="model") -> None:
     """Raises a `ValueError` naming both sides when the dataset's classes differ from the model's."""
-    names, multi_label = model_labels(model)
-    num_outputs = int(model.output.shape[-1])
+    from keras_ispan.models import classifier_info
+
+    model_info = classifier_info(model)
+    names, multi_label = list(model_info.class_names), model_info.multi_label
     dataset = list(info.classes)
-    if names is None:
-        if num_outputs != len(dataset):
+    if model.get_layer("logits").class_names is None:
+        if model_info.num_classes != len(dataset):
             raise ValueError(
-                f"{model_path} has {num_outputs} outputs but dataset {info.path} has {len(dataset)} classes."
+                f"{model_path} has {model_info.num_classes} outputs but dataset {info.path} has "
+                f"{len(dataset)} classes."
             )
         return
-    if list(names) != dataset:
+    if names != dataset:
         only_model = [c for c in names if c not in dataset][:5]
         only_data = [c for c in dataset if c not in names][:5]
         detail = (
@@ -97,8 +56,10 @@ def check_classes(model, info, model_path="model") -> None:
 def _score_function(model, multi_label: bool):
     """A `tf.function` per input dtype with a `(None, None, S, S, 3)` signature: one trace for every batch
     size and number of frames."""
+    from keras_ispan.models import classifier_info
+
     activation = tf.nn.sigmoid if multi_label else tf.nn.softmax
-    size = model_image_size(model)
+    size = classifier_info(model).image_size
     traced = {}
 
     def scores(frames):
@@ -196,10 +157,10 @@ def frames_sweep(
 
 
 def write_json(path, obj) -> pathlib.Path:
-    """Atomic JSON write (`training.config.write_text_atomic`)."""
-    from training.fsutil import write_text_atomic
+    """Atomic JSON write (`keras_ispan.io.atomic.write_json_atomic`)."""
+    from keras_ispan.io.atomic import write_json_atomic
 
-    write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
+    write_json_atomic(path, obj, indent=2)
     return pathlib.Path(path)
 
 
@@ -237,13 +198,15 @@ def run_evaluation(
     Returns:
         `{"model", "dataset", "split", "protocol", "metrics", "frames_sweep"}`.
     """
+    from keras_ispan.models import classifier_info, load_classifier
     from training import datasets, plots
     from training.config import TrainConfig
 
-    model = load_model_file(model_path)
+    model = load_classifier(model_path)
     info = datasets.dataset_info(data_dir)
     check_classes(model, info, model_path)
-    image_size = model_image_size(model)
+    transform = classifier_info(model).transform
+    image_size = transform.image_size
     multi_label = info.multi_label
     config = TrainConfig.from_dict(
         {
@@ -259,8 +222,9 @@ def run_evaluation(
 
     def make(count, crops_=crops, clips_=clips):
         return datasets.eval_dataset(
-            config, data_dir, split, num_segments=count, crops=crops_, num_clips=clips_
-        )
+            config, data_dir, split, num_segments=count, crops=crops_, num_clips=clips_,
+            resize_ratio=transform.resize_ratio,
+        )  # fmt: skip
 
     views = crops * clips
     log(f"[evaluate] {model_path} on {data_dir} '{split}': {num_segments} frames x {views} views")

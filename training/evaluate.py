@@ -68,15 +68,24 @@ def main(argv=None) -> int:
 
 
 def _data_dir_beside(model_path) -> str:
-    import json
+    """The dataset the model was trained on, from the run's `config.json` beside it: its `data.data_dir`,
+    or the embedded synthetic dataset it describes (regenerated if its cache is gone)."""
+    model_path = pathlib.Path(model_path)
+    if not model_path.is_file():
+        raise ValueError(f"--model {model_path}: file not found.")
+    config_path = model_path.with_name("config.json")
+    if not config_path.is_file():
+        raise ValueError(
+            f"--data is required: --model {model_path} has no config.json beside it naming its dataset."
+        )
+    from training.config import load_config
 
-    config = pathlib.Path(model_path).with_name("config.json")
-    if not config.is_file():
-        raise ValueError(f"--data is required ({config} with the training dataset was not found).")
-    data_dir = json.loads(config.read_text()).get("data", {}).get("data_dir")
-    if not data_dir:
-        raise ValueError(f"--data is required ({config} names no dataset).")
-    return data_dir
+    config = load_config(config_path)
+    if config.data.data_dir:
+        return config.data.data_dir
+    from training.datasets import resolve_data_dir
+
+    return str(resolve_data_dir(config, log=lambda line: print(line, file=sys.stderr)))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Examples:
     python training/predict.py clip.mp4 --model runs/synthetic-a/best.keras
     python training/predict.py clip.mp4 --model M --frames 16 --top-k 3 --visualize attention.gif
+    python training/predict.py a.mp4 b.mp4 --model M --json     # one JSON object per video per line
 """
 
 import pathlib
@@ -11,6 +12,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -24,15 +26,29 @@ def parse_args(argv=None):
     )
     parser.add_argument("--top-k", type=int, default=5, help="labels printed (default 5)")
     parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per video per line: video, top_k [{class, score}], frames_used, "
+        "frame_indices, attention_shape, latency_ms (errors go to stderr)",
+    )
+    parser.add_argument(
         "--visualize",
         help="write the attention overlay to this .png (grid) or .gif (animation); with several videos "
-        "the video's name is appended",
+        "each picture gets the video's name (and its position when two videos share a name)",
     )
     return parser.parse_args(argv)
 
 
-def _picture_path(path: pathlib.Path, video: pathlib.Path, several: bool) -> pathlib.Path:
-    return path.with_name(f"{path.stem}-{video.stem}{path.suffix}") if several else path
+def picture_paths(path: pathlib.Path, videos: list[pathlib.Path]) -> list[pathlib.Path]:
+    """One picture path per video, never two alike: `path` for one video, else `STEM-VIDEO.EXT`, with
+    the video's position appended when two videos share a name (`a/clip.mp4`, `b/clip.mp4`)."""
+    if len(videos) == 1:
+        return [path]
+    stems = [video.stem for video in videos]
+    return [
+        path.with_name(f"{path.stem}-{stem}{f'-{i}' if stems.count(stem) > 1 else ''}{path.suffix}")
+        for i, stem in enumerate(stems)
+    ]
 
 
 def main(argv=None) -> int:
@@ -55,24 +71,34 @@ def main(argv=None) -> int:
         print(f"predict.py: error: {error}", file=sys.stderr)
         return 2
     status = 0
-    for video in map(pathlib.Path, args.videos):
+    videos = [pathlib.Path(v) for v in args.videos]
+    pictures = picture_paths(visualize_to, videos) if visualize_to is not None else None
+    for i, video in enumerate(videos):
         try:
             result = predict_video(predictor, video, num_frames=args.frames, top_k=args.top_k)
         except ValueError as error:
             print(f"predict.py: error: {error}", file=sys.stderr)
             status = 1
             continue
-        print(f"{video}:")
-        for name, score in result.top_k:
-            print(f"  {score:7.4f}  {name}")
-        if visualize_to is not None:
-            path = _picture_path(visualize_to, video, len(args.videos) > 1)
+        record = result.to_json()
+        if args.json:
+            record["model"] = str(args.model)
+        else:
+            print(f"{video}:")
+            for name, score in result.top_k:
+                print(f"  {score:7.4f}  {name}")
+        if pictures is not None:
+            path = pictures[i]
             best, score = result.top_k[0]
             save_attention_picture(
                 result.frames, result.attention, path, title=f"{video.name}: {best} ({score:.2f})",
                 panel_size=max(96, result.frames.shape[1]),
             )  # fmt: skip
-            print(f"  attention -> {path}")
+            record["attention_picture"] = str(path)
+            if not args.json:
+                print(f"  attention -> {path}")
+        if args.json:
+            print(json.dumps(record), flush=True)
     return status
 
 

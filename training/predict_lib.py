@@ -1,16 +1,30 @@
-"""Prediction on a video file: decode with PyAV, TSN-sample `T` frames, centre-crop as evaluation does, top-k
-labels with probabilities and the attention saliency (`keras_ispan.models.export_outputs_model`)."""
+"""Prediction on a video file: decode with PyAV at the video's own size, take `T` frames at the TSN segment
+centres, apply the model's evaluation transform (`keras_ispan.io.frames_tf.eval_resize_and_crop` with the
+`ClipTransform` recorded in the model), and return the top-k labels, the probabilities and the attention
+saliency (`keras_ispan.models.export_outputs_model`).
+
+The frames reach the model exactly as through an exported SavedModel's `serving_default` signature given
+the same decoded frames, and as through `serving/client.py` (which sends the transform's resized frames).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import pathlib
+import time
 
 import numpy as np
 
-from training import eval_lib
+__all__ = ["Prediction", "Predictor", "load_predictor", "predict_video"]
 
-__all__ = ["Prediction", "predict_video", "load_predictor"]
+
+@dataclasses.dataclass(frozen=True)
+class Predictor:
+    """A loaded classifier ready to predict: its outputs model and what it records about itself."""
+
+    outputs_model: object
+    info: object  # keras_ispan.models.ClassifierInfo
+    model_path: pathlib.Path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +38,8 @@ class Prediction:
         frames: the sampled, cropped frames `(T, S, S, 3)` uint8 the model saw.
         attention: the saliency `(T, h, w)` (sums to 1 over the clip).
         frame_indices: indices of the sampled frames in the decoded video.
+        latency_ms: wall time of the model call (not the decoding), in milliseconds.
+        source_frames: uint8 `(T, H, W, 3)`, the sampled frames at the video's own size.
     """
 
     video: pathlib.Path
@@ -32,52 +48,73 @@ class Prediction:
     frames: np.ndarray
     attention: np.ndarray
     frame_indices: np.ndarray
+    latency_ms: float = 0.0
+    source_frames: np.ndarray | None = None
+
+    def to_json(self) -> dict:
+        """The machine-readable record printed by `predict.py --json` (keys shared with `client.py`)."""
+        return {
+            "video": str(self.video),
+            "top_k": [{"class": name, "score": score} for name, score in self.top_k],
+            "frames_used": int(self.frames.shape[0]),
+            "frame_indices": [int(i) for i in self.frame_indices],
+            "attention_shape": [int(d) for d in self.attention.shape],
+            "latency_ms": round(float(self.latency_ms), 3),
+        }
 
 
-def load_predictor(model_path):
-    """`(outputs model, class names, multi_label, image size)` of a `.keras` classifier."""
-    from keras_ispan.models import export_outputs_model
+def load_predictor(model_path) -> Predictor:
+    """A `Predictor` for the `.keras` classifier at `model_path` (`keras_ispan.models.load_classifier`).
 
-    model = eval_lib.load_model_file(model_path)
-    names, multi_label = eval_lib.model_labels(model)
-    if names is None:
-        names = [str(i) for i in range(int(model.output.shape[-1]))]
-    return export_outputs_model(model), list(names), multi_label, eval_lib.model_image_size(model)
+    Raises:
+        FileNotFoundError, ValueError: naming the file (see `load_classifier`).
+    """
+    from keras_ispan.models import classifier_info, export_outputs_model, load_classifier
+
+    model = load_classifier(model_path)
+    return Predictor(export_outputs_model(model), classifier_info(model), pathlib.Path(model_path))
+
+
+def _check_positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
 
 
 def predict_video(
-    predictor, video, *, num_frames: int = 8, top_k: int = 5, resize_ratio=None
+    predictor: Predictor, video, *, num_frames: int = 8, top_k: int = 5
 ) -> Prediction:
     """Predicts the classes of `video` with `predictor` (from `load_predictor`).
 
     Args:
         predictor: `load_predictor(model_path)`.
         video: a video file PyAV can read (MP4, AVI, WebM, GIF, ...).
-        num_frames: `T`, frames sampled at the segment centres.
+        num_frames: `T`, frames sampled at the TSN segment centres
+            (`keras_ispan.io.video.sample_segment_indices(..., mode="center")`).
         top_k: labels returned.
-        resize_ratio: short side before the centre crop divided by `S` (default: evaluation's 256/224).
 
     Raises:
-        keras_ispan.io.video.VideoDecodeError (a `ValueError`) naming the file when it cannot be decoded.
+        keras_ispan.io.video.VideoDecodeError (a `ValueError`) naming the file when it cannot be decoded;
+        ValueError for a `num_frames` or `top_k` below 1.
     """
     from keras_ispan.io import frames_tf
-    from keras_ispan.io.video import decode_video, sample_clip_indices
+    from keras_ispan.io.video import read_clip
 
-    outputs_model, names, multi_label, image_size = predictor
-    if not isinstance(num_frames, int) or num_frames < 1:
-        raise ValueError(
-            f"num_frames must be a positive integer. Received: num_frames={num_frames!r}"
-        )
-    ratio = resize_ratio or frames_tf.DEFAULT_RESIZE_RATIO
-    decoded, _ = decode_video(video, short_side=int(round(image_size * ratio)))
-    indices = sample_clip_indices(decoded.shape[0], num_frames, 1)[0]
+    _check_positive("num_frames", num_frames)
+    _check_positive("top_k", top_k)
+    info = predictor.info
+    transform = info.transform
+    clip, clip_info = read_clip(video, num_frames, short_side=None)
+    source, indices = clip[0], clip_info["frame_indices"][0]
     frames = frames_tf.eval_resize_and_crop(
-        decoded[indices], image_size, resize_ratio=ratio
+        source, transform.image_size, resize_ratio=transform.resize_ratio
     ).numpy()
-    outputs = outputs_model(frames[None], training=False)
+    start = time.perf_counter()
+    outputs = predictor.outputs_model(frames[None], training=False)
     probabilities = np.asarray(outputs["probabilities"])[0].astype(np.float64)
+    latency_ms = (time.perf_counter() - start) * 1000.0
     attention = np.asarray(outputs["attention"])[0].astype(np.float64)
-    order = np.argsort(-probabilities, kind="stable")[: max(1, min(top_k, len(names)))]
+    names = info.class_names
+    order = np.argsort(-probabilities, kind="stable")[: min(top_k, len(names))]
     return Prediction(
         video=pathlib.Path(video),
         top_k=[(names[i], float(probabilities[i])) for i in order],
@@ -85,4 +122,6 @@ def predict_video(
         frames=frames,
         attention=attention,
         frame_indices=indices,
+        latency_ms=latency_ms,
+        source_frames=source,
     )

@@ -25,6 +25,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from keras_ispan.models import load_classifier
 from training import callbacks as callbacks_lib
 from training import datasets, eval_lib, optim, plots, visualize
 from training.config import TrainConfig, save_config
@@ -371,7 +372,7 @@ def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch
     epochs_completed = len(columns.get("epoch", []))
     plots.plot_curves(columns, run_dir / "curves.png", title=config.output.name)
     best_state = json.loads((run_dir / "best.keras.best.json").read_text())
-    model = eval_lib.load_model_file(run_dir / "best.keras")
+    model = load_classifier(run_dir / "best.keras")
     split = (
         config.eval.split
         if info.counts.get(config.eval.split, 0)
@@ -452,7 +453,7 @@ def _export(config: TrainConfig, run_dir: pathlib.Path, log) -> pathlib.Path | N
     if export is None:
         log("[run] --export skipped: serving.export_lib has no export_model().")
         return None
-    model = eval_lib.load_model_file(run_dir / "best.keras")
+    model = load_classifier(run_dir / "best.keras")
     result = export(model, run_dir / "export", name="ispan")
     log(f"[run] exported SavedModel version {result.version} to {result.version_dir}")
     log(f"[run] serve it with: {result.docker_command}")

@@ -28,6 +28,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
+from keras_ispan.io.atomic import write_json_atomic, write_text_atomic
 from training import config as config_lib
 from training.hypermodel import TUNABLE, ISPANHyperModel, Spec, resolve_space
 from training.tune_config import TuneConfig, load_tuning, objective_of
@@ -208,6 +209,7 @@ class SearchResult:
     rows: list[dict[str, Any]]
     best_config_path: pathlib.Path | None
     best_values: dict[str, Any] | None
+    best_model_path: pathlib.Path | None = None
 
 
 def run_search(
@@ -269,6 +271,9 @@ def run_search(
         if tune_config.overwrite or not (tune_config.project_dir / SIGNATURE_FILE).is_file():
             _write_json(tune_config.project_dir / SIGNATURE_FILE, signature)
         tuner.search(epochs=epochs, verbose=verbose)
+        best_model_path = None
+        if not is_distributed_worker():
+            best_model_path = save_best_model(tuner, tune_config.output_dir / "best.keras")
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     project_dir = tune_config.project_dir
@@ -296,7 +301,28 @@ def run_search(
     print(
         f"best trial {best['trial_id']}: {objective.name}={best['score']:.4f}; config written to {path}"
     )
-    return SearchResult(project_dir, rows, path, best_values)
+    if best_model_path is not None:
+        print(f"best trial's model written to {best_model_path}")
+    return SearchResult(project_dir, rows, path, best_values, best_model_path)
+
+
+def save_best_model(tuner, path: pathlib.Path) -> pathlib.Path | None:
+    """Saves the best trial's model (its best checkpoint) to `path` as `.keras`, atomically.
+
+    The file is what `training/evaluate.py`, `training/predict.py` and `serving/export.py` load
+    (`keras_ispan.models.load_classifier`); None when no trial completed.
+    """
+    from keras_ispan.io.atomic import atomic_path
+
+    try:
+        models = tuner.get_best_models(1)
+    except (IndexError, ValueError):  # no completed trial
+        return None
+    if not models:
+        return None
+    with atomic_path(path, suffix=".keras") as tmp:
+        models[0].save(tmp)
+    return path
 
 
 def trial_rows(project_dir: str | os.PathLike) -> list[dict[str, Any]]:
@@ -515,8 +541,8 @@ def _append_line(path: pathlib.Path, record: Mapping[str, Any]) -> None:
 
 
 def _write_text(path: pathlib.Path, text: str) -> None:
-    config_lib.write_text_atomic(path, text)
+    write_text_atomic(path, text)
 
 
 def _write_json(path: pathlib.Path, value: Any) -> None:
-    config_lib.write_text_atomic(path, json.dumps(value, indent=2) + "\n")
+    write_json_atomic(path, value, indent=2)

@@ -7,7 +7,17 @@ They are graph-safe with dynamic sizes (usable in `tf.data` maps and `tf.functio
 
 import tensorflow as tf
 
-DEFAULT_RESIZE_RATIO = 256 / 224
+from keras_ispan.io.transform import DEFAULT_RESIZE_RATIO, short_side_for
+
+__all__ = [
+    "DEFAULT_RESIZE_RATIO",
+    "decode_jpeg_center_crop",
+    "decode_jpeg_frames",
+    "eval_crops",
+    "eval_resize_and_crop",
+    "resize_short_side",
+    "transport_frames",
+]
 
 
 def decode_jpeg_frames(encoded, dct_method=""):
@@ -66,6 +76,18 @@ def resize_short_side(frames, short_side):
     )
 
 
+def transport_frames(frames_uint8, short_side):
+    """Step 1 of the evaluation transform alone: uint8 `(..., H, W, 3)` to uint8 with shorter side `short_side`.
+
+    A client that sends these frames to an exported signature (which resizes to the same short side,
+    a no-op here, then crops) gets exactly `eval_resize_and_crop` of the original frames: rounding to
+    uint8 commutes with the crop. Used by `serving/client.py` to keep requests small.
+    """
+    flat, lead = _flatten(frames_uint8)
+    resized = _to_uint8(resize_short_side(flat, short_side))
+    return tf.reshape(resized, tf.concat([lead, tf.shape(resized)[1:]], axis=0))
+
+
 def _to_uint8(images):
     return tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
 
@@ -114,7 +136,7 @@ def decode_jpeg_center_crop(encoded, image_size, resize_ratio=DEFAULT_RESIZE_RAT
     _check_size(image_size, resize_ratio)
     encoded = tf.convert_to_tensor(encoded, dtype=tf.string)
     flat = tf.reshape(encoded, [-1])
-    s, short_side = image_size, int(round(image_size * resize_ratio))
+    s, short_side = image_size, short_side_for(image_size, resize_ratio)
     shape = tf.io.extract_jpeg_shape(flat[0])
     h, w = shape[0], shape[1]
     window = tf.stack([(h - s) // 2, (w - s) // 2, s, s])
@@ -148,7 +170,7 @@ def eval_crops(frames_uint8, image_size, num_crops=1, resize_ratio=DEFAULT_RESIZ
         raise ValueError(f"`num_crops` must be 1, 3 or 10. Received: num_crops={num_crops}")
     flat, lead = _flatten(frames_uint8)
     s = image_size
-    short_side = s if num_crops == 3 else int(round(s * resize_ratio))
+    short_side = s if num_crops == 3 else short_side_for(s, resize_ratio)
     resized = resize_short_side(flat, short_side)
     shape = tf.shape(resized)
     h, w = shape[1], shape[2]

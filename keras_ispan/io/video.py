@@ -66,6 +66,23 @@ def _resized_size(height, width, short_side):
     return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
 
 
+def _rgb(frame, height, width):
+    """A decoded frame as uint8 RGB `(height, width, 3)`, resized with the evaluation transform's filter.
+
+    The frame is converted to RGB at its own size, then resized with Pillow's antialiased bilinear
+    filter, the filter of `keras_ispan.io.transform` (within one grey level of TensorFlow's
+    `resize(antialias=True)`, tested). FFmpeg's scaler (`to_ndarray(height=..., width=...)`) resizes
+    the chroma planes on their own grid and differed from it by up to 97 grey levels at colour edges
+    on a real clip, so datasets stored with it gave evaluation other frames than prediction.
+    """
+    image = frame.to_ndarray(format="rgb24")
+    if (height, width) == image.shape[:2]:
+        return image
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+
+
 def count_frames(path):
     """Counts the video frames of `path` by demuxing packets (no decoding).
 
@@ -135,13 +152,7 @@ def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_typ
                 )
             if (frame.height, frame.width) != size[:2]:
                 size = (frame.height, frame.width, size[2], size[3])  # mid-stream size change
-            if size[:2] == size[2:]:
-                image = frame.to_ndarray(format="rgb24")
-            else:
-                image = frame.to_ndarray(
-                    format="rgb24", height=size[2], width=size[3], interpolation="AREA"
-                )
-            frames.append(image)
+            frames.append(_rgb(frame, size[2], size[3]))
             if max_frames is not None and len(frames) >= max_frames:
                 break
     except Exception as e:  # corrupt packet: keep what was decoded, report it
@@ -226,12 +237,80 @@ def sample_clip_indices(num_frames, num_segments, num_clips=1):
     return ((2 * num_clips * i + 2 * c + 1) * num_frames) // (2 * num_segments * num_clips)
 
 
-def read_clip(path, num_segments, *, num_clips=1, short_side=256, max_frames=None):
-    """Decodes `path` and returns the evaluation frames `(num_clips, num_segments, H, W, 3)` uint8.
+def _decode_at(path, wanted, short_side, thread_type="AUTO"):
+    """Decodes `path` in one streaming pass, keeping only the frames whose decode index is in `wanted`.
 
-    Frames are those of `sample_clip_indices`; spatial cropping is left to the model's preprocessing
-    (`keras_ispan.io.frames_tf.eval_resize_and_crop`). Returns `(frames, info)` like `decode_video`.
+    Returns `(kept: {index: frame}, decoded: frames decoded, warning or None)`. Memory holds the kept
+    frames only, whatever the video's length.
     """
-    frames, info = decode_video(path, short_side=short_side, max_frames=max_frames)
-    indices = sample_clip_indices(frames.shape[0], num_segments, num_clips)
-    return frames[indices], info
+    container, stream = _open(path)
+    if thread_type:
+        stream.thread_type = thread_type
+    wanted = set(int(i) for i in wanted)
+    last = max(wanted) if wanted else -1
+    kept, decoded, warning = {}, 0, None
+    try:
+        for frame in container.decode(stream):
+            index = decoded
+            decoded += 1
+            if index in wanted:
+                kept[index] = _rgb(frame, *_resized_size(frame.height, frame.width, short_side))
+            if index >= last:
+                break
+    except Exception as e:  # corrupt packet: keep what was decoded, report it
+        warning = f"decoding stopped after {decoded} frames ({type(e).__name__}: {e})"
+    finally:
+        container.close()
+    return kept, decoded, warning
+
+
+def read_clip(path, num_segments, *, num_clips=1, short_side=256):
+    """Decodes only the evaluation frames of `path`: `(num_clips, num_segments, H, W, 3)` uint8.
+
+    The frames are those of `sample_clip_indices` over the video's frame count (counted by demuxing,
+    without decoding); one streaming decode keeps only them, so memory holds `num_clips * num_segments`
+    frames whatever the video's length. When fewer frames decode than were counted (a damaged file),
+    the indices are recomputed over the frames that decode and the file is decoded again; `info`'s
+    `warning` says so. Spatial cropping is left to the model's evaluation transform
+    (`keras_ispan.io.frames_tf.eval_resize_and_crop`).
+
+    Args:
+        path: the video file.
+        num_segments: `K`, frames per view.
+        num_clips: temporal views.
+        short_side: resize the kept frames so that the shorter side has this many pixels (area
+            interpolation); None keeps the video's own size (what inference uses, so that the model's
+            transform does the only resize).
+
+    Returns:
+        `(frames, info)`: `info` has `num_frames` (frames in the video), `frame_indices`
+        `(num_clips, num_segments)`, `height`, `width` (of the returned frames), `warning`.
+
+    Raises:
+        VideoDecodeError: missing, empty or unreadable file, no video stream, or no decodable frame.
+    """
+    _check_counts(1, num_segments, num_clips)
+    counted = count_frames(path)
+    if counted < 1:
+        raise VideoDecodeError(path, "no video packet in the file")
+    indices = sample_clip_indices(counted, num_segments, num_clips)
+    kept, decoded, warning = _decode_at(path, indices.ravel(), short_side)
+    if any(int(i) not in kept for i in indices.ravel()):
+        if decoded < 1:
+            raise VideoDecodeError(path, warning or "no decodable video frame")
+        note = f"{decoded} of {counted} counted frames decoded; sampled over the {decoded}"
+        warning = f"{warning}; {note}" if warning else note
+        indices = sample_clip_indices(decoded, num_segments, num_clips)
+        kept, _, _ = _decode_at(path, indices.ravel(), short_side)
+        if any(int(i) not in kept for i in indices.ravel()):
+            raise VideoDecodeError(path, warning)
+    frames = np.stack([kept[int(i)] for i in indices.ravel()])
+    frames = frames.reshape(indices.shape + frames.shape[1:])
+    info = {
+        "num_frames": int(min(counted, decoded) if warning else counted),
+        "frame_indices": indices,
+        "height": int(frames.shape[-3]),
+        "width": int(frames.shape[-2]),
+        "warning": warning,
+    }
+    return frames, info

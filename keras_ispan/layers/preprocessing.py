@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_ispan.io.transform import DEFAULT_RESIZE_RATIO
 from keras_ispan.layers.validation import check_choice
 
 # Per-channel statistics of the keras.applications preprocessing modes (RGB order, 0..255).
@@ -21,6 +22,13 @@ class PixelPreprocessing(keras.layers.Layer):
         mode: `"caffe"` (RGB to BGR, ImageNet mean subtracted: ResNet), `"tf"` (to `[-1, 1]`:
             InceptionV3, MobileNetV2), `"torch"` (to `[0, 1]`, ImageNet mean and std), `"unit"`
             (to `[0, 1]`), or `"none"` (cast only: EfficientNet normalises inside itself).
+        resize_ratio: the evaluation transform's shorter side before the centre crop divided by the
+            frame side `S` (`keras_ispan.io.transform.ClipTransform`; TSN: 256 / 224). Not applied
+            by this layer: it is recorded here, at the model's input, so that evaluation, prediction
+            and export read it from the model (`keras_ispan.models.classifier_info`).
+
+    Raises:
+        ValueError: unknown `mode`, or `resize_ratio` below 1.
 
     Call arguments:
         inputs: `(..., 3)` pixels, any real or integer dtype, values in `[0, 255]`.
@@ -36,9 +44,18 @@ class PixelPreprocessing(keras.layers.Layer):
     [-1.0, 1.0, -0.6]
     """
 
-    def __init__(self, mode="caffe", **kwargs):
+    def __init__(self, mode="caffe", resize_ratio=DEFAULT_RESIZE_RATIO, **kwargs):
         super().__init__(**kwargs)
         self.mode = check_choice("mode", mode, PREPROCESSING_MODES)
+        if isinstance(resize_ratio, bool) or not isinstance(resize_ratio, int | float):
+            raise ValueError(
+                f"`resize_ratio` must be a number >= 1. Received: resize_ratio={resize_ratio!r}"
+            )
+        if not resize_ratio >= 1.0:
+            raise ValueError(
+                f"`resize_ratio` must be a number >= 1. Received: resize_ratio={resize_ratio!r}"
+            )
+        self.resize_ratio = float(resize_ratio)
 
     def call(self, inputs):
         x = ops.cast(inputs, self.compute_dtype)
@@ -58,4 +75,4 @@ class PixelPreprocessing(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "mode": self.mode}
+        return {**super().get_config(), "mode": self.mode, "resize_ratio": self.resize_ratio}

@@ -10,16 +10,20 @@ from keras_ispan.models.backbones import (
 from keras_ispan.models.classifier import build_classifier, export_outputs_model
 from keras_ispan.models.heads import HEADS
 from keras_ispan.models.resizing import with_frame_resize
+from keras_ispan.models.saving import ClassifierInfo, classifier_info, load_classifier
 from keras_ispan.models.small_cnn import small_cnn
 
 __all__ = [
     "BACKBONES",
     "HEADS",
     "BackboneSpec",
+    "ClassifierInfo",
     "build_backbone",
     "build_classifier",
+    "classifier_info",
     "export_outputs_model",
     "get_backbone_spec",
+    "load_classifier",
     "pyramid_model",
     "small_cnn",
     "with_frame_resize",

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_ispan.io.transform import DEFAULT_RESIZE_RATIO
 from keras_ispan.layers import FrameWise
 from keras_ispan.layers.outputs import ClassLogits, UniformSaliency
 from keras_ispan.layers.preprocessing import PixelPreprocessing
@@ -28,6 +29,7 @@ def build_classifier(
     normalize_features=True,
     class_names=None,
     weight_decay=0.0,
+    resize_ratio=DEFAULT_RESIZE_RATIO,
     name=None,
 ):
     """Builds a video classifier: frames -> backbone pyramid (frame-wise) -> head -> logits.
@@ -53,6 +55,9 @@ def build_classifier(
         class_names: optional list of `num_classes` names stored in the model.
         weight_decay: L2 factor on the head's kernels (the backbone's decay belongs to the
             optimiser).
+        resize_ratio: the evaluation transform's shorter side over `image_size`
+            (`keras_ispan.io.transform.ClipTransform`), recorded in the model's
+            `preprocessing` layer for evaluation, prediction and export.
 
     Returns:
         A `keras.Model` with input `frames` `(batch, frames, image_size, image_size, 3)`, uint8
@@ -87,7 +92,9 @@ def build_classifier(
     pyramid = pyramid_model(build_backbone(backbone, image_size, weights), level_names)
 
     frames = keras.Input((None, image_size, image_size, 3), name="frames")
-    x = PixelPreprocessing(spec.preprocessing, name="preprocessing")(frames)
+    x = PixelPreprocessing(spec.preprocessing, resize_ratio=resize_ratio, name="preprocessing")(
+        frames
+    )
     features = FrameWise(pyramid, name="backbone")(x)
     features = list(features) if isinstance(features, list | tuple) else [features]
     kernel_regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from training import datasets, eval_lib
+from keras_ispan.models import load_classifier
+from training import datasets
 from training.config import TrainConfig
 from training.run import run
 
@@ -21,7 +22,7 @@ def test_run_with_the_resize_in_the_model(tiny_config):
     lines = []
     result = run(config, log=lines.append)
     assert any("crops resized in the model" in line for line in lines)
-    model = eval_lib.load_model_file(result.model_path)
+    model = load_classifier(result.model_path)
     assert tuple(model.input_shape) == (None, None, 32, 32, 3)  # the classifier, not the wrapper
     assert "frame_resize" not in [layer.name for layer in model.layers]
     for saved, trained in zip(model.get_weights(), result.model.get_weights(), strict=True):

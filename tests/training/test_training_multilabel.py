@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from training import datasets, eval_lib
+from keras_ispan.models import classifier_info, load_classifier
+from training import datasets
 from training.config import apply_overrides
 from training.records import (
     encode_jpeg,
@@ -64,8 +65,9 @@ def test_multilabel_run_reports_map_matching_sklearn(tiny_config, multilabel_dir
     assert "val_auc" in result.history
     assert (result.run_dir / "attention.gif").is_file()
     assert not (result.run_dir / "confusion.png").exists()
-    model = eval_lib.load_model_file(result.model_path)
-    assert eval_lib.model_labels(model) == (list(CLASSES), True)
+    model = load_classifier(result.model_path)
+    info = classifier_info(model)
+    assert (list(info.class_names), info.multi_label) == (list(CLASSES), True)
     dataset = datasets.eval_dataset(result.config, str(multilabel_dir), "test")
     targets = np.concatenate([y.numpy() for _, y in dataset])
     logits = model.predict(dataset, verbose=0)

@@ -1,12 +1,14 @@
 """Attention pictures, predict.py on real clips, evaluate.py with the frames sweep, fit.py argument errors."""
 
 import json
+import pathlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from training import eval_lib, visualize
+from keras_ispan.models import classifier_info, load_classifier
+from training import visualize
 
 
 def test_overlay_matches_a_numpy_blend():
@@ -57,7 +59,7 @@ def test_predict_on_real_clips(shared_clips, trained_model, tmp_path, capsys):
     )  # fmt: skip
     printed = capsys.readouterr().out
     assert status == 0
-    classes = eval_lib.model_labels(eval_lib.load_model_file(trained_model.model_path))[0]
+    classes = list(classifier_info(load_classifier(trained_model.model_path)).class_names)
     for video in videos:
         assert video in printed
     rows = [
@@ -138,3 +140,44 @@ def test_fit_cli_rejects_misspelt_keys(capsys):
     assert fit.main(["--preset", "ucf101", "--epochs", "3", "--print-config"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["train"]["epochs"] == 3 and printed["model"]["backbone"] == "resnet50"
+
+
+def test_predict_json_and_same_named_videos(shared_clips, trained_model, tmp_path, capsys):
+    """`--json` prints one object per video per line; two videos named alike get two pictures."""
+    from training import predict
+
+    source = shared_clips / "pool_cleaning.mp4"
+    videos = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "clip.mp4").symlink_to(source)
+        videos.append(str(tmp_path / folder / "clip.mp4"))
+    out = tmp_path / "att.png"
+    status = predict.main(
+        [*videos, "--model", str(trained_model.model_path), "--json", "--top-k", "3",
+         "--visualize", str(out)]
+    )  # fmt: skip
+    assert status == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["video"] for r in records] == videos
+    classes = list(classifier_info(load_classifier(trained_model.model_path)).class_names)
+    for record in records:
+        assert [t["class"] for t in record["top_k"]] <= classes and len(record["top_k"]) == 3
+        scores = [t["score"] for t in record["top_k"]]
+        assert scores == sorted(scores, reverse=True) and 0 < scores[0] <= 1
+        assert record["frames_used"] == 8 and len(record["frame_indices"]) == 8
+        assert record["attention_shape"][0] == 8 and record["latency_ms"] > 0
+    pictures = [r["attention_picture"] for r in records]
+    assert len(set(pictures)) == 2 and all(pathlib.Path(p).is_file() for p in pictures)
+    assert records[0]["top_k"] == records[1]["top_k"]  # same content, same answer
+
+
+def test_picture_paths_never_collide():
+    from training.predict import picture_paths
+
+    videos = [pathlib.Path(p) for p in ("a/clip.mp4", "b/clip.mp4", "c/other.avi")]
+    paths = picture_paths(pathlib.Path("out/att.gif"), videos)
+    assert len(set(paths)) == 3
+    assert paths[2] == pathlib.Path("out/att-other.gif")
+    assert picture_paths(pathlib.Path("x.png"), videos[:1]) == [pathlib.Path("x.png")]

@@ -2,12 +2,12 @@
 
 import json
 import os
-import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from keras_ispan.models import load_classifier
 from training import datasets, eval_lib
 from training.config import TrainConfig, apply_overrides
 from training.run import run
@@ -42,7 +42,7 @@ def test_run_writes_every_artefact_and_metrics_match_numpy(trained_run):
     assert os.path.getsize(run_dir / "curves.png") > 1000
 
     # Independent check: Keras predict on the test split, NumPy top-1 and confusion matrix.
-    model = eval_lib.load_model_file(run_dir / "best.keras")
+    model = load_classifier(run_dir / "best.keras")
     config = result.config
     dataset = datasets.eval_dataset(config, config.data.data_dir, "test")
     labels = np.concatenate([y.numpy() for _, y in dataset])
@@ -60,7 +60,7 @@ def test_run_writes_every_artefact_and_metrics_match_numpy(trained_run):
 
 def test_evaluation_is_deterministic(trained_run):
     result = trained_run
-    model = eval_lib.load_model_file(result.model_path)
+    model = load_classifier(result.model_path)
     config = result.config
 
     def scores():
@@ -120,20 +120,6 @@ def test_finished_run_is_not_overwritten(trained_run):
         run(result.config, log=lambda line: None)
     after = {p: p.stat().st_mtime_ns for p in result.run_dir.rglob("*") if p.is_file()}
     assert before == after
-
-
-def test_model_file_that_is_not_a_model(tmp_path):
-    text = tmp_path / "model.keras"
-    text.write_text("not a model")
-    with pytest.raises(ValueError, match="not a Keras model file"):
-        eval_lib.load_model_file(text)
-    archive = tmp_path / "archive.keras"
-    with zipfile.ZipFile(archive, "w") as handle:
-        handle.writestr("hello.txt", "hi")
-    with pytest.raises(ValueError, match="could not be loaded as a Keras model"):
-        eval_lib.load_model_file(archive)
-    with pytest.raises(FileNotFoundError, match="missing.keras"):
-        eval_lib.load_model_file(tmp_path / "missing.keras")
 
 
 def test_dataset_classes_must_match_the_model(tiny_config, tmp_path):
