@@ -63,6 +63,12 @@ def test_two_trial_search_summary_and_best_config(tmp_path, capsys):
     assert config.train.epochs == tiny_tuning.base_config().train.epochs
     assert config.model.levels == tiny_tuning.DEFAULT_LEVELS  # not tuned: the backbone default
     assert "trial" in capsys.readouterr().out
+    # The best trial's model is saved for export and prediction, with its best checkpoint's weights.
+    assert result.best_model_path == tune.output_dir / "best.keras"
+    from keras_ispan.models import load_classifier
+
+    model = load_classifier(result.best_model_path, check=False)
+    assert model.get_layer("logits").units == tiny_tuning.NUM_CLASSES
 
 
 def test_interrupted_search_resumes_without_repeating_finished_trials(tmp_path):
