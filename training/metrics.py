@@ -1,4 +1,4 @@
-"""Classification metrics in NumPy: top-k accuracy, mean class accuracy, confusion matrix, mAP.
+"""Classification metrics from scikit-learn: top-k accuracy, mean class accuracy, confusion matrix, mAP.
 
 All functions take scores `(num_clips, num_classes)` (logits or probabilities: only their order matters) and
 labels: integer class ids `(num_clips,)` for single-label, or multi-hot `(num_clips, num_classes)` for
@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "average_precision",
     "confusion_matrix",
     "mean_average_precision",
     "mean_class_accuracy",
@@ -35,75 +34,65 @@ def _check(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
-    """Fraction of clips whose label is among the `k` highest scores (ties broken by the lower class id).
+    """Fraction of clips whose label is among the `k` highest scores (`sklearn.metrics.top_k_accuracy_score`).
 
     Args:
         scores: `(num_clips, num_classes)`.
         labels: `(num_clips,)` integer class ids.
         k: clipped to the number of classes.
     """
+    from sklearn.metrics import top_k_accuracy_score
+
     scores, labels = _check(scores, labels)
     if len(labels) == 0:
         return float("nan")
-    k = max(1, min(int(k), scores.shape[1]))
-    # Stable sort of negated scores: equal scores keep the lower class id first.
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return float(np.mean(np.any(order == labels.reshape(-1, 1), axis=1)))
+    num_classes = scores.shape[1]
+    k = max(1, min(int(k), num_classes))
+    if k == num_classes:
+        return 1.0
+    if num_classes == 2:  # scikit-learn takes the positive class's score for two classes
+        scores = scores[:, 1] - scores[:, 0]
+    return float(top_k_accuracy_score(labels, scores, k=k, labels=np.arange(num_classes)))
 
 
 def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
     """`(num_classes, num_classes)` int64 counts; row = true class, column = predicted class."""
+    from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
+
     predicted = np.asarray(predicted, dtype=np.int64).reshape(-1)
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (labels, predicted), 1)
-    return matrix
+    matrix = sklearn_confusion_matrix(labels, predicted, labels=np.arange(num_classes))
+    return matrix.astype(np.int64)
 
 
 def mean_class_accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Mean over the classes present in `labels` of the per-class top-1 recall."""
+    """Mean over the classes present in `labels` of the per-class top-1 recall
+    (`sklearn.metrics.balanced_accuracy_score`)."""
+    from sklearn.metrics import balanced_accuracy_score
+
     scores, labels = _check(scores, labels)
-    matrix = confusion_matrix(np.argmax(scores, axis=1), labels, scores.shape[1])
-    support = matrix.sum(axis=1)
-    present = support > 0
-    if not np.any(present):
+    if len(labels) == 0:
         return float("nan")
-    return float(np.mean(np.diag(matrix)[present] / support[present]))
-
-
-def average_precision(scores: np.ndarray, targets: np.ndarray) -> float:
-    """Average precision of one class: mean of the precision at the rank of each positive.
-
-    Ties are resolved pessimistically-free as in scikit-learn: tied scores form one threshold.
-    Returns NaN when the class has no positive.
-    """
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    targets = np.asarray(targets).reshape(-1) > 0
-    positives = int(targets.sum())
-    if positives == 0:
-        return float("nan")
-    order = np.argsort(-scores, kind="stable")
-    scores, targets = scores[order], targets[order]
-    # Indices of the last element of each group of equal scores (thresholds).
-    last = np.r_[np.nonzero(np.diff(scores))[0], len(scores) - 1]
-    true_pos = np.cumsum(targets)[last]
-    predicted = last + 1
-    precision = true_pos / predicted
-    recall_step = np.diff(np.r_[0, true_pos]) / positives
-    return float(np.sum(precision * recall_step))
+    return float(balanced_accuracy_score(labels, np.argmax(scores, axis=1)))
 
 
 def mean_average_precision(scores: np.ndarray, targets: np.ndarray) -> float:
-    """Mean over classes with at least one positive of `average_precision` (Charades mAP)."""
+    """Mean over classes with at least one positive of the average precision (Charades mAP;
+    `sklearn.metrics.average_precision_score` per class)."""
+    from sklearn.metrics import average_precision_score
+
     scores, targets = _check(scores, targets)
     if targets.shape != scores.shape:
         raise ValueError(
             "multi-label targets must be multi-hot (num_clips, num_classes). "
             f"Received: targets.shape={targets.shape}, scores.shape={scores.shape}"
         )
-    values = [average_precision(scores[:, c], targets[:, c]) for c in range(scores.shape[1])]
-    values = [v for v in values if not np.isnan(v)]
-    return float(np.mean(values)) if values else float("nan")
+    targets = targets > 0
+    present = np.flatnonzero(targets.any(axis=0))
+    if present.size == 0:
+        return float("nan")
+    values = [average_precision_score(targets[:, c], scores[:, c]) for c in present]
+    return float(np.mean(values))
 
 
 def summarize(

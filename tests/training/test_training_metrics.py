@@ -1,11 +1,10 @@
-"""Metrics against hand-computed values and scikit-learn."""
+"""Metrics (scikit-learn underneath) against hand-computed values, ties, absent classes and two classes."""
 
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
 from training.metrics import (
-    average_precision,
     confusion_matrix,
     mean_average_precision,
     mean_class_accuracy,
@@ -56,8 +55,8 @@ def test_mean_class_accuracy_by_hand_differs_from_top1():
 
 def test_average_precision_by_hand_and_sklearn():
     # Ranked targets 1, 0, 1, 0: AP = (1/1 + 2/3) / 2.
-    assert average_precision(
-        np.array([0.9, 0.8, 0.7, 0.1]), np.array([1, 0, 1, 0])
+    assert mean_average_precision(
+        np.array([[0.9], [0.8], [0.7], [0.1]]), np.array([[1], [0], [1], [0]])
     ) == pytest.approx((1 + 2 / 3) / 2)
     rng = np.random.default_rng(2)
     scores = rng.normal(size=(120, 7))
@@ -78,3 +77,18 @@ def test_summarize_keys_and_errors():
         top_k_accuracy(scores, np.array([0, 1]))
     with pytest.raises(ValueError, match="multi-hot"):
         mean_average_precision(scores, np.array([0, 1, 2]))
+
+
+def test_two_classes_and_absent_classes():
+    scores = np.array([[0.2, 0.8], [0.9, 0.1], [0.4, 0.6]])
+    assert top_k_accuracy(scores, np.array([1, 0, 0]), 1) == pytest.approx(2 / 3)
+    assert top_k_accuracy(scores, np.array([1, 0, 0]), 2) == pytest.approx(1.0)
+    # class 2 never occurs: it counts in neither the mean class accuracy nor the confusion rows
+    three = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]])
+    assert mean_class_accuracy(three, np.array([0, 0])) == pytest.approx(0.5)
+    assert confusion_matrix(np.array([0, 1]), np.array([0, 0]), 3).tolist() == [
+        [1, 1, 0],
+        [0, 0, 0],
+        [0, 0, 0],
+    ]
+    assert np.isnan(mean_average_precision(np.ones((2, 2)), np.zeros((2, 2))))
