@@ -19,10 +19,10 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from keras_ispan.io.atomic import write_text_atomic  # noqa: E402
 from keras_ispan.models import load_classifier  # noqa: E402
 from training import datasets, eval_lib, plots  # noqa: E402
 from training.config import load_config, parse_override  # noqa: E402
-from keras_ispan.io.atomic import write_text_atomic  # noqa: E402
 
 VARIANTS = {
     "tsn": {"model.head": "tsn"},

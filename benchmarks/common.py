@@ -1,6 +1,5 @@
 """Shared helpers of the benchmark scripts: timing, a table printer, JSON output, machine info."""
 
-import json
 import os
 import pathlib
 import platform
@@ -46,11 +45,10 @@ def print_table(rows, columns):
 
 def write_json(name, payload):
     """Writes `benchmarks/results/<name>.json` atomically and returns its path."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    from keras_ispan.io.atomic import write_json_atomic  # here: importing `keras_ispan` loads Keras
+
     path = RESULTS / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_json_atomic(path, {"machine": machine(), **payload}, indent=2)
     print(f"wrote {path}")
     return path
 

@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from training.fsutil import write_text_atomic
+    from keras_ispan.io.atomic import write_text_atomic
 
     rng = np.random.default_rng(0)
     frames = rng.integers(

@@ -1,15 +1,13 @@
 """TF Serving configuration files: `models.config`, `batching.config`, `monitoring.config`.
 
-Each file is written atomically (temp file in the same folder, then `os.replace`) and validated by
+Each file is written atomically with the umask's mode (`keras_ispan.io.atomic`) and validated by
 parsing it back with TF Serving's protos: `ModelServerConfig` from `tensorflow-serving-api`; the
 `BatchingParameters` and `MonitoringConfig` messages are not shipped in that package, so they are
 declared here with TF Serving's field names, types and numbers (session_bundle_config.proto,
 monitoring_config.proto).
 """
 
-import os
 import pathlib
-import tempfile
 
 from google.protobuf import (
     descriptor_pb2,
@@ -19,6 +17,8 @@ from google.protobuf import (
     wrappers_pb2,
 )
 from tensorflow_serving.config import model_server_config_pb2
+
+from keras_ispan.io.atomic import write_text_atomic
 
 _FIELD = descriptor_pb2.FieldDescriptorProto
 
@@ -98,20 +98,6 @@ prometheus_config {
 """
 
 
-def atomic_write_text(path, text):
-    """Writes `text` to `path` through a temp file in the same folder and `os.replace`."""
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def parse_text_proto(path, message_class):
     """Parses a text-proto file; raises `ValueError` naming the file when it is not valid."""
     path = pathlib.Path(path)
@@ -155,7 +141,7 @@ def write_models_config(path, name, base_path):
         entry = entries.add(name=name, model_platform="tensorflow")
         entry.model_version_policy.latest.num_versions = 1
     entry.base_path = str(base_path)
-    atomic_write_text(path, text_format.MessageToString(config))
+    write_text_atomic(path, text_format.MessageToString(config))
     read_model_server_config(path)
     return path
 
@@ -164,7 +150,7 @@ def write_default_config(path, text, message_class):
     """Writes `text` to `path` unless the file exists, then validates the file by parsing it."""
     path = pathlib.Path(path)
     if not path.exists():
-        atomic_write_text(path, text)
+        write_text_atomic(path, text)
     parse_text_proto(path, message_class)
     return path
 

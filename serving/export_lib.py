@@ -18,7 +18,6 @@ asset file through a lookup table.
 """
 
 import dataclasses
-import os
 import pathlib
 import shutil
 import tempfile
@@ -29,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ispan.io import frames_tf
+from keras_ispan.io.atomic import publish_dir
 from serving import configs, warmup
 from serving.configs import check_model_name
 
@@ -283,19 +283,19 @@ def export_model(model, export_base, name="ispan", version=None, options=None):
 
 
 def _rename_into_place(tmp_dir, model_dir, version):
-    """Renames `tmp_dir` to `model_dir/<version>`; retries the next number for automatic versions."""
+    """Renames `tmp_dir` to `model_dir/<version>`; retries the next number for automatic versions.
+
+    The folder and its files first get the modes `mkdir` / `open` would give them under the umask
+    (`keras_ispan.io.atomic.publish_dir`), so a server running as another user can read the version.
+    """
     for _ in range(100):
         target = model_dir / str(version if version is not None else next_version(model_dir))
-        if target.exists():
-            if version is not None:
-                raise FileExistsError(f"Version folder already exists: {target}")
-            continue
         try:
-            os.rename(tmp_dir, target)
+            publish_dir(tmp_dir, target)
             return int(target.name)
-        except OSError:
-            if version is not None or not target.exists():
-                raise
+        except FileExistsError:
+            if version is not None:
+                raise FileExistsError(f"Version folder already exists: {target}") from None
     raise FileExistsError(f"Could not find a free version folder in {model_dir}")
 
 

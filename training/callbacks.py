@@ -12,7 +12,7 @@ import tempfile
 import keras
 import numpy as np
 
-from training.fsutil import atomic_path, write_text_atomic
+from keras_ispan.io.atomic import atomic_path, write_text_atomic
 
 __all__ = ["BestModelCheckpoint", "LearningRateLogger", "StopAfterEpochs", "make_callbacks"]
 

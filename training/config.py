@@ -33,7 +33,6 @@ from training.config_sections import (
     OutputConfig,
     TrainLoopConfig,
 )
-from training.fsutil import write_text_atomic
 
 __all__ = [
     "BACKBONE_NAMES",
@@ -187,17 +186,32 @@ def add_override_argument(parser, example: str, what: str = "any config key") ->
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """Parses `section.key=value`; the value is read as JSON when it parses, else kept as a string.
+    """Parses `section.key=value`, reading the value as the key's declared type.
 
-    `optim.learning_rate=0.01` -> `("optim.learning_rate", 0.01)`; `model.levels=["a","b"]` -> a list;
-    `data.data_dir=/x/y` -> a string; `model.levels=null` -> `None`.
+    A `str` key takes the text as it is (`output.name=2024` -> `"2024"`, `model.weights=none` ->
+    `"none"`; a JSON string literal such as `"007"` is unquoted). A key that may be `None` takes `null` or
+    `none` as `None`. Other keys read the text as JSON (`true`/`false`/`none` in any case too), else keep it
+    as a string for the type check to reject: `optim.learning_rate=0.01` -> `("optim.learning_rate", 0.01)`,
+    `model.levels=["a","b"]` -> a list, `model.levels=a,b` -> `"a,b"` (split when converted),
+    `model.levels=null` -> `None`. Unknown keys are read as JSON (and rejected by `apply_overrides`).
     """
     if "=" not in text:
         raise ValueError(
             f"An override must look like section.key=value. Received: override={text!r}"
         )
     key, raw = text.split("=", 1)
-    return key.strip(), _parse_scalar(raw)
+    key = key.strip()
+    hint = _declared_type(key)
+    return key, _parse_scalar(raw) if hint is None else _parse_text(hint, raw)
+
+
+def _declared_type(key: str) -> Any:
+    """The type annotation of `section.key` in `TrainConfig`, or None for an unknown key."""
+    section, _, name = key.partition(".")
+    section_hints = typing.get_type_hints(TrainConfig)
+    if section not in section_hints or not dataclasses.is_dataclass(section_hints[section]):
+        return None
+    return typing.get_type_hints(section_hints[section]).get(name)
 
 
 def _parse_scalar(raw: str) -> Any:
@@ -208,6 +222,27 @@ def _parse_scalar(raw: str) -> Any:
         return {"true": True, "false": False, "none": None}.get(raw.lower(), raw)
 
 
+def _parse_text(hint: Any, raw: str) -> Any:
+    """Command-line text as a value of type `hint`: strings stay text, never guessed as numbers."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        if type(None) in args and raw.strip().lower() in ("null", "none"):
+            return None
+        options = [arg for arg in args if arg is not type(None)]
+        if len(options) == 1:
+            return _parse_text(options[0], raw)
+        return _parse_scalar(raw)
+    if hint is str:
+        text = raw.strip()
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                pass
+        return text
+    return _parse_scalar(raw)
+
+
 def apply_overrides(
     config: TrainConfig, overrides: Mapping[str, Any] | Iterable[str] | None
 ) -> TrainConfig:
@@ -215,7 +250,9 @@ def apply_overrides(
 
     Args:
         config: the base config.
-        overrides: a mapping `{"optim.learning_rate": 0.01}` or strings `["optim.learning_rate=0.01"]`.
+        overrides: a mapping `{"optim.learning_rate": 0.01}`, or a list of strings
+            `["optim.learning_rate=0.01"]` (read by `parse_override`) and/or `(key, value)` pairs whose values
+            are taken as they are (what the typed command-line flags pass).
     """
     if not overrides:
         return config
@@ -257,7 +294,8 @@ def load_config(
     Args:
         path: a `.json` (as written by `save_config`) or `.toml` file; its keys override the preset's. A file
             may name its own preset with the top-level key `"preset"` or `output.preset`.
-        overrides: dotted `section.key=value` strings or a mapping of dotted keys.
+        overrides: dotted `section.key=value` strings and/or `(key, value)` pairs, or a mapping of dotted
+            keys (see `apply_overrides`).
         preset: the preset to start from; `None` uses the file's preset, else `synthetic`.
     """
     file_values: dict[str, Any] = {}
@@ -286,9 +324,11 @@ def load_config(
 
 
 def save_config(config: TrainConfig, path: str | os.PathLike) -> pathlib.Path:
-    """Writes `config` as indented JSON, atomically (temp file in the same folder, then `os.replace`)."""
+    """Writes `config` as indented JSON, atomically (`keras_ispan.io.atomic.write_json_atomic`)."""
+    from keras_ispan.io.atomic import write_json_atomic  # here: importing `keras_ispan` loads Keras
+
     path = pathlib.Path(path)
-    write_text_atomic(path, json.dumps(config.to_dict(), indent=2, sort_keys=False) + "\n")
+    write_json_atomic(path, config.to_dict(), indent=2)
     return path
 
 
@@ -370,11 +410,11 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
                 errors.append(str(error))
         raise ValueError(f"Config key {key} has the wrong type ({hint}). Received: {key}={value!r}")
     if origin is tuple:
+        item = args[0] if args else Any
         if isinstance(value, str):
-            value = [_parse_scalar(v) for v in value.split(",") if v.strip()]
+            value = [_parse_text(item, v) for v in value.split(",") if v.strip()]
         if not isinstance(value, list | tuple):
             raise ValueError(f"Config key {key} must be a list. Received: {key}={value!r}")
-        item = args[0] if args else Any
         return tuple(_convert(item, v, key) for v in value)
     if hint is Any:
         return value

@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from keras_ispan.io.atomic import write_json_atomic
 from keras_ispan.io.video import VideoDecodeError, decode_video
 from training import clip_index, records
 from training.layouts import LAYOUTS, parse_layout
@@ -150,7 +151,7 @@ def _prepare_output(config, fingerprint, log):
     elif any(out.glob("*.tfrecord")):
         raise ValueError(f"{out} already holds TFRecords not written by prepare; pass --overwrite.")
     state_dir.mkdir(exist_ok=True)
-    records.write_json_atomic(state_file, {"fingerprint": fingerprint})
+    write_json_atomic(state_file, {"fingerprint": fingerprint}, sort_keys=True)
     return out, state_dir
 
 
@@ -222,7 +223,7 @@ def _write_shard(out, state_dir, split, shard, num_shards, items, results):
             stats[key].append(info[value])
     name = records.shard_name(split, shard, num_shards)
     records.write_tfrecord_atomic(out / name, serialized)
-    records.write_json_atomic(state_dir / f"{name}.json", stats)
+    write_json_atomic(state_dir / f"{name}.json", stats, sort_keys=True)
     return stats
 
 

@@ -60,11 +60,13 @@ def config_from_args(args):
         "model.weights": args.weights,
         "train.strategy": args.strategy,
     }
-    overrides = [f"{key}={value}" for key, value in explicit.items() if value is not None]
+    # (key, value) pairs, not "key=value" text: a flag's value already has its type (`--name 2024` is
+    # the run name "2024", `--epochs 3` the integer 3), so it is never re-read from text
+    overrides = [(key, value) for key, value in explicit.items() if value is not None]
     if args.export:
-        overrides.append("output.export=true")
+        overrides.append(("output.export", True))
     if args.overwrite:
-        overrides.append("output.overwrite=true")
+        overrides.append(("output.overwrite", True))
     return load_config(args.config, overrides + list(args.overrides), preset=args.preset)
 
 

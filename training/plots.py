@@ -1,6 +1,6 @@
 """PNG plots of a run: training curves from the CSV log, the confusion matrix, the frames sweep.
 
-Every figure is written atomically (temp file in the same folder, then `os.replace`).
+Every figure is written atomically, with the umask's file mode (`keras_ispan.io.atomic.atomic_path`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from training.fsutil import atomic_path  # noqa: E402
-
 __all__ = ["plot_confusion", "plot_curves", "plot_frames_sweep", "read_csv_log"]
 
 
 def _save(fig, path) -> pathlib.Path:
+    from keras_ispan.io.atomic import atomic_path  # here: importing `keras_ispan` loads Keras
+
     try:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")

@@ -12,14 +12,11 @@ serialized record, so a reader takes the K sampled frames with `tf.strings.subst
 all of them), and for datasets with timed actions (Charades) `action_labels` (int64), `action_starts`,
 `action_ends` (float, seconds); feature list `frames`: one bytes feature per frame holding the
 JPEG-encoded RGB frame. Records of format version 1 (no `frame_index`) are still read (full parse).
-Files are written atomically (temp file + `os.replace`).
+Files are written atomically, with the umask's modes (`keras_ispan.io.atomic`).
 """
 
 import io
-import json
-import os
 import pathlib
-import tempfile
 
 import numpy as np
 
@@ -111,44 +108,18 @@ def frame_index(serialized, jpeg_frames):
     return index
 
 
-def _temp_path(path):
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return pathlib.Path(tmp)
-
-
 def write_tfrecord_atomic(path, serialized_records):
-    """Writes records to `path` through a temp file in the same folder; returns the record count."""
+    """Writes records to `path` atomically (`keras_ispan.io.atomic.atomic_path`); returns the record count."""
     import tensorflow as tf
 
-    path = pathlib.Path(path)
-    tmp = _temp_path(path)
+    from keras_ispan.io.atomic import atomic_path  # here: it loads Keras
+
     count = 0
-    try:
-        with tf.io.TFRecordWriter(str(tmp)) as writer:
-            for record in serialized_records:
-                writer.write(record)
-                count += 1
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
+        for record in serialized_records:
+            writer.write(record)
+            count += 1
     return count
-
-
-def write_text_atomic(path, text):
-    path = pathlib.Path(path)
-    tmp = _temp_path(path)
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def write_json_atomic(path, obj):
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def frame_statistics(num_frames, fps, heights, widths):
@@ -174,6 +145,8 @@ def write_dataset_metadata(output_dir, classes, multi_label, splits, created_by,
     `splits` maps split name to a dict with at least `count` and `num_shards` (and optional `frames`
     statistics from `frame_statistics`).
     """
+    from keras_ispan.io.atomic import write_json_atomic, write_text_atomic  # here: it loads Keras
+
     output_dir = pathlib.Path(output_dir)
     for name in classes:
         if not name or "\n" in name:
@@ -192,5 +165,5 @@ def write_dataset_metadata(output_dir, classes, multi_label, splits, created_by,
         "created_by": created_by,
         **extra,
     }
-    write_json_atomic(output_dir / "metadata.json", metadata)
+    write_json_atomic(output_dir / "metadata.json", metadata, sort_keys=True)
     return metadata

@@ -294,9 +294,13 @@ def _check_output(output_dir):
 def _write_video(path, frames, fps):
     import av
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    with av.open(str(tmp), mode="w") as container:
+    from keras_ispan.io.atomic import atomic_path
+
+    # PyAV picks the container from the name: the temporary file ends with the real suffix
+    with (
+        atomic_path(path, suffix=".tmp" + path.suffix) as tmp,
+        av.open(str(tmp), mode="w") as container,
+    ):
         stream = container.add_stream("libx264", rate=int(round(fps)))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
@@ -304,7 +308,6 @@ def _write_video(path, frames, fps):
         for image in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode())
-    os.replace(tmp, path)
 
 
 def generate_synthetic_dataset(output_dir=None, config=None, *, write_videos=False, log=print):

@@ -70,8 +70,9 @@ def configs_from_args(args):
     from training.tune_lib import load_tuning
 
     overrides = list(args.overrides)
+    # a (key, value) pair: the folder name is taken as it is, never read as JSON
     if args.data is not None:
-        overrides.insert(0, f"data.data_dir={args.data}")
+        overrides.insert(0, ("data.data_dir", args.data))
     tuning = {
         "tuner": args.tuner,
         "max_trials": args.max_trials,

@@ -9,8 +9,6 @@ import pathlib
 import numpy as np
 from PIL import Image, ImageDraw
 
-from training.fsutil import atomic_path
-
 __all__ = ["overlay_attention", "save_attention_picture"]
 
 
@@ -96,6 +94,8 @@ def save_attention_picture(
     panels = [Image.fromarray(p) for p in overlay_attention(frames, attention)]
     if panel_size:
         panels = [p.resize((panel_size, panel_size), Image.BILINEAR) for p in panels]
+    from keras_ispan.io.atomic import atomic_path  # here: importing `keras_ispan` loads Keras
+
     with atomic_path(path) as tmp:
         if path.suffix.lower() == ".gif":
             images = [

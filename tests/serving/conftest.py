@@ -39,6 +39,7 @@ def served_base(exported, tmp_path_factory):
     """A base with `ispan` versions 1 (seed 0) and 2 (seed 1), all served, labels stable=1, canary=2."""
     from google.protobuf import text_format
 
+    from keras_ispan.io.atomic import write_text_atomic
     from serving import configs
     from serving.export_lib import export_model
 
@@ -52,7 +53,7 @@ def served_base(exported, tmp_path_factory):
     entry.model_version_policy.all.SetInParent()
     entry.version_labels["stable"] = 1
     entry.version_labels["canary"] = 2
-    configs.atomic_write_text(base / "models.config", text_format.MessageToString(config))
+    write_text_atomic(base / "models.config", text_format.MessageToString(config))
     return base
 
 

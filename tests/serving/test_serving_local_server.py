@@ -12,6 +12,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 from serving_utils import free_port, http, random_frames
 
+from keras_ispan.io.atomic import write_text_atomic
 from serving import configs, json_codec, model_registry
 from serving.app import ModelServer, ServerOptions
 from serving.client import GrpcClient
@@ -219,7 +220,7 @@ def test_models_config_is_reloaded_while_serving(served_base, tmp_path):
     """Moving a label and adding a model in models.config takes effect without a restart."""
     config_path = tmp_path / "models.config"
     config = configs.read_model_server_config(served_base / "models.config")
-    configs.atomic_write_text(config_path, text_format.MessageToString(config))
+    write_text_atomic(config_path, text_format.MessageToString(config))
     options = ServerOptions(
         port=free_port(), rest_api_port=free_port(), model_config_file=str(config_path),
         file_system_poll_wait_seconds=0.2, model_config_file_poll_wait_seconds=0.2,
@@ -236,7 +237,7 @@ def test_models_config_is_reloaded_while_serving(served_base, tmp_path):
         copy = config.model_config_list.config.add()
         copy.CopyFrom(entry)
         copy.name = "copy"
-        configs.atomic_write_text(config_path, text_format.MessageToString(config))
+        write_text_atomic(config_path, text_format.MessageToString(config))
         deadline, got = time.monotonic() + 60, None
         while time.monotonic() < deadline:
             got = http("GET", f"{rest}/ispan/labels/stable/metadata")[1]["model_spec"]["version"]

@@ -118,3 +118,81 @@ def test_config_is_frozen():
     config = preset("synthetic")
     with pytest.raises(AttributeError):
         config.train.epochs = 3  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Values are read as the key's declared type, never guessed from the text (issue 12)
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["2024", "true", "1e3", "007", "null", "none", "0.5"])
+def test_typed_name_flag_is_always_a_string(name):
+    from training.fit import config_from_args, parse_args
+
+    config = config_from_args(parse_args(["--name", name]))
+    assert config.output.name == name
+    assert isinstance(config.output.name, str)
+
+
+@pytest.mark.parametrize(
+    "override, key, expected",
+    [
+        ("output.name=2024", "name", "2024"),
+        ("output.name=true", "name", "true"),
+        ("output.name=1e3", "name", "1e3"),
+        ("output.name=007", "name", "007"),
+        ('output.name="none"', "name", "none"),  # a JSON string literal is unquoted
+        ("output.name=none", "name", None),  # a key that may be None takes null/none as None
+        ("output.runs_dir=2024", "runs_dir", "2024"),
+    ],
+)
+def test_set_on_a_string_key_keeps_the_text(override, key, expected):
+    assert parse_override(override) == (f"output.{key}", expected)
+    assert getattr(apply_overrides(preset("synthetic"), [override]).output, key) == expected
+
+
+def test_set_on_typed_keys_keeps_converting():
+    config = apply_overrides(
+        preset("synthetic"),
+        [
+            "train.epochs=3",
+            "optim.learning_rate=1e-3",
+            "optim.clipnorm=none",
+            "data.cache=false",
+            "model.weights=none",  # a str key: the word, not None
+            "model.levels=1,2",  # items of a tuple[str, ...] stay text
+            "eval.frames_sweep=1,4",
+            "data.data_dir=123",
+        ],
+    )
+    assert config.train.epochs == 3
+    assert config.optim.learning_rate == 1e-3
+    assert config.optim.clipnorm is None
+    assert config.data.cache is False
+    assert config.model.weights == "none"
+    assert config.model.levels == ("1", "2")
+    assert config.eval.frames_sweep == (1, 4)
+    assert config.data.data_dir == "123"
+
+
+def test_set_with_a_bad_value_names_the_key_and_the_value():
+    from training.fit import config_from_args, parse_args
+
+    with pytest.raises(ValueError, match=r"train\.epochs must be an integer.*train\.epochs='abc'"):
+        config_from_args(parse_args(["--set", "train.epochs=abc"]))
+
+
+def test_typed_flags_of_fit_and_tune_keep_their_types():
+    from training import tune
+    from training.fit import config_from_args, parse_args
+
+    config = config_from_args(
+        parse_args(["--data", "2024", "--runs-dir", "1e3", "--weights", "none", "--epochs", "2"])
+    )
+    assert (config.data.data_dir, config.output.runs_dir) == ("2024", "1e3")
+    assert (config.model.weights, config.train.epochs) == ("none", 2)
+    train, tuning = tune.configs_from_args(
+        tune.parse_args(["--data", "true", "--project-name", "2024", "--objective", "1e3"])
+    )
+    assert train.data.data_dir == "true"
+    assert (tuning.project_name, tuning.objective) == ("2024", "1e3")
