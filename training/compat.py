@@ -17,51 +17,142 @@ Measured with Keras 3.15.1 / TF 2.21, two worker processes on 127.0.0.1: leaving
 the error quoted; with both, `tests/training/test_training_distributed.py` trains and the workers end with
 identical weights.
 
-Both patches are applied only for the Keras versions in `AFFECTED` and only once; `apply()` returns what it did.
+Each patch is applied only when its bug is detected in the installed Keras, by running the Keras
+function on a stand-in strategy that records what Keras asks of it (`bugs()`), never by a version number;
+`apply()` returns what it installed. `tests/training/test_training_optim.py` fails when a bug is no longer
+detected (time to delete this module) and the multi-worker test fails when a patch stops working.
 `MirroredStrategy` does not need them (but is not harmed by them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import keras
 
-__all__ = ["AFFECTED", "apply", "is_affected", "keras_version"]
-
-# Versions known to need the fixes: every Keras 3 release up to and including 3.15.x (re-check when moving on).
-AFFECTED = ((3, 0), (3, 15))
+__all__ = ["apply", "bugs"]
 
 _APPLIED: list[str] = []
 
 
-def keras_version(version: str | None = None) -> tuple[int, int]:
-    """`"3.15.1"` -> `(3, 15)`."""
-    parts = (version or keras.__version__).split(".")
-    return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+class _RecordingStrategy:
+    """Stands in for a multi-worker collective strategy: records each `reduce` call, reduces nothing."""
+
+    def __init__(self):
+        self.calls = []
+
+    def reduce(self, reduce_op, value, axis=None):
+        self.calls.append((reduce_op, value, axis))
+        return value
+
+    def scope(self):
+        return contextlib.nullcontext()
 
 
-def is_affected(version: str | None = None) -> bool:
-    """Whether this Keras version needs the multi-worker patches."""
-    low, high = AFFECTED
-    return low <= keras_version(version) <= high
+def _stand_in(tf_trainer):
+    """A `_RecordingStrategy` that Keras takes for a collective multi-worker strategy."""
+    import tensorflow as tf
+
+    class Extended:
+        def _in_multi_worker_mode(self):
+            return True
+
+    cls = type(
+        "RecordingCollectiveStrategy",
+        (_RecordingStrategy, tf.distribute.MultiWorkerMirroredStrategy),
+        {"extended": property(lambda self: Extended())},
+    )
+    strategy = object.__new__(cls)
+    _RecordingStrategy.__init__(strategy)
+    return strategy
 
 
-def apply(force: bool = False) -> list[str]:
-    """Installs the two patches when the installed Keras is affected (or `force`); idempotent.
+def _per_replica(value):
+    """A value Keras takes for a per-replica one (`tf.distribute.DistributedValues`)."""
+    import tensorflow as tf
+
+    class PerReplica(tf.distribute.DistributedValues):
+        values = (value,)
+
+    return PerReplica()
+
+
+def _reduces_inputs(tf_trainer) -> bool:
+    """Bug 1: the symbolic build all-reduces the input batch itself."""
+    strategy = _stand_in(tf_trainer)
+
+    class Trainer:
+        _distribute_strategy = strategy
+        distribute_strategy = strategy
+
+        def _symbolic_build(self, data_batch=None):
+            pass
+
+    batch = {"frames": _per_replica(keras.ops.zeros((1, 2)))}
+    with contextlib.suppress(Exception):
+        tf_trainer.TensorFlowTrainer._maybe_symbolic_build(
+            Trainer(), iterator=[(0, 0, iter([batch]))]
+        )
+    return any(value is batch for _, value, _ in strategy.calls)
+
+
+def _reduces_scalars_on_axis_0(tf_trainer) -> bool:
+    """Bug 2: logged scalars are reduced with `axis=0`."""
+    strategy = _stand_in(tf_trainer)
+    with contextlib.suppress(Exception):
+        tf_trainer.reduce_per_replica(_per_replica(keras.ops.ones(())), strategy, "mean")
+    return any(axis == 0 for _, _, axis in strategy.calls)
+
+
+def bugs(patched: bool = False) -> dict[str, bool]:
+    """Which of the two multi-worker bugs the installed Keras has (TensorFlow backend only).
+
+    `patched=True` examines the functions as they are now (after `apply()`): all False when the
+    patches work."""
+    if keras.backend.backend() != "tensorflow":
+        return {}
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original = tf_trainer if patched else _ORIGINALS.get("trainer", tf_trainer)
+    return {
+        "maybe_symbolic_build_local_batch": _reduces_inputs(original),
+        "reduce_per_replica_scalar_axis": _reduces_scalars_on_axis_0(original),
+    }
+
+
+_ORIGINALS: dict = {}  # the Keras functions before patching, for `bugs()` to examine after `apply()`
+
+
+def apply() -> list[str]:
+    """Installs the patch for each bug `bugs()` detects; idempotent.
 
     Returns:
-        The names of the patches installed so far (empty for an unaffected Keras).
+        The names of the patches installed so far (empty when Keras has neither bug).
     """
-    if not (force or is_affected()) or keras.backend.backend() != "tensorflow":
-        return list(_APPLIED)
-    if _APPLIED:
+    if _APPLIED or keras.backend.backend() != "tensorflow":
         return list(_APPLIED)
     from keras.src.backend.tensorflow import trainer as tf_trainer
 
-    _patch_symbolic_build(tf_trainer)
-    _patch_reduce_per_replica(tf_trainer)
+    found = bugs()
+    _ORIGINALS["trainer"] = _OriginalFunctions(tf_trainer)
+    if found["maybe_symbolic_build_local_batch"]:
+        _patch_symbolic_build(tf_trainer)
+    if found["reduce_per_replica_scalar_axis"]:
+        _patch_reduce_per_replica(tf_trainer)
     return list(_APPLIED)
+
+
+class _OriginalFunctions:
+    """The two Keras functions before patching, with the attribute names `bugs()` uses."""
+
+    def __init__(self, tf_trainer):
+        self.reduce_per_replica = tf_trainer.reduce_per_replica
+        self.TensorFlowTrainer = type(
+            "OriginalTrainer",
+            (),
+            {"_maybe_symbolic_build": tf_trainer.TensorFlowTrainer._maybe_symbolic_build},
+        )
 
 
 def _patch_symbolic_build(tf_trainer) -> None:

@@ -1,4 +1,4 @@
-"""Schedules against NumPy formulas, optimisers, losses, frozen layers, the compat version gate."""
+"""Schedules against NumPy formulas, optimisers, losses, frozen layers, the compat patches detected by their bugs."""
 
 import math
 
@@ -117,11 +117,16 @@ def test_freeze_backbone_partial_bn_and_momentum():
     assert len(model.trainable_weights) < before and backbone_weights > 0
 
 
-def test_compat_version_gate():
-    assert compat.keras_version("3.15.1") == (3, 15)
-    assert compat.is_affected("3.15.1") and compat.is_affected("3.4.0")
-    assert not compat.is_affected("3.16.0") and not compat.is_affected("2.15.0")
+def test_compat_patches_follow_the_bugs_not_the_version():
+    """The multi-worker patches are applied because their bugs are detected in the installed Keras.
+    When this fails on "still needed", Keras fixed keras-team/keras#20585: delete training/compat.py."""
+    found = compat.bugs()
+    assert found == {
+        "maybe_symbolic_build_local_batch": True,
+        "reduce_per_replica_scalar_axis": True,
+    }, f"still needed? {found}"
     first = compat.apply()
     assert compat.apply() == first  # idempotent
-    if compat.is_affected():
-        assert first == ["maybe_symbolic_build_local_batch", "reduce_per_replica_scalar_axis"]
+    assert first == ["maybe_symbolic_build_local_batch", "reduce_per_replica_scalar_axis"]
+    assert compat.bugs(patched=True) == dict.fromkeys(found, False)  # the patches work
+    assert compat.bugs() == found  # the originals are still examined after patching
