@@ -1,4 +1,4 @@
-"""Version-gated fixes that make `model.fit` work under `tf.distribute.MultiWorkerMirroredStrategy`.
+"""Fixes, applied when their bug is detected, that make `model.fit` work under `MultiWorkerMirroredStrategy`.
 
 Keras 3 (up to at least 3.15.1; open issue keras-team/keras#20585) fails in two places when a model is
 trained with `MultiWorkerMirroredStrategy` (a collective all-reduce strategy):
