@@ -128,21 +128,34 @@ def ensure_indexes(data_dir, log=None):
     return written
 
 
-_FILES: dict = {}
+_FILES: dict = {}  # path -> ((inode, mtime), descriptor): one open descriptor per shard path
 _FILES_LOCK = threading.Lock()
+MAX_OPEN_SHARDS = 256  # beyond this, the least recently opened descriptor is closed
 
 
 def _descriptor(path):
-    """An open descriptor of `path`, kept per (path, inode, mtime): a replaced file is reopened."""
+    """An open descriptor of `path`, one per path: a replaced or rewritten file (another inode or
+    modification time) gets a new descriptor and the old one is closed, so nothing leaks."""
     stat = os.stat(path)
-    key = (path, stat.st_ino, stat.st_mtime_ns)
-    fd = _FILES.get(key)
-    if fd is None:
+    version = (stat.st_ino, stat.st_mtime_ns)
+    entry = _FILES.get(path)
+    if entry is None or entry[0] != version:
         with _FILES_LOCK:
-            fd = _FILES.get(key)
-            if fd is None:
-                fd = _FILES[key] = os.open(path, os.O_RDONLY)
-    return fd, stat.st_size
+            entry = _FILES.get(path)
+            if entry is None or entry[0] != version:
+                if entry is not None:
+                    os.close(_FILES.pop(path)[1])
+                while len(_FILES) >= MAX_OPEN_SHARDS:
+                    os.close(_FILES.pop(next(iter(_FILES)))[1])
+                entry = _FILES[path] = (version, os.open(path, os.O_RDONLY))
+    return entry[1], stat.st_size
+
+
+def close_shard_files():
+    """Closes the descriptors `read_ranges` keeps open (they are reopened on the next read)."""
+    with _FILES_LOCK:
+        while _FILES:
+            os.close(_FILES.popitem()[1][1])
 
 
 def read_ranges(path, offsets, lengths, shard_bytes):

@@ -173,3 +173,23 @@ def test_generated_and_converted_datasets_have_current_indexes(tmp_path):
     assert generate_synthetic_dataset(folder, config, log=None) == folder
     assert [s.stat().st_mtime_ns for s in shards] == written  # reused, not rewritten
     assert all(clip_index.is_current(s) for s in shards)
+
+
+def test_rewritten_shard_does_not_leak_descriptors(tmp_path):
+    """A shard rewritten in place gets a new descriptor; the old one is closed (no leak)."""
+    import os
+
+    shard = tmp_path / "x.tfrecord"
+
+    def open_on(path):
+        fds = os.listdir("/proc/self/fd")
+        return sum(1 for fd in fds if os.path.realpath(f"/proc/self/fd/{fd}") == str(path))
+
+    for i in range(5):
+        shard.write_bytes(bytes([i]) * 16)
+        os.utime(shard, ns=(10**9 * (i + 1), 10**9 * (i + 1)))
+        out = clip_index.read_ranges(str(shard), np.array([2]), np.array([3]), 16)
+        assert out[0] == bytes([i]) * 3
+        assert open_on(shard) <= 1
+    clip_index.close_shard_files()
+    assert open_on(shard) == 0
