@@ -3,7 +3,6 @@ the frames sweep (the same weights evaluated with T = 1, 2, 4, 8, 16, 25 frames)
 
 from __future__ import annotations
 
-import json
 import pathlib
 import time
 
