@@ -13,6 +13,7 @@ a finished run of the same name) runs before anything is written.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -239,36 +240,9 @@ def run(
     config = _resolve(config, data_dir)
     run_dir = pathlib.Path(config.output.runs_dir) / config.output.name
     resuming = _prepare_run_dir(config, run_dir)
-    policy = mixed_precision_policy(config.train.mixed_precision)
-    previous_policy = keras.mixed_precision.global_policy()
-    try:
-        if policy:
-            keras.mixed_precision.set_global_policy(policy)
-        keras.utils.set_random_seed(config.train.seed)
+    with training_scope(config):
         steps = datasets.steps_per_epoch(info, config)
-        train_ds, val_ds = datasets.make_datasets(config, data_dir)
-        # Repeated datasets with explicit step counts: exact epochs and known progress-bar lengths.
-        train_ds = _shard_by_data(train_ds.repeat(), strategy)
-        validation_steps = None
-        if val_ds is not None:
-            validation_steps = config.train.validation_steps or datasets.eval_steps(
-                info, config, datasets.validation_split(info, config)
-            )
-            val_ds = _shard_by_data(val_ds.repeat(), strategy)
-        _check_monitor(config, info, has_validation=val_ds is not None)
-        resize = datasets.training_resize(config)
-        from keras_ispan.models import with_frame_resize
-
-        with strategy.scope():
-            model = build_model(config, info)
-            if strategy.num_replicas_in_sync > 1 and config.train.sync_batch_norm:
-                optim.synchronize_batch_norm(model)
-            # resize="model": crops of one size per batch, resized (and flipped) by the model's first
-            # layers; the classifier inside (same weights) is checkpointed, evaluated and exported
-            trained = model
-            if resize == "model":
-                trained = with_frame_resize(model, flip=config.data.flip, seed=config.train.seed)
-            trained = compile_model(trained, config, info, steps)
+        setup = _set_up(config, info, data_dir, strategy, steps)
         # Everything that can reject the input has run: from here on the run folder is written.
         if chief:
             if config.output.overwrite and not resuming and run_dir.exists():
@@ -278,39 +252,18 @@ def run(
         log(
             f"[run] {run_dir} ({'resuming' if resuming else 'new'}): {info.num_classes} classes, "
             f"{info.counts.get(config.data.train_split, '?')} training clips, {steps} steps/epoch, "
-            f"{model.count_params():,} parameters, strategy={config.train.strategy} "
-            f"({strategy.num_replicas_in_sync} replicas), policy={policy or 'float32'}, "
-            f"crops resized in the {resize}"
+            f"{setup.model.count_params():,} parameters, strategy={config.train.strategy} "
+            f"({strategy.num_replicas_in_sync} replicas), "
+            f"policy={mixed_precision_policy(config.train.mixed_precision) or 'float32'}, "
+            f"crops resized in the {setup.resize}"
         )
-        callbacks = callbacks_lib.make_callbacks(
-            run_dir,
-            monitor=config.train.monitor if val_ds is not None else "loss",
-            mode=config.train.monitor_mode if val_ds is not None else "min",
-            chief=chief,
-            worker_dir=_worker_dir(config),
-            early_stopping_patience=config.train.early_stopping_patience,
-            tensorboard=config.output.tensorboard,
-            saved_model=model if trained is not model else None,
-            extra=extra_callbacks,
-        )
-        fit_start = time.perf_counter()
-        history = trained.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=config.train.epochs,
-            steps_per_epoch=steps,
-            validation_steps=validation_steps,
-            shuffle=False,
-            callbacks=callbacks,
-            verbose=config.train.verbose,
-        )
-        fit_seconds = time.perf_counter() - fit_start
+        history, fit_seconds = _fit(config, setup, run_dir, chief, steps, extra_callbacks)
         initial_epoch = int(history.epoch[0]) if history.epoch else config.train.epochs
         if not chief:
             shutil.rmtree(_worker_dir(config), ignore_errors=True)
             return RunResult(
                 run_dir, config, None, {}, dict(history.history), initial_epoch,
-                initial_epoch + len(history.epoch), model,
+                initial_epoch + len(history.epoch), setup.model,
             )  # fmt: skip
         result = _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch, log)
         export_dir = _export(config, run_dir, log) if config.output.export else None
@@ -327,11 +280,103 @@ def run(
             history=plots.read_csv_log(run_dir / "log.csv"),
             initial_epoch=initial_epoch,
             epochs_completed=result["epochs_completed"],
-            model=model,
+            model=setup.model,
             export_dir=export_dir,
         )
+
+
+@contextlib.contextmanager
+def training_scope(config: TrainConfig):
+    """Sets the process-wide state a run needs (mixed-precision policy, random seeds) and restores it.
+
+    On exit the global Keras dtype policy, Python's and NumPy's global random states and TensorFlow's
+    global seed are what they were before."""
+    import random
+
+    import numpy as np
+
+    policy = mixed_precision_policy(config.train.mixed_precision)
+    previous_policy = keras.mixed_precision.global_policy()
+    python_state, numpy_state = random.getstate(), np.random.get_state()  # noqa: NPY002
+    tf_seed = tf.compat.v1.get_seed(None)[0]
+    try:
+        if policy:
+            keras.mixed_precision.set_global_policy(policy)
+        keras.utils.set_random_seed(config.train.seed)
+        yield
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)  # noqa: NPY002
+        if tf_seed is not None:
+            tf.random.set_seed(tf_seed)
+
+
+@dataclasses.dataclass
+class _Setup:
+    """What a run trains: the classifier, the model fitted (the classifier, or it behind the frame
+    resize), the datasets and the validation steps."""
+
+    model: keras.Model
+    trained: keras.Model
+    train_ds: Any
+    val_ds: Any
+    validation_steps: int | None
+    resize: str
+
+
+def _set_up(config, info, data_dir, strategy, steps) -> _Setup:
+    from keras_ispan.models import with_frame_resize
+
+    train_ds, val_ds = datasets.make_datasets(config, data_dir)
+    # Repeated datasets with explicit step counts: exact epochs and known progress-bar lengths.
+    train_ds = _shard_by_data(train_ds.repeat(), strategy)
+    validation_steps = None
+    if val_ds is not None:
+        validation_steps = config.train.validation_steps or datasets.eval_steps(
+            info, config, datasets.validation_split(info, config)
+        )
+        val_ds = _shard_by_data(val_ds.repeat(), strategy)
+    _check_monitor(config, info, has_validation=val_ds is not None)
+    resize = datasets.training_resize(config)
+    with strategy.scope():
+        model = build_model(config, info)
+        if strategy.num_replicas_in_sync > 1 and config.train.sync_batch_norm:
+            optim.synchronize_batch_norm(model)
+        # resize="model": crops of one size per batch, resized (and flipped) by the model's first
+        # layers; the classifier inside (same weights) is checkpointed, evaluated and exported
+        trained = model
+        if resize == "model":
+            trained = with_frame_resize(model, flip=config.data.flip, seed=config.train.seed)
+        trained = compile_model(trained, config, info, steps)
+    return _Setup(model, trained, train_ds, val_ds, validation_steps, resize)
+
+
+def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks):
+    validated = setup.val_ds is not None
+    callbacks = callbacks_lib.make_callbacks(
+        run_dir,
+        monitor=config.train.monitor if validated else "loss",
+        mode=config.train.monitor_mode if validated else "min",
+        chief=chief,
+        worker_dir=_worker_dir(config),
+        early_stopping_patience=config.train.early_stopping_patience,
+        tensorboard=config.output.tensorboard,
+        saved_model=setup.model if setup.trained is not setup.model else None,
+        extra=extra_callbacks,
+    )
+    fit_start = time.perf_counter()
+    history = setup.trained.fit(
+        setup.train_ds,
+        validation_data=setup.val_ds,
+        epochs=config.train.epochs,
+        steps_per_epoch=steps,
+        validation_steps=setup.validation_steps,
+        shuffle=False,
+        callbacks=callbacks,
+        verbose=config.train.verbose,
+    )
+    return history, time.perf_counter() - fit_start
 
 
 def _worker_dir(config: TrainConfig) -> pathlib.Path:
@@ -440,21 +485,11 @@ def write_attention_example(model, config, data_dir, split, info, path, num_clip
     )
 
 
-def _export(config: TrainConfig, run_dir: pathlib.Path, log) -> pathlib.Path | None:
-    """Exports `best.keras` with the serving engineer's `serving.export_lib` when it is installed."""
-    try:
-        from serving import export_lib
-    except ImportError as error:
-        log(f"[run] --export skipped: serving/export_lib.py is not available ({error}).")
-        return None
-    export = getattr(export_lib, "export_model", None) or getattr(
-        export_lib, "export_saved_model", None
-    )
-    if export is None:
-        log("[run] --export skipped: serving.export_lib has no export_model().")
-        return None
-    model = load_classifier(run_dir / "best.keras")
-    result = export(model, run_dir / "export", name="ispan")
+def _export(config: TrainConfig, run_dir: pathlib.Path, log) -> pathlib.Path:
+    """Exports `best.keras` as a TF Serving SavedModel version under `run_dir/export`."""
+    from serving.export_lib import export_model
+
+    result = export_model(load_classifier(run_dir / "best.keras"), run_dir / "export", name="ispan")
     log(f"[run] exported SavedModel version {result.version} to {result.version_dir}")
     log(f"[run] serve it with: {result.docker_command}")
     return run_dir / "export"
