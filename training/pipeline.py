@@ -295,7 +295,7 @@ def make_dataset(data_dir, split, config, *, input_context=None):
             pipelines by file; otherwise tf.data auto-sharding (`AUTO`) applies under a strategy.
     """
     info = read_dataset_info(data_dir)
-    num_classes, multi_label = _resolve(info, config)
+    labels = _resolve(info, config)
     files = _split_files(info, split)
     deterministic = not config.training or config.seed is not None
     ds, read_file, open_clip = _read_clips(info, split, files, config)
@@ -311,58 +311,13 @@ def make_dataset(data_dir, split, config, *, input_context=None):
     )
     if config.cache:  # the serialized records (or index records): parsed again from the cache
         ds = ds.cache("" if config.cache is True else str(config.cache))
-    k, s = config.num_segments, config.image_size
     batch = config.batch_size
     if input_context is not None:
         batch = input_context.get_per_replica_batch_size(batch)
-
-    def target(info, indices):
-        return clip_target(info, indices, num_classes, multi_label, config.label_source)
-
     if config.training:
-        ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
-        if config.repeat:
-            ds = ds.repeat()
-        # each batch is planned at once (`train_group.plan_group`: one op per quantity for the whole
-        # group), then each clip decodes its crop windows; with resize="model" one crop size per batch
-        ds = ds.batch(batch, drop_remainder=config.drop_remainder)
-        seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
-        plan = functools.partial(
-            plan_group, num_segments=k, image_size=s, scales=config.scales,
-            max_distort=config.max_distort, flip=config.flip,
-            crop_base=_crop_base(info) if config.resize == "model" else None,
-            num_classes=num_classes, multi_label=multi_label, label_source=config.label_source,
-        )  # fmt: skip
-        out_shape = [k, s, s, 3] if config.resize == "pipeline" else [k, None, None, 3]
-
-        def train_batch(sources, seed):
-            group = plan(sources, seed)
-            frames = tf.map_fn(
-                lambda clip: augment.crop_clip(*clip, dct_method=config.dct_method),
-                (group["frames"], group["window"], group["out_size"], group["flip"]),
-                fn_output_signature=tf.TensorSpec(out_shape, tf.uint8),
-            )
-            return frames, group["target"]
-
-        ds = tf.data.Dataset.zip((ds, seeds)).map(
-            train_batch, num_parallel_calls=AUTOTUNE, deterministic=deterministic
-        )
+        ds = _training_batches(ds, info, config, labels, batch, deterministic)
     else:
-        if config.repeat:
-            ds = ds.repeat()
-        views = config.num_views
-
-        def transform(*source):
-            clip, info = open_clip(*source)
-            frames, indices = augment.eval_clip(
-                clip, k, s, num_clips=config.num_clips, crops=config.crops,
-                resize_ratio=config.resize_ratio, dct_method=config.dct_method,
-                return_indices=True,
-            )  # fmt: skip
-            return (frames[0] if views == 1 else frames), target(info, indices)
-
-        ds = ds.map(transform, num_parallel_calls=AUTOTUNE)
-        ds = ds.batch(batch, drop_remainder=config.drop_remainder, num_parallel_calls=AUTOTUNE)
+        ds = _evaluation_batches(ds, open_clip, config, labels, batch)
     if config.data_service:
         ds = ds.apply(
             tf.data.experimental.service.distribute(
@@ -374,3 +329,58 @@ def make_dataset(data_dir, split, config, *, input_context=None):
     if input_context is not None:
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return ds.with_options(options).prefetch(AUTOTUNE)
+
+
+def _training_batches(ds, info, config, labels, batch, deterministic):
+    """Shuffled clip sources -> batches planned at once (`train_group.plan_group`: one op per
+    quantity for the whole batch), then each clip decodes its crop windows; with resize="model" one
+    crop size per batch."""
+    num_classes, multi_label = labels
+    k, s = config.num_segments, config.image_size
+    ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
+    if config.repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch, drop_remainder=config.drop_remainder)
+    seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
+    plan = functools.partial(
+        plan_group, num_segments=k, image_size=s, scales=config.scales,
+        max_distort=config.max_distort, flip=config.flip,
+        crop_base=_crop_base(info) if config.resize == "model" else None,
+        num_classes=num_classes, multi_label=multi_label, label_source=config.label_source,
+    )  # fmt: skip
+    out_shape = [k, s, s, 3] if config.resize == "pipeline" else [k, None, None, 3]
+
+    def train_batch(sources, seed):
+        group = plan(sources, seed)
+        frames = tf.map_fn(
+            lambda clip: augment.crop_clip(*clip, dct_method=config.dct_method),
+            (group["frames"], group["window"], group["out_size"], group["flip"]),
+            fn_output_signature=tf.TensorSpec(out_shape, tf.uint8),
+        )
+        return frames, group["target"]
+
+    return tf.data.Dataset.zip((ds, seeds)).map(
+        train_batch, num_parallel_calls=AUTOTUNE, deterministic=deterministic
+    )
+
+
+def _evaluation_batches(ds, open_clip, config, labels, batch):
+    """Clip by clip in one parallel map: context, segment centres, the sampled frames, centre or
+    multi crops, target -> batch."""
+    num_classes, multi_label = labels
+    k, s, views = config.num_segments, config.image_size, config.num_views
+    if config.repeat:
+        ds = ds.repeat()
+
+    def transform(*source):
+        clip, info = open_clip(*source)
+        frames, indices = augment.eval_clip(
+            clip, k, s, num_clips=config.num_clips, crops=config.crops,
+            resize_ratio=config.resize_ratio, dct_method=config.dct_method,
+            return_indices=True,
+        )  # fmt: skip
+        target = clip_target(info, indices, num_classes, multi_label, config.label_source)
+        return (frames[0] if views == 1 else frames), target
+
+    ds = ds.map(transform, num_parallel_calls=AUTOTUNE)
+    return ds.batch(batch, drop_remainder=config.drop_remainder, num_parallel_calls=AUTOTUNE)
