@@ -7,6 +7,12 @@ and writes one `SequenceExample` per clip. Properties:
   `OUTPUT/.prepare/`; a rerun with the same settings skips the finished shards;
 - robust: a video that cannot be decoded is reported (path and reason), skipped, and counted in the
   summary and in `metadata.json` (`failed`); it never aborts the run;
+- complete: a video that decodes to clearly fewer frames or less time than its container declares
+  (`keras_ispan.io.video.INCOMPLETE_FRACTION`, a truncated file) is reported by path in the log and in
+  `metadata.json` (`incomplete`: path, reason, kept or skipped), and kept or skipped as
+  `ConvertConfig.incomplete` says; every other file under `videos` that is not a clip (not a video,
+  a video in no split, an annotation file) is named with its reason (`unused_files`): nothing under
+  `videos` disappears silently;
 - observable: one progress line every few seconds (videos done, rate, ETA) and one per shard.
 """
 
@@ -24,9 +30,10 @@ import numpy as np
 from keras_ispan.io.atomic import write_json_atomic
 from keras_ispan.io.video import VideoDecodeError, decode_video
 from training import clip_index, records
-from training.layouts import LAYOUTS, parse_layout
+from training.layouts import LAYOUTS, VIDEO_EXTENSIONS, parse_layout
 
 STATE_DIR = ".prepare"
+INCOMPLETE_POLICIES = ("keep", "skip")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +55,7 @@ class ConvertConfig:
     test_fraction: float = 0.2
     seed: int = 0
     overwrite: bool = False
+    incomplete: str = "keep"
 
     def __post_init__(self):
         if self.layout not in LAYOUTS:
@@ -70,6 +78,11 @@ class ConvertConfig:
             raise ValueError(f"`clips_per_shard` must be >= 1. Received: {self.clips_per_shard!r}")
         if not isinstance(self.workers, int) or self.workers < 0:
             raise ValueError(f"`workers` must be >= 0 (0: all cores). Received: {self.workers!r}")
+        if self.incomplete not in INCOMPLETE_POLICIES:
+            raise ValueError(
+                f"`incomplete` must be one of {INCOMPLETE_POLICIES}. "
+                f"Received: incomplete={self.incomplete!r}"
+            )
         fractions = (self.val_fraction, self.test_fraction)
         if not all(0 <= f < 1 for f in fractions) or sum(fractions) >= 1:
             raise ValueError(
@@ -92,6 +105,8 @@ class ConvertSummary:
     shards_skipped: int
     frames: int
     seconds: float
+    incomplete: list = dataclasses.field(default_factory=list)  # [path, reason, "kept"|"skipped"]
+    unused: list = dataclasses.field(default_factory=list)  # [path, reason]: files not made clips
 
     @property
     def frames_per_second(self):
@@ -123,7 +138,10 @@ def _state_fingerprint(config, layout):
         for split, v in layout.splits.items()
         for it in v
     ]
-    text = json.dumps([config.encoding(), layout.classes, config.clips_per_shard, items])
+    encoding = config.encoding()
+    if config.incomplete != "keep":  # "keep" writes what earlier versions wrote: they still resume
+        encoding["incomplete"] = config.incomplete
+    text = json.dumps([encoding, layout.classes, config.clips_per_shard, items])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -200,14 +218,19 @@ def _map(workers, tasks):
         yield from pool.imap(_encode_task, tasks, chunksize=1)
 
 
-def _write_shard(out, state_dir, split, shard, num_shards, items, results):
+def _write_shard(out, state_dir, split, shard, num_shards, items, results, incomplete="keep"):
     serialized, stats = [], {"count": 0, "failed": [], "warnings": [], "num_frames": [], "fps": [],
-                             "heights": [], "widths": []}  # fmt: skip
+                             "heights": [], "widths": [], "incomplete": []}  # fmt: skip
     for item, result in zip(items, results, strict=True):
         if "error" in result:
             stats["failed"].append([str(item.path), result["error"]])
             continue
         info = result["info"]
+        if info.get("incomplete"):
+            action = "skipped" if incomplete == "skip" else "kept"
+            stats["incomplete"].append([str(item.path), info["warning"], action])
+            if action == "skipped":
+                continue
         serialized.append(
             records.serialize_clip(
                 item.video_id, list(item.labels), result["frames"],
@@ -225,6 +248,42 @@ def _write_shard(out, state_dir, split, shard, num_shards, items, results):
     records.write_tfrecord_atomic(out / name, serialized)
     write_json_atomic(state_dir / f"{name}.json", stats, sort_keys=True)
     return stats
+
+
+def _unused_files(config, layout, out):
+    """`[[path, reason]]` for every file under `config.videos` that is not a video of the layout.
+
+    The layout's videos are all accounted for already (a clip, or `failed`/`incomplete`); this names
+    the rest: files that are not videos (by extension, as the layouts choose), videos in no split,
+    the layout's annotation files, and nothing under the output folder.
+    """
+    if config.videos is None or not pathlib.Path(config.videos).is_dir():
+        return []
+    root = pathlib.Path(config.videos)
+    used = {os.path.realpath(it.path) for items in layout.splits.values() for it in items}
+    annotations = [os.path.realpath(a) for a in getattr(layout, "annotation_paths", ())]
+    output = os.path.realpath(out)
+    unused = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or os.path.realpath(path) in used:
+            continue
+        real = os.path.realpath(path)
+        if real == output or real.startswith(output + os.sep):
+            continue
+        if any(real == a or real.startswith(a + os.sep) for a in annotations):
+            reason = f"annotation file of the {config.layout} layout"
+        elif path.suffix.lower() not in VIDEO_EXTENSIONS:
+            kind = "a hidden file" if path.name.startswith(".") else "not a video file"
+            suffix = path.suffix or "(none)"
+            reason = f"{kind}: the layouts do not read the extension {suffix!r} as a video"
+        elif config.layout == "folders":
+            reason = (
+                "a video outside the class folders (videos/<class>/ or videos/<split>/<class>/)"
+            )
+        else:
+            reason = f"a video in no split: the {config.layout} annotations do not list it as used"
+        unused.append([str(path), reason])
+    return unused
 
 
 def _shard_done(out, state_dir, split, shard, num_shards):
@@ -266,10 +325,15 @@ def convert_dataset(config, log=print):
         results[i].append(result)
         if "error" in result:
             log(f"[prepare] cannot decode {path}: {result['error']} (skipped)")
+        elif result["info"].get("incomplete"):
+            action = "skipped" if config.incomplete == "skip" else "kept"
+            log(f"[prepare] incomplete {path}: {result['info']['warning']} ({action})")
         progress.update("error" not in result, len(result.get("frames", ())))
         split, shard, num_shards, items = pending[i]
         if len(results[i]) == len(items):
-            stats = _write_shard(out, state_dir, split, shard, num_shards, items, results.pop(i))
+            stats = _write_shard(
+                out, state_dir, split, shard, num_shards, items, results.pop(i), config.incomplete
+            )
             log(f"[prepare] wrote {records.shard_name(split, shard, num_shards)}: "
                 f"{stats['count']} clips, {len(stats['failed'])} failed")  # fmt: skip
     for i, (split, shard, num_shards, items) in enumerate(pending):
@@ -281,7 +345,8 @@ def convert_dataset(config, log=print):
 def _finish(config, layout, plan, out, state_dir, skipped, start, progress, log):
     # the clip index of every shard (only headers and contexts are read; done again after a resume)
     clip_index.ensure_indexes(out)
-    splits, failed, warnings = {}, [], []
+    unused = _unused_files(config, layout, out)
+    splits, failed, warnings, incomplete = {}, [], [], []
     for split, shard, num_shards, _ in plan:
         name = records.shard_name(split, shard, num_shards)
         stats = json.loads((state_dir / f"{name}.json").read_text())
@@ -291,6 +356,7 @@ def _finish(config, layout, plan, out, state_dir, skipped, start, progress, log)
             entry["lists"].setdefault(key, []).extend(stats[key])
         failed += stats["failed"]
         warnings += stats["warnings"]
+        incomplete += stats.get("incomplete", [])  # states written before incomplete were tracked
     for entry in splits.values():
         lists = entry.pop("lists")
         entry["frames"] = records.frame_statistics(
@@ -299,20 +365,27 @@ def _finish(config, layout, plan, out, state_dir, skipped, start, progress, log)
     records.write_dataset_metadata(
         out, layout.classes, layout.multi_label, splits,
         created_by="training/prepare.py", layout=config.layout,
-        source=str(config.videos), settings=config.encoding(), failed=failed,
-        warnings=warnings, skipped_entries=layout.problems,
+        source=str(config.videos), settings={**config.encoding(), "incomplete": config.incomplete},
+        failed=failed, warnings=warnings, skipped_entries=layout.problems, incomplete=incomplete,
+        unused_files=unused,
     )  # fmt: skip
     summary = ConvertSummary(
         output=out, counts={s: v["count"] for s, v in splits.items()}, failed=failed,
         problems=layout.problems, shards_written=len(plan) - skipped, shards_skipped=skipped,
-        frames=progress.frames, seconds=time.time() - start,
+        frames=progress.frames, seconds=time.time() - start, incomplete=incomplete, unused=unused,
     )  # fmt: skip
     log(
         f"[prepare] done in {summary.seconds:.1f} s: {summary.counts} clips, "
         f"{summary.frames} frames ({summary.frames_per_second:.0f} frames/s), "
-        f"{len(failed)} videos failed, {len(layout.problems)} annotation entries skipped, "
+        f"{len(failed)} videos failed, {len(incomplete)} incomplete ({config.incomplete}), "
+        f"{len(unused)} files under the videos folder not used, "
+        f"{len(layout.problems)} annotation entries skipped, "
         f"{summary.shards_written} shards written, {skipped} already done -> {out}"
     )
     for path, reason in failed:
         log(f"[prepare] failed: {path}: {reason}")
+    for path, reason, action in incomplete:
+        log(f"[prepare] incomplete ({action}): {path}: {reason}")
+    for path, reason in unused:
+        log(f"[prepare] not used: {path}: {reason}")
     return summary

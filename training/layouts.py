@@ -60,6 +60,7 @@ class Layout:
     multi_label: bool
     splits: dict
     problems: list = dataclasses.field(default_factory=list)
+    annotation_paths: list = dataclasses.field(default_factory=list)  # the annotation files read
 
 
 def _folder(path, what="videos folder"):
@@ -159,9 +160,10 @@ def ucf101(videos, *, annotations=None, split=1, **_):
     class_file = _file(ann / "classInd.txt", "UCF101 class index")
     names = [ln.split()[1] for ln in class_file.read_text().splitlines() if ln.strip()]
     index = {n.lower(): i for i, n in enumerate(names)}
-    layout = Layout(names, False, {})
+    layout = Layout(names, False, {}, annotation_paths=[class_file])
     for name, list_file in (("train", f"trainlist0{split}.txt"), ("test", f"testlist0{split}.txt")):
         path = _file(ann / list_file, f"UCF101 split file (split {split})")
+        layout.annotation_paths.append(path)
         items = []
         for n, line in enumerate(path.read_text().splitlines(), 1):
             if not line.strip():
@@ -187,7 +189,7 @@ def hmdb51(videos, *, annotations=None, split=1, **_):
     if not files:
         raise FileNotFoundError(f"No HMDB51 split files {marker} in {ann}")
     names = [f.name[: -len(f"_test_split{split}.txt")] for f in files]
-    layout = Layout(names, False, {"train": [], "test": []})
+    layout = Layout(names, False, {"train": [], "test": []}, annotation_paths=list(files))
     for cls, (name, path) in enumerate(zip(names, files)):
         for n, line in enumerate(path.read_text().splitlines(), 1):
             parts = line.split()
@@ -240,9 +242,10 @@ def charades(videos, *, annotations=None, **_):
             codes.append(code)
             names.append(text.strip() or code)
     code_index = {c: i for i, c in enumerate(codes)}
-    layout = Layout(names, True, {})
+    layout = Layout(names, True, {}, annotation_paths=[class_file])
     for split in ("train", "test"):
         path = _file(ann / f"Charades_v1_{split}.csv", f"Charades {split} CSV")
+        layout.annotation_paths.append(path)
         items = []
         with path.open(newline="") as f:
             for n, row in enumerate(csv.DictReader(f), 2):
@@ -295,7 +298,7 @@ def manifest(videos, *, annotations=None, val_fraction=0.0, test_fraction=0.2, s
         rows.append((n, row["path"], labels, (row.get("split") or "").strip()))
     names = _natural({lab for _, _, labels, _ in rows for lab in labels})
     index = {name: i for i, name in enumerate(names)}
-    layout = Layout(names, multi, {})
+    layout = Layout(names, multi, {}, annotation_paths=[path])
     by_split, unsplit = {"train": [], "val": [], "test": []}, []
     for n, rel, labels, split in rows:
         if split and split not in by_split:

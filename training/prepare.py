@@ -10,7 +10,11 @@ Examples:
     python training/prepare.py --layout manifest --annotations clips.csv --output data/clips
 
 An interrupted run restarts where it stopped (finished shards are kept); `--overwrite` starts over.
-Videos that cannot be decoded are reported by path and reason and skipped.
+Videos that cannot be decoded are reported by path and reason and skipped. A video that decodes to
+clearly fewer frames or less time than its container declares (a truncated file) is reported as
+incomplete and kept, or skipped with `--incomplete skip`. Every other file under `--videos` that does
+not become a clip (not a video, a video in no split) is named with its reason in the log and in
+`metadata.json` (`unused_files`).
 """
 
 import os
@@ -54,6 +58,13 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--overwrite", action="store_true", help="discard what --output holds, start over"
+    )
+    p.add_argument(
+        "--incomplete",
+        choices=("keep", "skip"),
+        default="keep",
+        help="videos decoding to under 90%% of their declared frames or duration (truncated): "
+        "keep what decodes, or skip them; reported by name either way",
     )
     args = p.parse_args(argv)
     if args.videos is None and args.layout != "manifest":

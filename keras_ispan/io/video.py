@@ -8,14 +8,35 @@ equal segments `[floor(i N / K), floor((i + 1) N / K))`; training takes one rand
 evaluation takes the segment centres `floor((2 i + 1) N / (2 K))`. Integer arithmetic keeps these indices
 identical to the in-graph version in `training/pipeline.py`. Clips shorter than `K` frames repeat frames
 (each empty segment takes the frame at its start), so any clip with at least one frame gives `K` indices.
+
+What the decoder honours and reports (the same for `decode_video` and `read_clip`, hence for datasets,
+`training/predict.py` and the serving client):
+- orientation: a display matrix (a phone video stored 320x240 shown 240 wide, 320 tall) is applied
+  to every frame, rotations by multiples of 90 degrees and mirrorings exactly, before any resize;
+  `info["rotation"]` says the counter-clockwise degrees applied (players' convention, PyAV's
+  `VideoFrame.rotation`), `info["mirrored"]` whether the matrix also mirrors (the matrix is the
+  stream's, read from its first frame);
+- declared length: when clearly fewer frames, or less time, decode than the container declares
+  (below `INCOMPLETE_FRACTION`, 90 %, of the declared frame count or duration), the video is
+  incomplete (a truncated download, a cut file): `info["incomplete"]` is True and `info["warning"]`
+  says what decoded against what was declared. The frames that decoded are still returned.
 """
 
+import fractions
+import math
 import os
 import pathlib
 
 import numpy as np
 
 _MODES = ("center", "random")
+
+INCOMPLETE_FRACTION = 0.9
+"""A video is incomplete when it decodes to fewer than this fraction of its declared frames or duration.
+
+10 % of slack absorbs what containers legitimately disagree on (edit lists, a last frame's duration,
+rounding of the declared duration), while a file cut anywhere but in its last tenth is caught.
+"""
 
 
 class VideoDecodeError(ValueError):
@@ -66,7 +87,121 @@ def _resized_size(height, width, short_side):
     return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
 
 
-def _rgb(frame, height, width):
+_UPRIGHT = (1, 1, False, 0, False, None)  # `_orientation` without a display matrix
+
+
+def _display_matrix(frame):
+    """The frame's display matrix as 9 int32 (FFmpeg's `AV_FRAME_DATA_DISPLAYMATRIX`), or None."""
+    for side_data in frame.side_data:
+        if side_data.type.name == "DISPLAYMATRIX":
+            matrix = np.frombuffer(bytes(side_data), np.int32)
+            return matrix if matrix.size == 9 else None
+    return None
+
+
+def _orientation(frame):
+    """How to show `frame` upright: `(row_step, col_step, transpose, rotation, mirrored, note)`.
+
+    The display matrix maps a stored pixel `(x, y)` (y down) to `(a x + c y, b x + d y)` with
+    `a, b, c, d = m[0], m[1], m[3], m[4]` (16.16 fixed point). When this is a signed permutation
+    (rotations by multiples of 90 degrees, with or without a mirror), the display image is the stored
+    one, transposed when `b, c != 0`, with its rows and columns reversed where the signs say: exact,
+    no interpolation. Other angles are rounded to the nearest multiple of 90 degrees (`note` says so).
+    """
+    matrix = _display_matrix(frame)
+    if matrix is None:
+        return _UPRIGHT
+    a, b, c, d = (int(round(float(v) / 65536.0)) for v in matrix[[0, 1, 3, 4]])
+    rotation = int(round(float(frame.rotation))) % 360
+    note = None
+    if not (
+        (abs(a) == abs(d) == 1 and b == c == 0) or (abs(b) == abs(c) == 1 and a == d == 0)
+    ):  # not a multiple of 90 degrees: the nearest one
+        k = int(round(rotation / 90.0)) % 4
+        note = f"display rotation of {rotation} degrees applied as {90 * k}"
+        rotation = 90 * k
+        a, b, c, d = ((1, 0, 0, 1), (0, -1, 1, 0), (-1, 0, 0, -1), (0, 1, -1, 0))[k]
+    mirrored = a * d - b * c < 0
+    if b == 0:  # x' = a x, y' = d y
+        return d, a, False, rotation, mirrored, note
+    return b, c, True, rotation, mirrored, note  # x' = c y, y' = b x: transposed
+
+
+def _probe_orientation(path):
+    """The `_orientation` of the first frame of `path`, from a decode of its own (upright on error).
+
+    Reading a frame's side data makes a reference cycle (PyAV caches the side-data container, which
+    holds the frame), so that frame is freed only by the garbage collector, perhaps in a worker
+    forked later. Freeing there a frame that converted pixels (its swscale context owns threads the
+    child does not have) deadlocks; this frame converts none. The orientation is the stream's: a
+    display matrix is stream side data, attached by the decoder to every frame.
+    """
+    import av
+
+    try:
+        with av.open(os.fspath(path)) as container:
+            for frame in container.decode(container.streams.video[0]):
+                return _orientation(frame)
+    except Exception:  # the real decode reports errors
+        pass
+    return _UPRIGHT
+
+
+def _display_size(frame, orientation):
+    return (frame.width, frame.height) if orientation[2] else (frame.height, frame.width)
+
+
+def _declared_length(container, stream):
+    """`(frames, seconds)` the container declares for `stream`; either is None when not declared.
+
+    The duration is the stream's, or the container's when the video is the file's only stream (with
+    audio, the container's duration may be the audio's).
+    """
+    frames = int(stream.frames) if stream.frames and stream.frames > 0 else None
+    seconds = None
+    if stream.duration and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
+    elif container.duration and len(container.streams) == 1:
+        seconds = container.duration / 1_000_000  # av.time_base
+    return frames, (seconds if seconds and seconds > 0 else None)
+
+
+def _incomplete_note(frames, seconds, declared):
+    """The reason a decode of `frames` frames spanning `seconds` is incomplete, or None."""
+    declared_frames, declared_seconds = declared
+    parts = []
+    if declared_frames and frames < INCOMPLETE_FRACTION * declared_frames:
+        parts.append(f"{frames} of {declared_frames} declared frames")
+    if (
+        seconds is not None
+        and declared_seconds
+        and seconds < INCOMPLETE_FRACTION * declared_seconds
+    ):
+        parts.append(f"{seconds:.2f} s of {declared_seconds:.2f} s declared")
+    if not parts:
+        return None
+    return "incomplete video: " + ", ".join(parts) + " (a truncated or damaged file)"
+
+
+def _frame_time(frame, stream):
+    """The presentation time of `frame`, exact seconds (a Fraction) from the stream's start, or None
+    without a timestamp."""
+    if frame.pts is None or frame.time_base is None:
+        return None
+    return (frame.pts - (stream.start_time or 0)) * fractions.Fraction(frame.time_base)
+
+
+def _frame_end(frame, time, fps):
+    """The time (seconds from the stream's start) at which `frame` ends, or None without timestamps."""
+    if time is None:
+        return None
+    duration = float(frame.duration * frame.time_base) if frame.duration else None
+    if duration is None:
+        duration = 1.0 / fps if fps > 0 else 0.0
+    return float(time) + duration
+
+
+def _rgb(frame, height, width, orientation=None):
     """A decoded frame as uint8 RGB `(height, width, 3)`, resized with the evaluation transform's filter.
 
     The frame is converted to RGB at its own size, then resized with Pillow's antialiased bilinear
@@ -74,8 +209,16 @@ def _rgb(frame, height, width):
     `resize(antialias=True)`, tested). FFmpeg's scaler (`to_ndarray(height=..., width=...)`) resizes
     the chroma planes on their own grid and differed from it by up to 97 grey levels at colour edges
     on a real clip, so datasets stored with it gave evaluation other frames than prediction.
+
+    `orientation` (from `_orientation`) puts the frame in display orientation first, so that
+    `(height, width)` are display sizes and the resize is that of an upright video.
     """
     image = frame.to_ndarray(format="rgb24")
+    if orientation is not None and orientation[:3] != (1, 1, False):
+        row_step, col_step, transpose = orientation[:3]
+        if transpose:
+            image = image.transpose(1, 0, 2)
+        image = np.ascontiguousarray(image[::row_step, ::col_step])
     if (height, width) == image.shape[:2]:
         return image
     from PIL import Image
@@ -83,22 +226,33 @@ def _rgb(frame, height, width):
     return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
 
 
+def _demux_length(path):
+    """`(packets, seconds, declared)`: video packets demuxed (no decoding), the time they span (None
+    without timestamps), and the container's `_declared_length`. Raises `VideoDecodeError`."""
+    container, stream = _open(path)
+    count, end = 0, None
+    try:
+        declared = _declared_length(container, stream)
+        start = stream.start_time or 0
+        for packet in container.demux(stream):
+            if packet.size:
+                count += 1
+                if packet.pts is not None and packet.time_base is not None:
+                    stop = float((packet.pts + (packet.duration or 0) - start) * packet.time_base)
+                    end = stop if end is None else max(end, stop)
+    except Exception as e:
+        raise VideoDecodeError(path, f"demuxing failed ({type(e).__name__}: {e})") from e
+    finally:
+        container.close()
+    return count, end, declared
+
+
 def count_frames(path):
     """Counts the video frames of `path` by demuxing packets (no decoding).
 
     Works where the container's frame count is missing (WebM reports 0). Raises `VideoDecodeError`.
     """
-    container, stream = _open(path)
-    count = 0
-    try:
-        for packet in container.demux(stream):
-            if packet.size:
-                count += 1
-    except Exception as e:
-        raise VideoDecodeError(path, f"demuxing failed ({type(e).__name__}: {e})") from e
-    finally:
-        container.close()
-    return count
+    return _demux_length(path)[0]
 
 
 def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_type="AUTO"):
@@ -108,14 +262,22 @@ def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_typ
         path: the video file (any container FFmpeg reads: MP4, AVI, WebM, GIF ...).
         short_side: resize so that the shorter side has this many pixels (aspect kept); None keeps the size.
         max_frames: stop after this many output frames; None decodes the whole video.
-        fps: subsample to at most this frame rate (frames are dropped, never duplicated); None keeps all.
+        fps: subsample to at most this frame rate (frames are dropped, never duplicated): a frame is
+            kept when its timestamp starts a new period of `1 / fps` seconds (`floor(t * fps)`
+            increases), so variable-frame-rate videos are sampled by time, not by index; None keeps all.
         thread_type: PyAV decoder threading (`"AUTO"`, `"FRAME"`, `"SLICE"`, `"NONE"`).
 
     Returns:
         `(frames, info)`: frames uint8 `(T, H, W, 3)`, and a dict with `fps`, `num_frames`, `height`,
         `width` of the output, `source_fps`, `source_num_frames` (frames decoded before subsampling),
-        `source_height`, `source_width`, `codec`, and `warning` (a decoding error after some frames, the
-        frames before it are kept) or None.
+        `source_height`, `source_width` (the decoded frames in display orientation, before resizing),
+        `codec`, `frame_times` (each returned frame's timestamp, seconds from the stream's start,
+        None where a frame has none), `rotation` (counter-clockwise degrees applied from the display matrix, 0 without one),
+        `mirrored`, `declared_frames`, `declared_seconds` (what the container declares, None when it
+        does not), `incomplete` (fewer than `INCOMPLETE_FRACTION` of the declared frames or duration
+        decoded; never set by a `max_frames` stop), and `warning` (a decoding error after some frames,
+        an incomplete video, a display rotation that is not a multiple of 90 degrees; the frames that
+        decoded are kept) or None.
 
     Raises:
         VideoDecodeError: missing, empty or unreadable file, no video stream, or no decodable frame.
@@ -131,38 +293,53 @@ def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_typ
     if thread_type:
         stream.thread_type = thread_type
     source_fps = _stream_fps(stream)
-    keep_all = fps is None or source_fps <= 0 or fps >= source_fps
-    frames, warning, size, decoded = [], None, None, 0
+    declared = _declared_length(container, stream)
+    rate = None if fps is None else fractions.Fraction(fps).limit_denominator(1_000_000)
+    last_period = None
+    orientation = _probe_orientation(path)
+    notes = [orientation[5]] if orientation[5] else []
+    frames, times, size, decoded, end = [], [], None, 0, None
+    stopped = False
     try:
         for frame in container.decode(stream):
             index = decoded
             decoded += 1
-            # Keep source frame i when it starts a new output period: floor(i fps / src) increases.
-            if (
-                not keep_all
-                and index
-                and int(index * fps / source_fps) == int((index - 1) * fps / source_fps)
-            ):
-                continue
-            if size is None:
-                size = (
-                    frame.height,
-                    frame.width,
-                    *_resized_size(frame.height, frame.width, short_side),
-                )
-            if (frame.height, frame.width) != size[:2]:
-                size = (frame.height, frame.width, size[2], size[3])  # mid-stream size change
-            frames.append(_rgb(frame, size[2], size[3]))
+            time = _frame_time(frame, stream)
+            stop = _frame_end(frame, time, source_fps)
+            end = stop if end is None or (stop is not None and stop > end) else end
+            if rate is not None:
+                # Keep a frame when it starts a new output period: floor(t fps) increases, t its
+                # timestamp (exact); without one, its index over the average rate.
+                if time is not None:
+                    period = math.floor(time * rate)
+                elif source_fps > 0:
+                    period = int(index * fps / source_fps)
+                else:
+                    period = index
+                if last_period is not None and period <= last_period:
+                    continue
+                last_period = period
+            times.append(None if time is None else float(time))
+            display = _display_size(frame, orientation)
+            if size is None or display != size[:2]:  # the first frame, or a mid-stream size change
+                size = (*display, *_resized_size(*display, short_side))
+            frames.append(_rgb(frame, size[2], size[3], orientation))
             if max_frames is not None and len(frames) >= max_frames:
+                stopped = True
                 break
     except Exception as e:  # corrupt packet: keep what was decoded, report it
-        warning = f"decoding stopped after {decoded} frames ({type(e).__name__}: {e})"
+        notes.append(f"decoding stopped after {decoded} frames ({type(e).__name__}: {e})")
     finally:
         codec = stream.codec_context.name
         container.close()
     if not frames:
-        raise VideoDecodeError(path, warning or "no decodable video frame")
-    out_fps = source_fps if keep_all else float(fps)
+        raise VideoDecodeError(path, "; ".join(notes) or "no decodable video frame")
+    incomplete = None if stopped else _incomplete_note(decoded, end, declared)
+    if incomplete:
+        notes.append(incomplete)
+    out_fps = (
+        float(fps) if fps is not None and (source_fps <= 0 or fps < source_fps) else source_fps
+    )
     array = np.stack(frames)
     info = {
         "fps": out_fps,
@@ -174,7 +351,13 @@ def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_typ
         "source_height": int(size[0]),
         "source_width": int(size[1]),
         "codec": codec,
-        "warning": warning,
+        "frame_times": times[: len(frames)],
+        "rotation": int(orientation[3]),
+        "mirrored": bool(orientation[4]),
+        "declared_frames": declared[0],
+        "declared_seconds": declared[1],
+        "incomplete": bool(incomplete),
+        "warning": "; ".join(notes) or None,
     }
     return array, info
 
@@ -240,28 +423,30 @@ def sample_clip_indices(num_frames, num_segments, num_clips=1):
 def _decode_at(path, wanted, short_side, thread_type="AUTO"):
     """Decodes `path` in one streaming pass, keeping only the frames whose decode index is in `wanted`.
 
-    Returns `(kept: {index: frame}, decoded: frames decoded, warning or None)`. Memory holds the kept
-    frames only, whatever the video's length.
+    Returns `(kept: {index: frame}, decoded: frames decoded, warning or None, orientation)`; frames
+    are in display orientation. Memory holds the kept frames only, whatever the video's length.
     """
     container, stream = _open(path)
     if thread_type:
         stream.thread_type = thread_type
     wanted = set(int(i) for i in wanted)
     last = max(wanted) if wanted else -1
+    orientation = _probe_orientation(path)
     kept, decoded, warning = {}, 0, None
     try:
         for frame in container.decode(stream):
             index = decoded
             decoded += 1
             if index in wanted:
-                kept[index] = _rgb(frame, *_resized_size(frame.height, frame.width, short_side))
+                display = _display_size(frame, orientation)
+                kept[index] = _rgb(frame, *_resized_size(*display, short_side), orientation)
             if index >= last:
                 break
     except Exception as e:  # corrupt packet: keep what was decoded, report it
         warning = f"decoding stopped after {decoded} frames ({type(e).__name__}: {e})"
     finally:
         container.close()
-    return kept, decoded, warning
+    return kept, decoded, warning, orientation
 
 
 def read_clip(path, num_segments, *, num_clips=1, short_side=256):
@@ -271,7 +456,10 @@ def read_clip(path, num_segments, *, num_clips=1, short_side=256):
     without decoding); one streaming decode keeps only them, so memory holds `num_clips * num_segments`
     frames whatever the video's length. When fewer frames decode than were counted (a damaged file),
     the indices are recomputed over the frames that decode and the file is decoded again; `info`'s
-    `warning` says so. Spatial cropping is left to the model's evaluation transform
+    `warning` says so. Frames are in display orientation (see the module's docstring); a video whose
+    demuxed packets hold clearly fewer frames or less time than the container declares is reported
+    as incomplete (`info["incomplete"]`, `info["warning"]`), as `decode_video` does. Spatial
+    cropping is left to the model's evaluation transform
     (`keras_ispan.io.frames_tf.eval_resize_and_crop`).
 
     Args:
@@ -284,33 +472,42 @@ def read_clip(path, num_segments, *, num_clips=1, short_side=256):
 
     Returns:
         `(frames, info)`: `info` has `num_frames` (frames in the video), `frame_indices`
-        `(num_clips, num_segments)`, `height`, `width` (of the returned frames), `warning`.
+        `(num_clips, num_segments)`, `height`, `width` (of the returned frames), `rotation`,
+        `mirrored`, `declared_frames`, `declared_seconds`, `incomplete`, `warning`.
 
     Raises:
         VideoDecodeError: missing, empty or unreadable file, no video stream, or no decodable frame.
     """
     _check_counts(1, num_segments, num_clips)
-    counted = count_frames(path)
+    counted, seconds, declared = _demux_length(path)
     if counted < 1:
         raise VideoDecodeError(path, "no video packet in the file")
     indices = sample_clip_indices(counted, num_segments, num_clips)
-    kept, decoded, warning = _decode_at(path, indices.ravel(), short_side)
+    kept, decoded, warning, orientation = _decode_at(path, indices.ravel(), short_side)
     if any(int(i) not in kept for i in indices.ravel()):
         if decoded < 1:
             raise VideoDecodeError(path, warning or "no decodable video frame")
         note = f"{decoded} of {counted} counted frames decoded; sampled over the {decoded}"
         warning = f"{warning}; {note}" if warning else note
         indices = sample_clip_indices(decoded, num_segments, num_clips)
-        kept, _, _ = _decode_at(path, indices.ravel(), short_side)
+        kept, _, _, orientation = _decode_at(path, indices.ravel(), short_side)
         if any(int(i) not in kept for i in indices.ravel()):
             raise VideoDecodeError(path, warning)
     frames = np.stack([kept[int(i)] for i in indices.ravel()])
     frames = frames.reshape(indices.shape + frames.shape[1:])
+    num_frames = int(min(counted, decoded) if warning else counted)
+    incomplete = _incomplete_note(num_frames, seconds, declared)
+    notes = [n for n in (warning, incomplete, orientation[5]) if n]
     info = {
-        "num_frames": int(min(counted, decoded) if warning else counted),
+        "num_frames": num_frames,
         "frame_indices": indices,
         "height": int(frames.shape[-3]),
         "width": int(frames.shape[-2]),
-        "warning": warning,
+        "rotation": int(orientation[3]),
+        "mirrored": bool(orientation[4]),
+        "declared_frames": declared[0],
+        "declared_seconds": declared[1],
+        "incomplete": bool(incomplete),
+        "warning": "; ".join(notes) or None,
     }
     return frames, info
