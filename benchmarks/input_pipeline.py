@@ -178,20 +178,21 @@ def _with_shard(shard, record):
 
 
 def measure_transform(encoded, size, batch, batches, resize=True):
-    """The pixel work of `augment.train_clip` on the K sampled JPEGs in memory: crop-window decode,
+    """The pixel work of training on the K sampled JPEGs in memory: crop-window decode,
     resize, flip (with `resize=False`: the crop-window decode alone, the crops left at their TSN size
     for the model to resize and flip)."""
-    k = encoded.shape[1]
     ds = tf.data.Dataset.from_tensor_slices(encoded.astype(bytes)).repeat()
     seeds = tf.data.Dataset.random(seed=0).batch(2)
     scales = (1.0, 0.875, 0.75, 0.66)
 
     def transform(e, s):
-        if resize:
-            return augment.train_clip(e, k, size, s, scales=scales, max_distort=1, flip=True,
-                                      dct_method="")  # fmt: skip
+        seeds = tf.random.experimental.stateless_split(s, 2)
         shape = tf.io.extract_jpeg_shape(e[0])
-        window = augment.multiscale_crop_window(shape[0], shape[1], scales, 1, s)
+        windows, _ = augment.crop_windows([shape[0]], [shape[1]], scales, 1, seeds)
+        window = windows[0]
+        if resize:
+            flip = tf.random.stateless_uniform([], seeds[1]) < 0.5
+            return augment.crop_clip(e, window, [size, size], flip, "")
         return _small(augment.crop_clip(e, window, window[2:], tf.constant(False), ""))
 
     ds = tf.data.Dataset.zip((ds, seeds)).map(

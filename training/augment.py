@@ -85,13 +85,6 @@ def crop_windows(heights, widths, scales, max_distort, seeds, size_per_group=Fal
     return tf.stack([y, x, crop_h, crop_w], axis=1), pick
 
 
-def multiscale_crop_window(height, width, scales, max_distort, seed):
-    """One clip's TSN crop window `[y, x, crop_h, crop_w]` int32 for frames of `height x width`."""
-    seeds = tf.random.experimental.stateless_split(seed, 2)
-    windows, _ = crop_windows([height], [width], scales, max_distort, seeds)
-    return windows[0]
-
-
 def resize_bilinear_uint8(frames, size):
     """uint8 `(N, h, w, 3)` -> uint8 `(N, size, size, 3)` (or `(N, *size, 3)` for a pair `size`):
     `tf.image.resize` bilinear, rounded.
@@ -137,31 +130,14 @@ def crop_clip(encoded, window, out_size, flip, dct_method):
     return tf.cond(flip, lambda: flip_width(frames), lambda: frames)
 
 
-def train_clip(clip, num_segments, image_size, seed, *, scales, max_distort, flip, dct_method):
-    """Training frames uint8 `(K, S, S, 3)` from one clip, seed `(2,)`.
-
-    `clip` is the JPEG bytes of every frame `(T,)` string, or a `ClipFrames` (only the sampled frames'
-    bytes are taken). The training pipeline plans whole groups of clips at once with the same
-    functions (`training/train_group.py`) and calls `crop_clip` per clip; this is the single-clip form.
-    """
-    clip = _clip_frames(clip)
-    seeds = tf.random.experimental.stateless_split(seed, 3)
-    indices = tsn_random_indices(clip.num_frames, num_segments, seeds[0])
-    sampled = tf.ensure_shape(clip.take(indices), [num_segments])
-    shape = tf.io.extract_jpeg_shape(sampled[0])
-    window = multiscale_crop_window(shape[0], shape[1], scales, max_distort, seeds[1])
-    do_flip = tf.random.stateless_uniform([], seeds[2]) < 0.5 if flip else tf.constant(False)
-    frames = crop_clip(sampled, window, [image_size, image_size], do_flip, dct_method)
-    return tf.ensure_shape(frames, [num_segments, image_size, image_size, 3])
-
-
 def eval_clip(
     clip, num_segments, image_size, *, num_clips, crops, resize_ratio, dct_method,
     return_indices=False,
 ):  # fmt: skip
     """Evaluation views uint8 `(num_clips * crops, K, S, S, 3)` (clip-major), deterministic.
 
-    `clip` as in `train_clip`; with `return_indices`, also the indices `(num_clips, K)` int32.
+    `clip` is the JPEG bytes of every frame `(T,)` string, or a `ClipFrames` (only the sampled frames'
+    bytes are taken); with `return_indices`, also the indices `(num_clips, K)` int32.
     """
     clip = _clip_frames(clip)
     indices = tsn_clip_indices(clip.num_frames, num_segments, num_clips)

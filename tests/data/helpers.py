@@ -81,3 +81,33 @@ def write_video(path, frames, fps=25, container=None):
             out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         out.mux(stream.encode())
     return path
+
+
+def train_clip(
+    encoded, num_segments, image_size, seed, *, scales, max_distort, flip, dct_method=""
+):
+    """One clip's training frames `(K, S, S, 3)` composed from the library's functions as the batch plan
+    composes them for a group (`tsn_random_indices`, `crop_windows`, `crop_clip`), seed `(2,)`."""
+    import tensorflow as tf
+
+    from training import augment
+
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    indices = augment.tsn_random_indices(tf.shape(encoded)[0], num_segments, seeds[0])
+    sampled = tf.ensure_shape(tf.gather(encoded, indices), [num_segments])
+    shape = tf.io.extract_jpeg_shape(sampled[0])
+    window = crop_window(shape[0], shape[1], scales, max_distort, seeds[1])
+    do_flip = tf.random.stateless_uniform([], seeds[2]) < 0.5 if flip else tf.constant(False)
+    frames = augment.crop_clip(sampled, window, [image_size, image_size], do_flip, dct_method)
+    return tf.ensure_shape(frames, [num_segments, image_size, image_size, 3])
+
+
+def crop_window(height, width, scales, max_distort, seed):
+    """One clip's TSN crop window `[y, x, crop_h, crop_w]` from `augment.crop_windows`, seed `(2,)`."""
+    import tensorflow as tf
+
+    from training import augment
+
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    windows, _ = augment.crop_windows([height], [width], scales, max_distort, seeds)
+    return windows[0]

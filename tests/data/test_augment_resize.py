@@ -1,11 +1,11 @@
-"""`augment.resize_bilinear_uint8` and `train_clip` against the previous resize path
+"""`augment.resize_bilinear_uint8` and one clip's training frames (`tests.data.helpers.train_clip`) against the previous resize path
 (`tf.cast(tf.image.resize(crops) + 0.5, tf.uint8)`): bit-identical, eagerly, in graph, in `Dataset.map`."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.data.helpers import smooth_frames
+from tests.data.helpers import crop_window, smooth_frames, train_clip
 from training import augment
 from training.records import encode_jpeg
 
@@ -41,7 +41,7 @@ def _previous_train_clip(encoded, k, size, seed, scales, max_distort):
     seeds = tf.random.experimental.stateless_split(seed, 3)
     sampled = tf.gather(encoded, augment.tsn_random_indices(tf.shape(encoded)[0], k, seeds[0]))
     shape = tf.io.extract_jpeg_shape(sampled[0])
-    window = augment.multiscale_crop_window(shape[0], shape[1], scales, max_distort, seeds[1])
+    window = crop_window(shape[0], shape[1], scales, max_distort, seeds[1])
     crops = tf.stack([tf.io.decode_and_crop_jpeg(x, window, channels=3) for x in sampled])
     frames = crops.numpy() if tuple(window[2:].numpy()) == (size, size) else None
     if frames is None:
@@ -54,7 +54,7 @@ def _previous_train_clip(encoded, k, size, seed, scales, max_distort):
 def test_train_clip_equals_previous_path_eager_and_in_dataset_map():
     encoded = tf.constant(np.array([encode_jpeg(f, 90) for f in smooth_frames(9, 40, 56)], object))
     kw = dict(scales=(1.0, 0.875, 0.75, 0.66), max_distort=1)
-    fn = lambda e, s: augment.train_clip(e, 4, 32, s, flip=True, dct_method="", **kw)  # noqa: E731
+    fn = lambda e, s: train_clip(e, 4, 32, s, flip=True, dct_method="", **kw)  # noqa: E731
     seeds = tf.constant([[i, 3 * i + 1] for i in range(12)], tf.int64)
     mapped = list(tf.data.Dataset.from_tensor_slices(seeds).map(lambda s: fn(encoded, s)))
     for seed, from_map in zip(seeds, mapped, strict=True):

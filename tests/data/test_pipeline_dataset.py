@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_ispan.io.video import sample_clip_indices, sample_segment_indices
-from tests.data.helpers import solid_frames, write_dataset
+from tests.data.helpers import crop_window, solid_frames, train_clip, write_dataset
 from training import augment, records
 from training.clip_record import parse_clip
 from training.pipeline import PipelineConfig, make_dataset, read_dataset_info
@@ -131,7 +131,7 @@ def test_train_clip_eager_equals_dataset_map(tiny):
     raw = tf.data.TFRecordDataset(sorted(str(p) for p in folder.glob("test-*.tfrecord")))
     kw = dict(scales=(1.0, 0.75), max_distort=1, flip=True, dct_method="")
     seed = tf.constant([5, 6], tf.int64)
-    fn = lambda s: augment.train_clip(parse_clip(s)["frames"], 4, 16, seed, **kw)  # noqa: E731
+    fn = lambda s: train_clip(parse_clip(s)["frames"], 4, 16, seed, **kw)  # noqa: E731
     for a, s in zip(raw.map(fn), raw, strict=True):
         np.testing.assert_array_equal(a.numpy(), fn(s).numpy())
 
@@ -140,7 +140,7 @@ def test_multiscale_crop_window_sizes():
     scales = (1.0, 0.875, 0.75, 0.66)
     allowed_sizes = {int(48 * s) for s in scales}
     for i in range(40):
-        y, x, h, w = augment.multiscale_crop_window(48, 64, scales, 1, tf.constant([i, 0])).numpy()
+        y, x, h, w = crop_window(48, 64, scales, 1, tf.constant([i, 0])).numpy()
         assert h in allowed_sizes and w in allowed_sizes
         assert abs(sorted(allowed_sizes).index(h) - sorted(allowed_sizes).index(w)) <= 1
         assert (y, x) in {
