@@ -171,6 +171,7 @@ def test_mirrored_trials_train_on_every_local_device(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     replicas = (directory / "replicas.txt").read_text().split()
     # Our pre-flight build and KerasTuner's space discovery build outside the strategy; each trial's
-    # model is built under it, with 2 replicas.
-    assert replicas == ["1", "1", "2", "2"], replicas
+    # model is built under it, with 2 replicas, and so is the best trial's model rebuilt from its
+    # checkpoint to write best.keras.
+    assert replicas == ["1", "1", "2", "2", "2"], replicas
     assert [row["status"] for row in trial_rows(directory / "ispan")] == ["COMPLETED"] * 2
