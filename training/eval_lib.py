@@ -197,56 +197,23 @@ def run_evaluation(
     Returns:
         `{"model", "dataset", "split", "protocol", "metrics", "frames_sweep"}`.
     """
-    from keras_ispan.models import classifier_info, load_classifier
-    from training import datasets, plots
-    from training.config import TrainConfig
+    from keras_ispan.models import load_classifier
+    from training import datasets
 
     model = load_classifier(model_path)
     info = datasets.dataset_info(data_dir)
     check_classes(model, info, model_path)
-    transform = classifier_info(model).transform
-    image_size = transform.image_size
-    multi_label = info.multi_label
-    config = TrainConfig.from_dict(
-        {
-            "data": {
-                "data_dir": str(data_dir),
-                "image_size": image_size,
-                "batch_size": batch_size,
-                "cache": False,
-            },
-            "model": {"multi_label": multi_label},
-        }
-    )
-
-    def make(count, crops_=crops, clips_=clips):
-        return datasets.eval_dataset(
-            config, data_dir, split, num_segments=count, crops=crops_, num_clips=clips_,
-            resize_ratio=transform.resize_ratio,
-        )  # fmt: skip
-
+    make = _view_datasets(model, data_dir, split, batch_size)
     views = crops * clips
     log(f"[evaluate] {model_path} on {data_dir} '{split}': {num_segments} frames x {views} views")
-
-    last = [-10.0]
-
-    def progress(done, seconds):
-        total = info.counts.get(split)
-        if seconds - last[0] < 5.0 and done != total:
-            return  # at most one line every 5 s, and the last one
-        last[0] = seconds
-        rate = done / max(seconds, 1e-9)
-        eta = f", ETA {(total - done) / rate:.0f} s" if total else ""
-        log(f"[evaluate] {done}/{total or '?'} clips, {rate:.1f} clips/s{eta}")
-
     result = evaluate(
-        model, make(num_segments), multi_label=multi_label, chunk_views=chunk_views, top_k=top_k,
-        progress=progress,
+        model, make(num_segments, crops, clips), multi_label=info.multi_label,
+        chunk_views=chunk_views, top_k=top_k, progress=_progress_lines(info.counts.get(split), log),
     )  # fmt: skip
     sweep_rows = []
     if sweep:
         sweep_rows = frames_sweep(
-            model, lambda count: make(count, sweep_crops, 1), sweep, multi_label=multi_label,
+            model, lambda count: make(count, sweep_crops, 1), sweep, multi_label=info.multi_label,
             chunk_views=chunk_views, top_k=top_k, log=log,
         )  # fmt: skip
     summary = {
@@ -258,16 +225,62 @@ def run_evaluation(
         "frames_sweep": sweep_rows,
     }
     if output_dir is not None:
-        output_dir = pathlib.Path(output_dir)
-        if "confusion_matrix" in result:
-            plots.plot_confusion(
-                result["confusion_matrix"], info.classes, output_dir / "confusion.png"
-            )
-        if sweep_rows:
-            metric = "mAP" if multi_label else "top1"
-            plots.plot_frames_sweep(sweep_rows, output_dir / "frames_sweep.png", metric=metric)
-        write_json(output_dir / "evaluation.json", summary)
+        _write_outputs(summary, info, pathlib.Path(output_dir))
     return summary
+
+
+def _view_datasets(model, data_dir, split, batch_size):
+    """`make(num_segments, crops, clips)`: the evaluation dataset of `split` with the model's transform."""
+    from keras_ispan.models import classifier_info
+    from training import datasets
+    from training.config import TrainConfig
+
+    transform = classifier_info(model).transform
+    config = TrainConfig.from_dict(
+        {
+            "data": {
+                "data_dir": str(data_dir),
+                "image_size": transform.image_size,
+                "batch_size": batch_size,
+                "cache": False,
+            },
+        }
+    )
+
+    def make(count, crops, clips):
+        return datasets.eval_dataset(
+            config, data_dir, split, num_segments=count, crops=crops, num_clips=clips,
+            resize_ratio=transform.resize_ratio,
+        )  # fmt: skip
+
+    return make
+
+
+def _progress_lines(total, log, every_s=5.0):
+    """A `progress(done, seconds)` that logs at most one line every `every_s` seconds, and the last."""
+    last = [-every_s * 2]
+
+    def progress(done, seconds):
+        if seconds - last[0] < every_s and done != total:
+            return
+        last[0] = seconds
+        rate = done / max(seconds, 1e-9)
+        eta = f", ETA {(total - done) / rate:.0f} s" if total else ""
+        log(f"[evaluate] {done}/{total or '?'} clips, {rate:.1f} clips/s{eta}")
+
+    return progress
+
+
+def _write_outputs(summary, info, output_dir):
+    from training import plots
+
+    result, sweep_rows = summary["metrics"], summary["frames_sweep"]
+    if "confusion_matrix" in result:
+        plots.plot_confusion(result["confusion_matrix"], info.classes, output_dir / "confusion.png")
+    if sweep_rows:
+        metric = "mAP" if info.multi_label else "top1"
+        plots.plot_frames_sweep(sweep_rows, output_dir / "frames_sweep.png", metric=metric)
+    write_json(output_dir / "evaluation.json", summary)
 
 
 def format_summary(summary: dict) -> str:
