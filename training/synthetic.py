@@ -341,51 +341,11 @@ def generate_synthetic_dataset(output_dir=None, config=None, *, write_videos=Fal
     if (output_dir / "videos").is_dir():
         shutil.rmtree(output_dir / "videos")
     start, splits = time.time(), {}
-    total = config.train + config.val + config.test
-    done = 0
+    progress = _ProgressLog(config.train + config.val + config.test, log)
     for split in ("train", "val", "test"):
         labels = split_labels(config, split)
-        if not len(labels):
-            continue
-        num_shards = -(-len(labels) // config.clips_per_shard)
-        visible = []
-        for shard in range(num_shards):
-            serialized = []
-            for index in range(shard, len(labels), num_shards):
-                label = int(labels[index])
-                frames, (_, shown) = render_clip(config, label, clip_rng(config, split, index))
-                visible.append(shown)
-                video_id = f"{split}_{index:05d}_{config.classes[label]}"
-                jpegs = [records.encode_jpeg(f, config.jpeg_quality) for f in frames]
-                serialized.append(
-                    records.serialize_clip(
-                        video_id, [label], jpegs, fps=config.fps,
-                        height=config.image_size, width=config.image_size,
-                    )
-                )  # fmt: skip
-                if write_videos:
-                    path = output_dir / "videos" / split / config.classes[label] / f"{video_id}.mp4"
-                    _write_video(path, frames, config.fps)
-            name = records.shard_name(split, shard, num_shards)
-            records.write_tfrecord_atomic(output_dir / name, serialized)
-            done += len(serialized)
-            rate = done / max(time.time() - start, 1e-9)
-            log(
-                f"[synthetic] {name}: {done}/{total} clips, {rate:.1f} clips/s, "
-                f"ETA {(total - done) / rate:.0f} s"
-            )
-        n = len(labels)
-        splits[split] = {
-            "count": n,
-            "num_shards": num_shards,
-            "frames": records.frame_statistics(
-                [config.num_frames] * n,
-                [config.fps] * n,
-                [config.image_size] * n,
-                [config.image_size] * n,
-            ),  # fmt: skip
-            "target_visible_frames_mean": round(float(np.mean(visible)), 2),
-        }
+        if len(labels):
+            splits[split] = _write_split(config, split, labels, output_dir, write_videos, progress)
     clip_index.ensure_indexes(output_dir)
     records.write_dataset_metadata(
         output_dir,
@@ -395,8 +355,61 @@ def generate_synthetic_dataset(output_dir=None, config=None, *, write_videos=Fal
         created_by="training/synthetic.py",
         synthetic_config=config.to_json(),
     )
-    log(f"[synthetic] wrote {total} clips to {output_dir} in {time.time() - start:.1f} s")
+    log(f"[synthetic] wrote {progress.total} clips to {output_dir} in {time.time() - start:.1f} s")
     return output_dir
+
+
+class _ProgressLog:
+    """One line per shard written: clips done, rate, time left."""
+
+    def __init__(self, total, log):
+        self.total, self.done, self.log, self.start = total, 0, log, time.time()
+
+    def shard(self, name, count):
+        self.done += count
+        rate = self.done / max(time.time() - self.start, 1e-9)
+        self.log(
+            f"[synthetic] {name}: {self.done}/{self.total} clips, {rate:.1f} clips/s, "
+            f"ETA {(self.total - self.done) / rate:.0f} s"
+        )
+
+
+def _write_split(config, split, labels, output_dir, write_videos, progress) -> dict:
+    """Renders and writes the shards of one split; returns its `metadata.json` entry."""
+    num_shards = -(-len(labels) // config.clips_per_shard)
+    visible = []
+    for shard in range(num_shards):
+        serialized = []
+        for index in range(shard, len(labels), num_shards):
+            label = int(labels[index])
+            frames, (_, shown) = render_clip(config, label, clip_rng(config, split, index))
+            visible.append(shown)
+            video_id = f"{split}_{index:05d}_{config.classes[label]}"
+            jpegs = [records.encode_jpeg(f, config.jpeg_quality) for f in frames]
+            serialized.append(
+                records.serialize_clip(
+                    video_id, [label], jpegs, fps=config.fps,
+                    height=config.image_size, width=config.image_size,
+                )
+            )  # fmt: skip
+            if write_videos:
+                path = output_dir / "videos" / split / config.classes[label] / f"{video_id}.mp4"
+                _write_video(path, frames, config.fps)
+        name = records.shard_name(split, shard, num_shards)
+        records.write_tfrecord_atomic(output_dir / name, serialized)
+        progress.shard(name, len(serialized))
+    n = len(labels)
+    return {
+        "count": n,
+        "num_shards": num_shards,
+        "frames": records.frame_statistics(
+            [config.num_frames] * n,
+            [config.fps] * n,
+            [config.image_size] * n,
+            [config.image_size] * n,
+        ),  # fmt: skip
+        "target_visible_frames_mean": round(float(np.mean(visible)), 2),
+    }
 
 
 def main(argv=None):
