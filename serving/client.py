@@ -1,11 +1,17 @@
 """REST and gRPC clients for a served keras-ispan model, as functions and a CLI.
 
-    python serving/client.py VIDEO --model ispan --rest http://127.0.0.1:8501
-    python serving/client.py VIDEO --model ispan --grpc 127.0.0.1:8500 --format uint8
+    python serving/client.py VIDEO [VIDEO ...] --model ispan --rest http://127.0.0.1:8501
+    python serving/client.py VIDEO --model ispan --grpc 127.0.0.1:8500 --format uint8 --json
 
-The video is decoded and sampled as in evaluation (`keras_ispan.io.video`: TSN segment centres); frames
-go as JPEG (`serve_jpeg`, about 20 times smaller) or raw uint8 (`serving_default`); the server resizes
-and crops them in-graph. Prints the top-k classes.
+Each video is decoded at its own resolution and sampled as `training/predict.py` does (8 frames at the
+TSN segment centres, `keras_ispan.io.video.read_clip`). The client then applies step 1 of the model's
+transform itself (`keras_ispan.io.frames_tf.transport_frames`: the short side resized to the model's
+`short_side`, learned once from the server's `preprocess` signature) and sends those frames, raw uint8
+(`serving_default`) or JPEG-encoded (`serve_jpeg`, smaller, lossy). The server's in-graph resize is
+then a pass-through and its centre crop finishes the transform, so with `--format uint8` the model sees
+exactly what `training/predict.py` feeds it. Prints the top-k classes, or one JSON object per video
+(`--json`). Errors print one line `client.py: error: ...` on stderr: exit status 2 when nothing could be
+sent (bad flags, no server, unknown model), 1 when a video failed.
 """
 
 import pathlib
@@ -18,20 +24,58 @@ import base64  # noqa: E402
 import dataclasses  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
 import urllib.parse  # noqa: E402
+import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+PROG = "client.py"
 SIGNATURES = {"jpeg": "serve_jpeg", "uint8": "serving_default"}
+PREPROCESS_SIGNATURE = "preprocess"
+PREPROCESSED_SIGNATURE = "serve_preprocessed"
 MAX_MESSAGE_BYTES = 256 * 2**20
 
 
-def load_clip(path, num_frames=8, short_side=256):
-    """Decodes `path` and returns the evaluation frames, uint8 `(num_frames, H, W, 3)`."""
-    from keras_ispan.io.video import decode_video, sample_segment_indices
+class TopKWarning(UserWarning):
+    """More classes were asked for than the export returns (`export.py --top-k`)."""
 
-    frames, _ = decode_video(path, short_side=short_side)
-    return frames[sample_segment_indices(frames.shape[0], num_frames, mode="center")]
+
+class ServerError(RuntimeError):
+    """An error answer of the server: `status` (HTTP code, or gRPC code name) and its message."""
+
+    def __init__(self, status, message):
+        self.status = status
+        self.message = str(message)
+        super().__init__(f"{status}: {self.message}")
+
+
+def sample_clip(path, num_frames=8):
+    """The frames `training/predict.py` samples: `(frames (T, H, W, 3) uint8, frame indices (T,))`.
+
+    `T = num_frames` frames at the TSN segment centres, at the video's own resolution.
+
+    Raises:
+        keras_ispan.io.video.VideoDecodeError (a `ValueError`) naming the file.
+    """
+    from keras_ispan.io.video import read_clip
+
+    clip, info = read_clip(path, num_frames, short_side=None)
+    return clip[0], np.asarray(info["frame_indices"][0])
+
+
+def load_clip(path, num_frames=8, short_side=None):
+    """The sampled frames of `path` (`sample_clip`), resized by `transport_frames` when `short_side`."""
+    frames, _ = sample_clip(path, num_frames)
+    return frames if short_side is None else transport(frames, short_side)
+
+
+def transport(frames, short_side):
+    """`keras_ispan.io.frames_tf.transport_frames` as NumPy: uint8 `(..., H, W, 3)`, short side resized."""
+    from keras_ispan.io.frames_tf import transport_frames
+
+    return np.asarray(transport_frames(np.asarray(frames, np.uint8), int(short_side)))
 
 
 def encode_jpeg(frames, quality=90):
@@ -57,21 +101,93 @@ def clip_input(frames, fmt="jpeg", quality=90):
     return frames[None]
 
 
-def rest_body(frames_input, fmt):
-    """The REST predict body (columnar `inputs` format) as `bytes`."""
-    _check_format(fmt)
-    if fmt == "jpeg":
-        value = [
-            [{"b64": base64.b64encode(b).decode("ascii")} for b in row] for row in frames_input
-        ]
-    else:
-        value = frames_input.tolist()
-    body = {"signature_name": SIGNATURES[fmt], "inputs": {"frames": value}}
+def _json_tensor(value):
+    value = np.asarray(value)
+    if value.dtype.kind in "OS":
+        return np.vectorize(
+            lambda b: {"b64": base64.b64encode(b).decode("ascii")}, otypes=[object]
+        )(value).tolist()
+    return value.tolist()
+
+
+def predict_body(signature_name, inputs):
+    """A REST predict body (columnar `inputs` format) as `bytes`; string tensors go as `{"b64": ...}`."""
+    body = {
+        "signature_name": signature_name,
+        "inputs": {k: _json_tensor(v) for k, v in inputs.items()},
+    }
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
+def rest_body(frames_input, fmt):
+    """The REST predict body of a `clip_input(...)` batch as `bytes`."""
+    _check_format(fmt)
+    return predict_body(SIGNATURES[fmt], {"frames": frames_input})
+
+
+@dataclasses.dataclass(frozen=True)
+class Transport:
+    """What the client resizes to before sending: `short_side`, the model's `image_size` (when known),
+    and `source`: `"preprocess"` (learned from the model), `"fallback"` (the model has no `preprocess`
+    signature: `round(S * 256 / 224)` with S from `serve_preprocessed`) or `"override"`."""
+
+    short_side: int
+    image_size: int | None
+    source: str
+
+    @property
+    def note(self):
+        if self.source != "fallback":
+            return None
+        return (
+            f"the model has no '{PREPROCESS_SIGNATURE}' signature (exported before it existed): "
+            f"assuming short side {self.short_side} = round({self.image_size} * 256 / 224)"
+        )
+
+
+class _ClientBase:
+    """What both clients share: learning the transport from the server, classifying a clip."""
+
+    def transport(self, short_side=None):
+        """The `Transport` to use (learned once per client and cached; `short_side` overrides)."""
+        if short_side is not None:
+            return Transport(int(short_side), None, "override")
+        cached = getattr(self, "_transport", None)
+        if cached is None:
+            cached = self._learn_transport()
+            self._transport = cached
+        return cached
+
+    def _learn_transport(self):
+        from keras_ispan.io.transform import short_side_for
+
+        signatures = self.signatures()
+        if PREPROCESS_SIGNATURE in signatures:
+            tiny = np.zeros((1, 1, 1, 1, 3), np.uint8)
+            outputs, _ = self.predict_signature(PREPROCESS_SIGNATURE, {"frames": tiny})
+            return Transport(
+                int(np.asarray(outputs["short_side"]).ravel()[0]),
+                int(np.asarray(outputs["image_size"]).ravel()[0]),
+                "preprocess",
+            )
+        shape = signatures.get(PREPROCESSED_SIGNATURE, {}).get("frames")
+        if not shape or len(shape) != 5 or not shape[2] or shape[2] < 1:
+            raise ServerError(
+                "FAILED_PRECONDITION",
+                f"the model has neither a '{PREPROCESS_SIGNATURE}' nor a '{PREPROCESSED_SIGNATURE}' "
+                f"signature with a fixed frame size (signatures: {sorted(signatures)}); "
+                "give --short-side",
+            )
+        return Transport(short_side_for(int(shape[2])), int(shape[2]), "fallback")
+
+    def predict(self, frames_input, fmt="jpeg"):
+        """Outputs `{name: np.ndarray}` for a `clip_input(...)` batch."""
+        _check_format(fmt)
+        return self.predict_signature(SIGNATURES[fmt], {"frames": frames_input})[0]
+
+
 @dataclasses.dataclass
-class RestClient:
+class RestClient(_ClientBase):
     """A TF Serving REST client on one persistent HTTP connection (one client per thread)."""
 
     url: str
@@ -84,7 +200,10 @@ class RestClient:
         parts = urllib.parse.urlsplit(self.url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"`url` must be http://HOST:PORT. Received: url={self.url!r}")
-        self._host, self._port = parts.hostname, parts.port or 80
+        try:
+            self._host, self._port = parts.hostname, parts.port or 80
+        except ValueError as e:
+            raise ValueError(f"`url` has a bad port ({e}). Received: url={self.url!r}") from None
         self._conn = None
         quoted = urllib.parse.quote(self.model, safe="")
         self._prefix = f"/v1/models/{quoted}"
@@ -108,10 +227,13 @@ class RestClient:
                 if response.will_close:
                     self.close()
                 return response.status, json.loads(data) if data else None
-            except (ConnectionError, http.client.HTTPException):
+            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
                 self.close()
                 if attempt:
                     raise
+            except BaseException:
+                self.close()
+                raise
         raise AssertionError("unreachable")
 
     def close(self):
@@ -121,22 +243,39 @@ class RestClient:
 
     def _ok(self, status, data):
         if status != 200:
-            raise RuntimeError(f"HTTP {status}: {(data or {}).get('error', data)}")
+            message = data.get("error", data) if isinstance(data, dict) else data
+            raise ServerError(status, message)
         return data
 
     def predict_body(self, body):
         return self._ok(*self.request("POST", self._prefix + ":predict", body))["outputs"]
 
-    def predict(self, frames_input, fmt="jpeg"):
-        """Outputs `{name: np.ndarray}` for a `clip_input(...)` batch."""
-        outputs = self.predict_body(rest_body(frames_input, fmt))
-        return {k: np.asarray(v) for k, v in outputs.items()}
+    def predict_signature(self, signature_name, inputs):
+        """`(outputs {name: np.ndarray}, None)`: REST answers do not say which version answered."""
+        outputs = self.predict_body(predict_body(signature_name, inputs))
+        if not isinstance(outputs, dict):  # a one-output signature answers the bare value
+            raise ServerError(200, "expected named outputs in the answer")
+        return {k: np.asarray(v) for k, v in outputs.items()}, None
 
     def status(self):
         return self._ok(*self.request("GET", self._prefix))
 
     def metadata(self):
         return self._ok(*self.request("GET", self._prefix + "/metadata"))
+
+    def signatures(self):
+        """`{signature name: {input key: shape list (None for unknown dims)}}` from the metadata."""
+        sigs = self.metadata()["metadata"]["signature_def"]["signature_def"]
+        out = {}
+        for name, sig in sigs.items():
+            out[name] = {}
+            for key, info in sig.get("inputs", {}).items():
+                shape = info.get("tensor_shape", {})
+                dims = [int(d.get("size", -1)) for d in shape.get("dim", [])]
+                out[name][key] = (
+                    None if shape.get("unknown_rank") else [d if d >= 0 else None for d in dims]
+                )
+        return out
 
 
 def grpc_channel(target, max_message_bytes=MAX_MESSAGE_BYTES):
@@ -151,7 +290,7 @@ def grpc_channel(target, max_message_bytes=MAX_MESSAGE_BYTES):
 
 
 @dataclasses.dataclass
-class GrpcClient:
+class GrpcClient(_ClientBase):
     """A TF Serving gRPC client (`PredictionService` and `ModelService` stubs); thread-safe."""
 
     target: str
@@ -164,6 +303,10 @@ class GrpcClient:
     def __post_init__(self):
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
+        if "://" in self.target:
+            raise ValueError(
+                f"`target` must be HOST:PORT (gRPC, no scheme). Received: target={self.target!r}"
+            )
         self.channel = grpc_channel(self.target, self.max_message_bytes)
         self.predictions = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
         self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
@@ -177,24 +320,29 @@ class GrpcClient:
         if signature_name:
             spec.signature_name = signature_name
 
-    def predict_request(self, frames_input, fmt="jpeg"):
+    def signature_request(self, signature_name, inputs):
         import tensorflow as tf
         from tensorflow_serving.apis import predict_pb2
 
-        _check_format(fmt)
         request = predict_pb2.PredictRequest()
-        self._spec(request.model_spec, SIGNATURES[fmt])
-        request.inputs["frames"].CopyFrom(tf.make_tensor_proto(frames_input))
+        self._spec(request.model_spec, signature_name)
+        for key, value in inputs.items():
+            request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
         return request
 
-    def predict(self, frames_input, fmt="jpeg"):
-        """Outputs `{name: np.ndarray}` for a `clip_input(...)` batch."""
+    def predict_request(self, frames_input, fmt="jpeg"):
+        _check_format(fmt)
+        return self.signature_request(SIGNATURES[fmt], {"frames": frames_input})
+
+    def predict_signature(self, signature_name, inputs):
+        """`(outputs {name: np.ndarray}, version that answered)`."""
         import tensorflow as tf
 
         response = self.predictions.Predict(
-            self.predict_request(frames_input, fmt), timeout=self.timeout
+            self.signature_request(signature_name, inputs), timeout=self.timeout
         )
-        return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
+        outputs = {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
+        return outputs, int(response.model_spec.version.value) or None
 
     def status(self):
         from tensorflow_serving.apis import get_model_status_pb2
@@ -210,51 +358,280 @@ class GrpcClient:
         self._spec(request.model_spec)
         return self.predictions.GetModelMetadata(request, timeout=self.timeout)
 
+    def signatures(self):
+        """`{signature name: {input key: shape list (None for unknown dims)}}` from the metadata."""
+        from tensorflow_serving.apis import get_model_metadata_pb2
+
+        sig_map = get_model_metadata_pb2.SignatureDefMap()
+        self.metadata().metadata["signature_def"].Unpack(sig_map)
+        out = {}
+        for name, sig in sig_map.signature_def.items():
+            out[name] = {}
+            for key, info in sig.inputs.items():
+                shape = info.tensor_shape
+                out[name][key] = (
+                    None
+                    if shape.unknown_rank
+                    else [d.size if d.size >= 0 else None for d in shape.dim]
+                )
+        return out
+
     def close(self):
         self.channel.close()
 
 
-def top_classes(outputs, index=0):
-    """`[(class name, score), ...]` of one clip from predict outputs."""
+def top_classes(outputs, index=0, k=None):
+    """`[(class name, score), ...]` of one clip from predict outputs (the first `k`, or all)."""
     names = [
         n.decode() if isinstance(n, bytes) else str(n) for n in outputs["top_k_classes"][index]
     ]
-    return list(zip(names, [float(s) for s in outputs["top_k_scores"][index]]))
+    pairs = list(zip(names, [float(s) for s in outputs["top_k_scores"][index]]))
+    return pairs if k is None else pairs[:k]
 
 
-def classify_video(client, path, fmt="jpeg", num_frames=8, short_side=256, quality=90):
-    """Decodes, samples and sends one video; returns `[(class name, score), ...]`."""
-    frames = load_clip(path, num_frames=num_frames, short_side=short_side)
-    return top_classes(client.predict(clip_input(frames, fmt, quality), fmt))
+def classify_video(client, path, fmt="jpeg", num_frames=8, top_k=5, short_side=None, quality=90):
+    """Samples, transports and sends one video; returns the record `client.py --json` prints.
+
+    Args:
+        client: a `RestClient` or `GrpcClient`.
+        path: the video file.
+        fmt: `"jpeg"` (`serve_jpeg`; lossy, smaller) or `"uint8"` (`serving_default`; exact).
+        num_frames: frames sampled at the segment centres.
+        top_k: classes returned (at most what the export returns, its `--top-k`).
+        short_side: resize to this short side instead of the model's (`client.transport()`).
+        quality: JPEG quality for `fmt="jpeg"`.
+
+    Returns:
+        `{"video", "top_k": [{"class", "score"}], "frames_used", "frame_indices",
+        "attention_shape", "latency_ms" (the predict request's round trip), "model", "version" (the
+        version that answered, None when the answer does not say: REST without `version`),
+        "transport", "format"}`.
+
+    Raises:
+        keras_ispan.io.video.VideoDecodeError (a `ValueError`) naming the video; `ServerError`
+        (REST) or `grpc.RpcError` for an error answer.
+    """
+    _check_format(fmt)
+    short = client.transport(short_side).short_side
+    frames, indices = sample_clip(path, num_frames)
+    frames_input = clip_input(transport(frames, short), fmt, quality)
+    start = time.perf_counter()
+    outputs, version = client.predict_signature(SIGNATURES[fmt], {"frames": frames_input})
+    latency_ms = (time.perf_counter() - start) * 1000.0
+    returned = len(outputs["top_k_classes"][0])
+    num_classes = np.asarray(outputs["probabilities"]).shape[-1]
+    if top_k > returned and returned < num_classes:
+        warnings.warn(
+            f"the model returns its top {returned} of {num_classes} classes (export.py --top-k); "
+            f"--top-k {top_k} gives {returned}",
+            TopKWarning,
+            stacklevel=2,
+        )
+    if version is None and client.version is not None:
+        version = int(client.version)
+    return {
+        "video": str(path),
+        "top_k": [{"class": c, "score": s} for c, s in top_classes(outputs, 0, top_k)],
+        "frames_used": int(len(indices)),
+        "frame_indices": [int(i) for i in indices],
+        "attention_shape": [int(d) for d in np.asarray(outputs["attention"]).shape[1:]],
+        "latency_ms": round(latency_ms, 3),
+        "model": client.model,
+        "version": version,
+        "transport": "grpc" if isinstance(client, GrpcClient) else "rest",
+        "format": fmt,
+    }
+
+
+# ---------------------------------------------------------------- command line
+
+
+class UsageError(Exception):
+    """A problem with the command line or the server it names: one line, exit status 2."""
+
+
+def _parser():
+    p = argparse.ArgumentParser(
+        prog=PROG, description="Classify videos with a served keras-ispan model."
+    )
+    p.add_argument("videos", nargs="+", help="video files (MP4, AVI, WebM, GIF, ...)")
+    p.add_argument("--model", default="ispan", help="served model name (default ispan)")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--rest", help="http://HOST:PORT of the REST API (TF Serving: 8501)")
+    target.add_argument("--grpc", help="HOST:PORT of the gRPC API (TF Serving: 8500)")
+    version = p.add_mutually_exclusive_group()
+    version.add_argument("--version", type=int, help="model version (default: the latest)")
+    version.add_argument("--label", help="model version label (e.g. stable, canary)")
+    p.add_argument(
+        "--format",
+        choices=sorted(SIGNATURES),
+        default="jpeg",
+        help="jpeg (default): JPEG-encoded frames to serve_jpeg, smaller but lossy (the scores "
+        "differ slightly from training/predict.py); uint8: raw frames to serving_default, exact",
+    )
+    p.add_argument(
+        "--frames", type=int, default=8, help="frames sampled per video (segment centres; 8)"
+    )
+    p.add_argument("--top-k", type=int, default=5, help="classes printed (default 5)")
+    p.add_argument(
+        "--short-side",
+        type=int,
+        help="resize frames to this short side before sending (default: the model's, learned from "
+        "its preprocess signature)",
+    )
+    p.add_argument("--quality", type=int, default=90, help="JPEG quality (--format jpeg)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    p.add_argument("--json", action="store_true", help="print one JSON object per video per line")
+    return p
+
+
+def _check_args(args):
+    for flag, value, low, high in (
+        ("--frames", args.frames, 1, None),
+        ("--top-k", args.top_k, 1, None),
+        ("--short-side", args.short_side, 1, None),
+        ("--quality", args.quality, 1, 100),
+        ("--version", args.version, 1, None),
+    ):
+        if value is not None and (value < low or (high is not None and value > high)):
+            bound = f"between {low} and {high}" if high else f">= {low}"
+            raise UsageError(f"{flag} {value}: must be {bound}")
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout {args.timeout}: must be > 0")
+    if args.rest is not None:
+        parts = urllib.parse.urlsplit(args.rest)
+        if parts.scheme != "http" or not parts.hostname:
+            raise UsageError(
+                f"--rest {args.rest}: expected http://HOST:PORT (for example http://127.0.0.1:8501)"
+            )
+        try:
+            parts.port  # noqa: B018 - raises for a bad port
+        except ValueError:
+            raise UsageError(f"--rest {args.rest}: the port is not a number 0-65535") from None
+    if args.grpc is not None and ("://" in args.grpc or ":" not in args.grpc):
+        raise UsageError(
+            f"--grpc {args.grpc}: expected HOST:PORT without a scheme (for example 127.0.0.1:8500)"
+        )
+
+
+def _model_text(args):
+    text = f"--model {args.model}"
+    if args.version is not None:
+        text += f" --version {args.version}"
+    elif args.label:
+        text += f" --label {args.label}"
+    return text
+
+
+def _server_problem(error, args):
+    """A one-line description of a failure to reach or use the server, naming the flag."""
+    import grpc
+
+    where = f"--rest {args.rest}" if args.rest else f"--grpc {args.grpc}"
+    if isinstance(error, ServerError):
+        if error.status == 404:
+            return f"{_model_text(args)}: not served at {args.rest}: {error.message}"
+        return f"{where}: HTTP {error.status}: {error.message}"
+    if isinstance(error, grpc.RpcError):
+        code, details = error.code(), error.details() or ""
+        if code == grpc.StatusCode.NOT_FOUND:
+            return f"{_model_text(args)}: not served at {args.grpc}: {details}"
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return f"{where}: no answer within --timeout {args.timeout:g} s"
+        lower = details.lower()
+        if "http1" in lower or "http/1" in lower or "parsing http/2" in lower:
+            return f"{where}: the server there does not speak gRPC (is it the REST port?)"
+        if code == grpc.StatusCode.UNAVAILABLE:
+            if "refused" in lower:
+                return f"{where}: no server is listening (connection refused)"
+            return f"{where}: no gRPC server answers ({details.splitlines()[0] if details else code.name})"
+        return f"{where}: {code.name}: {details}"
+    if isinstance(error, ConnectionRefusedError):
+        return f"{where}: no server is listening (connection refused)"
+    if isinstance(error, http.client.HTTPException | json.JSONDecodeError | UnicodeDecodeError):
+        return f"{where}: the server did not answer TF Serving's REST API (is it the gRPC port?)"
+    if isinstance(error, TimeoutError):
+        return f"{where}: no answer within --timeout {args.timeout:g} s"
+    if isinstance(error, OSError):
+        return f"{where}: cannot connect ({error.strerror or error})"
+    return f"{where}: {type(error).__name__}: {error}"
+
+
+def _print_result(record, as_json):
+    if as_json:
+        print(json.dumps(record), flush=True)
+        return
+    print(f"{record['video']}:")
+    for entry in record["top_k"]:
+        print(f"  {entry['score']:7.4f}  {entry['class']}")
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Classify a video with a served keras-ispan model.")
-    p.add_argument("video")
-    p.add_argument("--model", default="ispan")
-    target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--rest", help="http://HOST:PORT of the REST API")
-    target.add_argument("--grpc", help="HOST:PORT of the gRPC API")
-    version = p.add_mutually_exclusive_group()
-    version.add_argument("--version", type=int)
-    version.add_argument("--label")
-    p.add_argument("--format", choices=sorted(SIGNATURES), default="jpeg")
-    p.add_argument("--frames", type=int, default=8, help="frames sampled (segment centres)")
-    p.add_argument("--short-side", type=int, default=256, help="decode with this short side")
-    p.add_argument("--quality", type=int, default=90, help="JPEG quality")
-    p.add_argument("--timeout", type=float, default=60.0)
-    args = p.parse_args(argv)
-    kwargs = dict(model=args.model, version=args.version, label=args.label, timeout=args.timeout)
-    client = RestClient(args.rest, **kwargs) if args.rest else GrpcClient(args.grpc, **kwargs)
+    import grpc
+
+    args = _parser().parse_args(argv)
+    client = None
     try:
-        result = classify_video(
-            client, args.video, args.format, args.frames, args.short_side, args.quality
+        _check_args(args)
+        kwargs = dict(
+            model=args.model, version=args.version, label=args.label, timeout=args.timeout
         )
+        client = RestClient(args.rest, **kwargs) if args.rest else GrpcClient(args.grpc, **kwargs)
+        try:
+            transport_info = client.transport(args.short_side)
+            if args.short_side is not None:
+                client.signatures()  # fails fast on a wrong server or model
+        except (ServerError, grpc.RpcError, OSError, http.client.HTTPException, ValueError) as e:
+            raise UsageError(_server_problem(e, args)) from None
+        if transport_info.note:
+            print(f"{PROG}: note: {transport_info.note}", file=sys.stderr)
+        status, notes, noted = 0, [], set()
+        for video in args.videos:
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", TopKWarning)
+                    record = classify_video(
+                        client, video, args.format, args.frames, args.top_k, args.short_side,
+                        args.quality,
+                    )  # fmt: skip
+                for w in caught:
+                    if issubclass(w.category, TopKWarning) and str(w.message) not in noted:
+                        noted.add(str(w.message))
+                        notes.append(str(w.message))
+                    elif not issubclass(w.category, TopKWarning):
+                        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+            except ServerError as e:
+                print(f"{PROG}: error: {video}: the server refused it: HTTP {e.status}: {e.message}",
+                      file=sys.stderr)  # fmt: skip
+                status = 1
+                continue
+            except grpc.RpcError as e:
+                print(f"{PROG}: error: {video}: the server refused it: {e.code().name}: "
+                      f"{e.details()}", file=sys.stderr)  # fmt: skip
+                status = 1
+                continue
+            except (OSError, http.client.HTTPException) as e:
+                print(f"{PROG}: error: {video}: {_server_problem(e, args)}", file=sys.stderr)
+                status = 1
+                continue
+            except ValueError as e:  # VideoDecodeError names the file
+                message = str(e) if str(video) in str(e) else f"{video}: {e}"
+                print(f"{PROG}: error: {message}", file=sys.stderr)
+                status = 1
+                continue
+            for note in notes:
+                print(f"{PROG}: note: {note}", file=sys.stderr)
+            notes.clear()
+            _print_result(record, args.json)
+        return status
+    except UsageError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
     finally:
-        client.close()
-    for rank, (name, score) in enumerate(result, 1):
-        print(f"{rank}. {name}  {score:.4f}")
+        if client is not None:
+            client.close()
 
 
 if __name__ == "__main__":
-    main()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())

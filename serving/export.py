@@ -1,34 +1,56 @@
 """Exports a trained `.keras` classifier as a TF Serving model version.
 
-    python serving/export.py --model runs/ispan/model.keras --export-base models --name ispan
+    python serving/export.py --model runs/NAME/best.keras --export-base models --name ispan
 
-Writes `models/ispan/<next version>/` (SavedModel, labels asset, warmup requests), `models/models.config`,
-`models/batching.config`, `models/monitoring.config`, and prints the `docker run tensorflow/serving`
-command. Logic lives in `serving/export_lib.py`.
+Takes the `best.keras` that `training/fit.py` writes (or any `model.save` of a keras-ispan
+classifier), loaded with `keras_ispan.models.load_classifier` (no optimizer or schedule needed). Writes
+`models/ispan/<next version>/` (SavedModel, labels asset, `assets.extra/keras_ispan.json`, warmup
+requests), `models/models.config`, `models/batching.config`, `models/monitoring.config`, and prints
+the `docker run tensorflow/serving` command. The resize applied in-graph is the model's own (its
+recorded `resize_ratio`); `--resize-ratio` overrides it. Logic lives in `serving/export_lib.py`.
+Errors print one line `export.py: error: ...` and exit with status 2.
 """
 
+import os
 import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
+import warnings  # noqa: E402
+
+PROG = "export.py"
 
 
-def parse_args(argv=None):
-    from serving.export_lib import ExportConfig, ExportOptions
-
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", required=True, help="trained model (.keras)")
+def _parser():
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--model", required=True, help="trained model (.keras, e.g. runs/NAME/best.keras)"
+    )
     p.add_argument("--export-base", required=True, help="folder of model folders (TF Serving base)")
     p.add_argument("--name", default="ispan", help="model name (folder under --export-base)")
     p.add_argument("--version", type=int, help="version number (default: next free integer)")
     p.add_argument("--top-k", type=int, default=5, help="top classes returned as strings")
-    p.add_argument("--resize-ratio", type=float, default=256 / 224, help="as in evaluation")
+    p.add_argument(
+        "--resize-ratio",
+        type=float,
+        default=None,
+        help="short side before the centre crop over the model's input side (default: the ratio "
+        "recorded in the model, as evaluation uses; a different value warns)",
+    )
     p.add_argument(
         "--warmup-frames", type=int, nargs="+", default=[8], help="frame counts of warmup requests"
     )
-    args = p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None):
+    """The `ExportConfig` of a command line (raises `ValueError` / `ModelFileError` on bad values)."""
+    from serving.export_lib import ExportConfig, ExportOptions
+
+    args = _parser().parse_args(argv)
     options = ExportOptions(
         top_k=args.top_k,
         resize_ratio=args.resize_ratio,
@@ -37,12 +59,46 @@ def parse_args(argv=None):
     return ExportConfig(args.model, args.export_base, args.name, args.version, options)
 
 
-def main(argv=None):
+def _error(message):
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _run(argv):
+    """Exports; our `UserWarning`s print as `export.py: warning: ...`, others as usual."""
     from serving.export_lib import run_export
 
-    result = run_export(parse_args(argv))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            return run_export(parse_args(argv))
+        finally:
+            for w in caught:
+                if pathlib.Path(w.filename).name == "export_lib.py":
+                    print(f"{PROG}: warning: {w.message}", file=sys.stderr)
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def main(argv=None):
+    from serving.export_lib import ModelFileError
+
+    try:
+        result = _run(argv)
+    except ModelFileError as error:
+        return _error(f"--model {error.path}: {error.reason}")
+    except FileExistsError as error:
+        return _error(f"--version: {error}")
+    except ValueError as error:
+        return _error(str(error))
+    t = result.transform
     print(f"Exported version {result.version} to {result.version_dir}")
     print(f"Signatures: {', '.join(result.signatures)}; classes: {', '.join(result.class_names)}")
+    print(
+        f"Transform: short side to {t.short_side} px (bilinear, antialiased), centre crop "
+        f"{t.image_size}x{t.image_size} (resize_ratio {t.resize_ratio:.6g}); "
+        f"recorded in {result.info_file}"
+    )
     print(f"Config: {result.models_config}")
     print(f"Serve with TF Serving:\n  {result.docker_command}")
     base = result.models_config.parent
@@ -50,7 +106,8 @@ def main(argv=None):
         "Or locally:\n  python serving/server.py --port=8500 --rest_api_port=8501 "
         f"--model_config_file={base / 'models.config'}"
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -88,6 +88,9 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             return response
         except ServingError as e:
             _abort(context, e)
+        except Exception as e:
+            log.exception("gRPC GetModelMetadata failed")
+            _abort(context, ServingError("INTERNAL", f"{type(e).__name__}: {e}"))
 
     def _unimplemented(self, request, context):
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "Not supported by this server; use Predict")
@@ -115,6 +118,9 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
             return response
         except ServingError as e:
             _abort(context, e)
+        except Exception as e:
+            log.exception("gRPC GetModelStatus failed")
+            _abort(context, ServingError("INTERNAL", f"{type(e).__name__}: {e}"))
 
     def HandleReloadConfigRequest(self, request, context):
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "Config reload over gRPC is not supported")

@@ -10,6 +10,7 @@ name ends with `_bytes` are written as `{"b64": ...}`, others as UTF-8 text.
 import base64
 import binascii
 import json
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -46,9 +47,16 @@ def to_array(value, dtype, key):
     try:
         array = np.asarray(value)
     except ValueError as e:
-        raise invalid_argument(f"Input '{key}' is ragged or malformed: {e}") from e
+        after = re.search(r"after (\d+) dimensions", str(e))
+        where = f" after {after.group(1)} dimensions" if after else ""
+        raise invalid_argument(
+            f"Input '{key}' is ragged: its nested lists differ in length{where} (a tensor has one "
+            "length per axis: every clip the same number of frames, every frame the same size)"
+        ) from e
     kind = array.dtype.kind
     np_dtype = np.dtype(dtype.as_numpy_dtype)
+    if array.size == 0 and array.ndim > 0:  # `[]`, `[[]]`: no values, so no type to check
+        return np.zeros(array.shape, np_dtype)
     allowed = {"b": "b", "i": "iu", "u": "iu", "f": "iuf", "c": "iufc"}.get(np_dtype.kind, "")
     if kind not in allowed or (array.size == 0 and array.ndim == 0):
         raise invalid_argument(

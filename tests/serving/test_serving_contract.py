@@ -309,6 +309,8 @@ def test_concurrent_rest_and_grpc(server, local_signatures):
 
 @pytest.mark.slow
 def test_client_cli_on_real_clip(server, shared_clips, local_signatures):
+    """`client.py --json` over REST (JPEG) and gRPC (uint8) against the in-process SavedModel."""
+    import json
     import subprocess
     import sys
 
@@ -321,13 +323,20 @@ def test_client_cli_on_real_clip(server, shared_clips, local_signatures):
     for flag, target, fmt in (("--rest", server.rest, "jpeg"), ("--grpc", server.grpc, "uint8")):
         proc = subprocess.run(
             [sys.executable, "serving/client.py", str(video), "--model", "ispan", flag, target,
-             "--format", fmt, "--frames", "4", "--short-side", "64", "--version", "1"],
+             "--format", fmt, "--frames", "4", "--version", "1", "--json"],
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-2000:]
-        out[fmt] = [line.split()[1] for line in proc.stdout.strip().splitlines()]
-    frames = load_clip(video, num_frames=4, short_side=64)
+        (line,) = proc.stdout.strip().splitlines()
+        out[fmt] = json.loads(line)
+    frames = load_clip(video, num_frames=4)  # the video's own resolution: the server resizes
     ref = _ref(local_signatures, 1, "serving_default", frames[None])
     expected = [c.decode() for c in ref["top_k_classes"][0]]
-    assert out["uint8"] == expected
-    assert sorted(out["jpeg"]) == sorted(CLASS_NAMES)
+    assert [e["class"] for e in out["uint8"]["top_k"]] == expected
+    np.testing.assert_allclose(
+        [e["score"] for e in out["uint8"]["top_k"]], ref["top_k_scores"][0], atol=1e-5
+    )
+    assert sorted(e["class"] for e in out["jpeg"]["top_k"]) == sorted(CLASS_NAMES)
+    for record in out.values():
+        assert record["frames_used"] == 4 and record["attention_shape"][0] == 4
+        assert record["version"] == 1 and record["model"] == "ispan"

@@ -18,6 +18,7 @@ from serving.export_lib import (
     SIGNATURES,
     ExportConfig,
     ExportOptions,
+    ModelFileError,
     check_model_name,
     export_model,
     next_version,
@@ -110,6 +111,7 @@ def test_clean_process_matches_in_process(exported, tiny_model, tmp_path):
             dtype=object,
         )
         inputs[f"serving_default__{steps}"] = raw
+        inputs[f"preprocess__{steps}"] = raw
         inputs[f"serve_preprocessed__{steps}"] = pixels
         inputs[f"serve_jpeg__{steps}"] = jpegs
         refs[f"serving_default__{steps}"] = _reference(tiny_model, _eval_pixels(raw))
@@ -134,6 +136,10 @@ def test_clean_process_matches_in_process(exported, tiny_model, tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0 and "CLEAN_OK" in proc.stdout, proc.stderr[-3000:]
     out = np.load(tmp_path / "out.npz", allow_pickle=True)
+    for steps in (1, 8, 25):  # the model input serving_default computes, without Keras
+        raw = inputs[f"preprocess__{steps}"]
+        np.testing.assert_array_equal(out[f"preprocess__{steps}__frames"], _eval_pixels(raw))
+        assert out[f"preprocess__{steps}__short_side"].tolist() == [37, 37]
     for key, ref in refs.items():
         steps = int(key.split("__")[1])
         # JPEG vs the original pixels: quality-95 loss (measured ~2e-3 on logits); vs the same
@@ -246,8 +252,11 @@ def test_model_names_that_could_be_paths_are_rejected(name):
 
 
 def test_export_config_errors(tmp_path):
-    with pytest.raises(ValueError, match="Received: model_path="):
+    with pytest.raises(ModelFileError, match="missing.keras: file not found"):
         ExportConfig(str(tmp_path / "missing.keras"), str(tmp_path))
+    (tmp_path / "model.h5").write_bytes(b"")
+    with pytest.raises(ValueError, match="not a .keras model file"):
+        ExportConfig(str(tmp_path / "model.h5"), str(tmp_path))
 
 
 @pytest.mark.slow

@@ -91,7 +91,9 @@ def test_warmup_is_replayed_and_broken_versions_do_not_load(exported, tmp_path):
     config.model_config_list.config[0].model_version_policy.all.SetInParent()
     registry = model_registry.ModelRegistry(config, predict_fn=counting)
     registry.poll()
-    assert sorted(c[1] for c in calls) == ["serve_jpeg", "serve_preprocessed", "serving_default"]
+    assert sorted(c[1] for c in calls) == [
+        "preprocess", "serve_jpeg", "serve_preprocessed", "serving_default"
+    ]  # fmt: skip
     assert all(c[0] == 1 for c in calls)
     (v1, s1, c1, _), (v2, s2, c2, m2) = registry.status("m")
     assert (v1, s1, c1) == (1, "AVAILABLE", "OK")
