@@ -295,21 +295,29 @@ def training_scope(config: TrainConfig):
 
     import numpy as np
 
-    policy = mixed_precision_policy(config.train.mixed_precision)
-    previous_policy = keras.mixed_precision.global_policy()
     python_state, numpy_state = random.getstate(), np.random.get_state()  # noqa: NPY002
     tf_seed = tf.compat.v1.get_seed(None)[0]
     try:
-        if policy:
-            keras.mixed_precision.set_global_policy(policy)
-        keras.utils.set_random_seed(config.train.seed)
-        yield
+        with policy_scope(mixed_precision_policy(config.train.mixed_precision)):
+            keras.utils.set_random_seed(config.train.seed)
+            yield
     finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
         random.setstate(python_state)
         np.random.set_state(numpy_state)  # noqa: NPY002
         if tf_seed is not None:
             tf.random.set_seed(tf_seed)
+
+
+@contextlib.contextmanager
+def policy_scope(policy: str | None):
+    """Sets the global Keras dtype policy to `policy` (None: leave it) and restores it on exit."""
+    previous = keras.mixed_precision.global_policy()
+    try:
+        if policy:
+            keras.mixed_precision.set_global_policy(policy)
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 @dataclasses.dataclass

@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import keras
 import keras_tuner as kt
 
 from keras_ispan.io.atomic import write_json_atomic, write_text_atomic
@@ -255,13 +254,9 @@ def run_search(
     )
     objective = objective_of(train_config, tune_config)
     hypermodel = ISPANHyperModel(train_config, specs, build_model, make_datasets)
-    from training.run import mixed_precision_policy
+    from training.run import mixed_precision_policy, policy_scope
 
-    policy = mixed_precision_policy(train_config.train.mixed_precision)  # as in fit.py
-    previous_policy = keras.mixed_precision.global_policy()
-    try:
-        if policy:
-            keras.mixed_precision.set_global_policy(policy)
+    with policy_scope(mixed_precision_policy(train_config.train.mixed_precision)):  # as in fit.py
         _preflight(hypermodel, objective)
         epochs = tune_config.epochs or train_config.train.epochs
         signature = _signature(tune_config, objective, specs, epochs)
@@ -271,39 +266,42 @@ def run_search(
         if tune_config.overwrite or not (tune_config.project_dir / SIGNATURE_FILE).is_file():
             _write_json(tune_config.project_dir / SIGNATURE_FILE, signature)
         tuner.search(epochs=epochs, verbose=verbose)
-        best_model_path = None
-        if not is_distributed_worker():
-            best_model_path = save_best_model(tuner, tune_config.output_dir / "best.keras")
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
-    project_dir = tune_config.project_dir
-    if is_distributed_worker():
-        return SearchResult(project_dir, [], None, None)
-    rows = trial_rows(project_dir)
-    names = [name for name, spec in specs.items() if spec.tunable]
-    table = format_table(rows, names, objective)
-    print(table, flush=True)
-    output = tune_config.output_dir
-    _write_text(output / "summary.txt", table + "\n")
-    _write_json(
-        output / "summary.json",
-        {"objective": objective.name, "direction": objective.direction, "rows": rows},
-    )
-    best = best_row(rows, objective)
-    best_values = dict(best["values"])
-    best_config = hypermodel.config_for(best_values)
-    # Data and epochs as the user gave them: fit.py's own defaults, not the tuner's per-trial budget.
-    best_config = best_config.replace(
-        data=dataclasses.replace(best_config.data, data_dir=user_config.data.data_dir),
-        train=dataclasses.replace(best_config.train, epochs=user_config.train.epochs),
-    )
-    path = config_lib.save_config(best_config, output / "best_config.json")
+        if is_distributed_worker():
+            return SearchResult(tune_config.project_dir, [], None, None)
+        best_model_path = save_best_model(tuner, tune_config.output_dir / "best.keras")
+    rows = trial_rows(tune_config.project_dir)
+    best = _write_summary(rows, specs, objective, tune_config.output_dir)
+    path = _write_best_config(hypermodel, best, user_config, tune_config.output_dir)
     print(
         f"best trial {best['trial_id']}: {objective.name}={best['score']:.4f}; config written to {path}"
     )
     if best_model_path is not None:
         print(f"best trial's model written to {best_model_path}")
-    return SearchResult(project_dir, rows, path, best_values, best_model_path)
+    return SearchResult(tune_config.project_dir, rows, path, dict(best["values"]), best_model_path)
+
+
+def _write_summary(rows, specs, objective, output) -> dict:
+    """Prints and writes the trial table (`summary.txt`, `summary.json`); returns the best row."""
+    names = [name for name, spec in specs.items() if spec.tunable]
+    table = format_table(rows, names, objective)
+    print(table, flush=True)
+    _write_text(output / "summary.txt", table + "\n")
+    _write_json(
+        output / "summary.json",
+        {"objective": objective.name, "direction": objective.direction, "rows": rows},
+    )
+    return best_row(rows, objective)
+
+
+def _write_best_config(hypermodel, best, user_config, output) -> pathlib.Path:
+    """The best trial's training config, with the data and epochs the user gave (fit.py's own
+    defaults, not the tuner's per-trial budget), as `best_config.json`."""
+    best_config = hypermodel.config_for(dict(best["values"]))
+    best_config = best_config.replace(
+        data=dataclasses.replace(best_config.data, data_dir=user_config.data.data_dir),
+        train=dataclasses.replace(best_config.train, epochs=user_config.train.epochs),
+    )
+    return config_lib.save_config(best_config, output / "best_config.json")
 
 
 def save_best_model(tuner, path: pathlib.Path) -> pathlib.Path | None:
