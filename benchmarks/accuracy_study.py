@@ -8,7 +8,7 @@ variant and seed, evaluates the best-on-validation checkpoint on the held-out `t
 writes `OUT/study.json`, `OUT/study.md` (mean and standard deviation of top-1 and mean class
 accuracy), `OUT/study.png`, and the frames sweep (T = 1, 2, 4, 8, 16) of the best ISPAN model:
 `OUT/frames_sweep.json` and `.png`. Resumable: finished runs are read back from `OUT/runs.json`,
-an interrupted run resumes from its own backup (`training.run.run`).
+an interrupted run resumes from its own backup (`training.engine.run.run`).
 """
 
 import argparse
@@ -21,8 +21,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from keras_ispan.io.atomic import write_text_atomic  # noqa: E402
 from keras_ispan.models import load_classifier  # noqa: E402
-from training import datasets, eval_lib, plots  # noqa: E402
-from training.config import load_config, parse_override  # noqa: E402
+from training.config.core import load_config, parse_override  # noqa: E402
+from training.engine import datasets
+from training.evaluation import multiview as eval_lib
+from training.evaluation import plots  # noqa: E402
 
 VARIANTS = {
     "tsn": {"model.head": "tsn"},
@@ -66,7 +68,7 @@ def base_overrides(args):
 
 
 def run_one(variant, seed, args, out):
-    from training.run import run
+    from training.engine.run import run
 
     overrides = {
         **base_overrides(args),

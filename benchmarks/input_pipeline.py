@@ -3,7 +3,7 @@
     python benchmarks/input_pipeline.py              # the shared real clips when present, else generated
     python benchmarks/input_pipeline.py --videos DIR --batches 40 --repeats 3
 
-1. Training pipeline (`training/pipeline.py`, K=8, 224x224 multi-scale crops from 256-short-side JPEG
+1. Training pipeline (`keras_ispan/data/pipeline.py`, K=8, 224x224 multi-scale crops from 256-short-side JPEG
    frames, batch 8) in clips/s, against the bound measured in the same run: a tf.data pipeline with the
    same parallelism that only decodes the K sampled JPEGs of each clip (full decode, no crop, no resize).
    Target ratio >= 0.8. The headline row is the configuration for training on an accelerator: index
@@ -11,12 +11,12 @@
    byte ranges) and `resize="model"` (one crop size per batch; the model's first layer,
    `keras_ispan.layers.FrameResize`, resizes to 224 on the accelerator). The pipeline decodes only the
    crop window, so it may exceed the bound.
-2. Conversion (`training/convert.py`, all cores) in frames/s, against PyAV decode + short-side resize
+2. Conversion (`keras_ispan/data/convert.py`, all cores) in frames/s, against PyAV decode + short-side resize
    + JPEG encode alone on the same videos with the same number of processes (no TFRecord writing,
    no parsing of layouts, no progress). Target ratio >= 0.7.
 Breakdown rows (same bound): the pipeline with the resize in the pipeline (training on a CPU), with
 whole-record reads (`reader="records"`, ~5 MB read per clip of 300 frames at 256p to use 8 of them),
-with `cache=True` (whole records in memory); the group plan alone (`training/train_group.py`: batched
+with `cache=True` (whole records in memory); the group plan alone (`keras_ispan/data/batch_plan.py`: batched
 context parse, TSN indices, reading the K frames' bytes, windows, targets; no pixels) with either
 reader; the pixel work alone on the K sampled JPEGs held in memory (crop-window decode + bilinear
 resize + flip, and the crop-window decode alone); and the model's front (`FrameResize` to 224 + the
@@ -47,11 +47,14 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from benchmarks.common import median, print_table, write_json  # noqa: E402
+from keras_ispan.data import (
+    augment,
+    records,  # noqa: E402
+)
+from keras_ispan.data.clip_reader import parse_clip  # noqa: E402
+from keras_ispan.data.convert import ConvertConfig, convert_dataset  # noqa: E402
+from keras_ispan.data.pipeline import PipelineConfig, make_dataset  # noqa: E402
 from keras_ispan.io.video import decode_video  # noqa: E402
-from training import augment, records  # noqa: E402
-from training.clip_record import parse_clip  # noqa: E402
-from training.convert import ConvertConfig, convert_dataset  # noqa: E402
-from training.pipeline import PipelineConfig, make_dataset  # noqa: E402
 
 RUN_NAMES = ("bound", "index_model", "index_pipeline", "records_pipeline", "records_cached",
              "plan_index", "plan_records", "transform", "transform_no_resize",
@@ -150,8 +153,8 @@ def bound_pipeline(encoded, batch, batches):
 def measure_plan(data_dir, k, size, batch, batches, reader):
     """`train_group.plan_group` alone (batched context parse, TSN indices, reading the sampled frames'
     bytes, crop windows, flips, targets: everything but the pixels), groups of `batch` clips."""
-    from training.clip_index import index_path
-    from training.train_group import plan_group
+    from keras_ispan.data.batch_plan import plan_group
+    from keras_ispan.data.shard_index import index_path
 
     shards = sorted(str(p) for p in data_dir.glob("train-*.tfrecord"))
     if reader == "index":

@@ -8,7 +8,7 @@ Variants: `normalized` (the defaults, `normalize_features=True`), `literal`
 classifier's initial kernel divided by `sqrt(P)`, so that the initial logits have the scale of an
 average-pooling head: isolates the cost of the `sqrt(P)` output scale at initialisation).
 
-Trains the synthetic preset's ISPAN (`small_cnn`, `training.run.run`) and, at initialisation and after
+Trains the synthetic preset's ISPAN (`small_cnn`, `training.engine.run.run`) and, at initialisation and after
 every epoch, measures on the same fixed training batches (training mode, batch-norm statistics restored
 afterwards):
 
@@ -43,8 +43,8 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 from benchmarks.common import print_table, write_json  # noqa: E402
-from training import datasets  # noqa: E402
-from training.config import load_config  # noqa: E402
+from training.config.core import load_config  # noqa: E402
+from training.engine import datasets  # noqa: E402
 
 TERMS = ("ce", "interaction", "diversity")
 
@@ -177,11 +177,11 @@ def frames_scale_sweep(model, probe, config, data_dir, counts, accuracy):
 
 def initial_cross_entropy(config, batches, heads=("ispan", "single", "tsn", "gap")):
     """Cross-entropy at initialisation (training mode, mean over `batches`) of each head, built by
-    `training.run.build_model` with the run's seed: the side-by-side reference for the ISPAN row."""
+    `training.engine.run.build_model` with the run's seed: the side-by-side reference for the ISPAN row."""
     import dataclasses
 
-    from training.optim import build_loss
-    from training.run import build_model
+    from training.engine.optim import build_loss
+    from training.engine.run import build_model
 
     info = datasets.dataset_info(datasets.resolve_data_dir(config))
     loss = build_loss(info.multi_label, config.optim.label_smoothing)
@@ -253,7 +253,7 @@ VARIANTS = {
 
 def study(variant, args, runs_dir):
     """Trains one ISPAN run with the probe; returns `{"variant", "epochs", "sweeps", ...}`."""
-    from training.run import run
+    from training.engine.run import run
 
     normalize, small_init = VARIANTS[variant]["normalize"], VARIANTS[variant]["small_init"]
     overrides = {

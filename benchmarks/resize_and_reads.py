@@ -5,7 +5,7 @@
 
 1. Resize: 8 uint8 crops (the TSN crop sizes 192x224 and 256x256 of 256p frames) to 224x224 inside a
    parallel `tf.data` map, CPU ms per clip, for the resize the pipeline uses
-   (`training.augment.resize_bilinear_uint8`) and the alternatives: nearest-neighbour, area,
+   (`keras_ispan.data.augment.resize_bilinear_uint8`) and the alternatives: nearest-neighbour, area,
    `crop_and_resize`, `QuantizedResizeBilinear`, `ImageProjectiveTransformV3`, a separable gather
    version (plain and under XLA), and OpenCV through `numpy_function` (when `cv2` is installed; it is
    not a dependency). `ratio` = ours / theirs (> 1: the alternative is cheaper).
@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from benchmarks.common import median, print_table, write_json  # noqa: E402
-from training.augment import resize_bilinear_uint8  # noqa: E402
+from keras_ispan.data.augment import resize_bilinear_uint8  # noqa: E402
 
 SIZE = 224
 

@@ -120,9 +120,9 @@ def main(argv=None):
 
     import tensorflow as tf
 
+    from keras_ispan.export.saved_model import export_model
     from keras_ispan.models import build_classifier
     from serving.client import GrpcClient, RestClient, clip_input, rest_body
-    from serving.export_lib import export_model
 
     frames, clip_name = _clip(args)
     model = build_classifier(

@@ -47,7 +47,7 @@ def build(variant, args):
     import keras
 
     from keras_ispan.models import build_classifier
-    from training.optim import SparseCrossEntropy
+    from training.engine.optim import SparseCrossEntropy
 
     keras.utils.set_random_seed(0)
     model = build_classifier(

@@ -1,1 +1,2 @@
-"""Export to TF Serving, a TF-Serving-compatible development server, and REST / gRPC clients."""
+"""The serving application: the export command line (over `keras_ispan.export`), REST / gRPC clients, and the
+TF-Serving-compatible development server (`serving.devserver`)."""

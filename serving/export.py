@@ -7,7 +7,7 @@ classifier), loaded with `keras_ispan.models.load_classifier` (no optimizer or s
 `models/ispan/<next version>/` (SavedModel, labels asset, `assets.extra/keras_ispan.json`, warmup
 requests), `models/models.config`, `models/batching.config`, `models/monitoring.config`, and prints
 the `docker run tensorflow/serving` command. The resize applied in-graph is the model's own (its
-recorded `resize_ratio`); `--resize-ratio` overrides it. Logic lives in `serving/export_lib.py`.
+recorded `resize_ratio`); `--resize-ratio` overrides it. Logic lives in `keras_ispan/export/saved_model.py`.
 Errors print one line `export.py: error: ...` and exit with status 2.
 """
 
@@ -15,7 +15,8 @@ import os
 import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the repository root on the path
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
@@ -48,7 +49,7 @@ def _parser():
 
 def parse_args(argv=None):
     """The `ExportConfig` of a command line (raises `ValueError` / `ModelFileError` on bad values)."""
-    from serving.export_lib import ExportConfig, ExportOptions
+    from keras_ispan.export.saved_model import ExportConfig, ExportOptions
 
     args = _parser().parse_args(argv)
     options = ExportOptions(
@@ -66,7 +67,7 @@ def _error(message):
 
 def _run(argv):
     """Exports; our `UserWarning`s print as `export.py: warning: ...`, others as usual."""
-    from serving.export_lib import run_export
+    from keras_ispan.export.saved_model import run_export
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
@@ -81,7 +82,7 @@ def _run(argv):
 
 
 def main(argv=None):
-    from serving.export_lib import ModelFileError
+    from keras_ispan.export.saved_model import ModelFileError
 
     try:
         result = _run(argv)

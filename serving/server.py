@@ -4,13 +4,14 @@
     python serving/server.py --rest_api_port=8501 --model_name=ispan --model_base_path=models/ispan
 
 Flags are TF Serving's (`--flag=value`, booleans as true/false). It binds to 127.0.0.1 unless `--host`
-says otherwise. Logic lives in `serving/app.py`.
+says otherwise. Logic lives in `serving/devserver/app.py`.
 """
 
 import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the repository root on the path
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
@@ -26,7 +27,7 @@ def _bool(text):
 
 
 def parse_args(argv=None):
-    from serving.app import ServerOptions
+    from serving.devserver.app import ServerOptions
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     d = ServerOptions.__dataclass_fields__
@@ -55,7 +56,7 @@ def main(argv=None):
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(message)s"
     )
-    from serving.app import ModelServer
+    from serving.devserver.app import ModelServer
 
     server = ModelServer(options).start()
     stop = threading.Event()

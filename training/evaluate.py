@@ -8,7 +8,8 @@ Examples:
 import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the repository root on the path
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
     except ValueError as error:
         print(f"evaluate.py: error: {error}", file=sys.stderr)
         return 2
-    from training.eval_lib import format_summary, run_evaluation
+    from training.evaluation.multiview import format_summary, run_evaluation
 
     try:
         summary = run_evaluation(
@@ -78,12 +79,12 @@ def _data_dir_beside(model_path) -> str:
         raise ValueError(
             f"--data is required: --model {model_path} has no config.json beside it naming its dataset."
         )
-    from training.config import load_config
+    from training.config.core import load_config
 
     config = load_config(config_path)
     if config.data.data_dir:
         return config.data.data_dir
-    from training.datasets import resolve_data_dir
+    from training.engine.datasets import resolve_data_dir
 
     return str(resolve_data_dir(config, log=lambda line: print(line, file=sys.stderr)))
 

@@ -11,16 +11,17 @@ Examples:
 import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the repository root on the path
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 
 
 def parse_args(argv=None):
-    from training.config import add_override_argument
+    from training.config.core import add_override_argument
 
     parser = argparse.ArgumentParser(
-        description="Train an ISPAN video classifier and evaluate it (see training/config.py for keys)."
+        description="Train an ISPAN video classifier and evaluate it (see training/config/core.py for keys)."
     )
     parser.add_argument("--config", help="a JSON (or TOML) config file; keys override the preset")
     parser.add_argument(
@@ -47,7 +48,7 @@ def parse_args(argv=None):
 
 
 def config_from_args(args):
-    from training.config import load_config
+    from training.config.core import load_config
 
     explicit = {
         "data.data_dir": args.data,
@@ -82,7 +83,7 @@ def main(argv=None) -> int:
 
         print(json.dumps(config.to_dict(), indent=2))
         return 0
-    from training.run import run
+    from training.engine.run import run
 
     try:
         run(config)

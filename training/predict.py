@@ -9,7 +9,8 @@ Examples:
 import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the repository root on the path
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -62,8 +63,8 @@ def main(argv=None) -> int:
         print(f"predict.py: error: --visualize must end in .png or .gif. Received: {visualize_to}",
               file=sys.stderr)  # fmt: skip
         return 2
-    from training.predict_lib import load_predictor, predict_video
-    from training.visualize import save_attention_picture
+    from training.evaluation.attention_pictures import save_attention_picture
+    from training.evaluation.prediction import load_predictor, predict_video
 
     try:
         predictor = load_predictor(args.model)

@@ -21,13 +21,14 @@ import os
 import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the repository root on the path
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow start-up logs
 
 import argparse  # noqa: E402
 
-from training.convert import ConvertConfig, convert_dataset  # noqa: E402
-from training.layouts import LAYOUTS  # noqa: E402
+from keras_ispan.data.convert import ConvertConfig, convert_dataset  # noqa: E402
+from keras_ispan.data.layouts import LAYOUTS  # noqa: E402
 
 
 def _optional_int(text):

@@ -2,7 +2,7 @@
 
     python training/reindex.py data/ucf101_s1
 
-Each shard `train-00000-of-00004.tfrecord` gets `train-00000-of-00004.index` (see `training/clip_index.py`):
+Each shard `train-00000-of-00004.tfrecord` gets `train-00000-of-00004.index` (see `keras_ispan/data/shard_index.py`):
 the training pipeline then reads only the K sampled frames of each clip instead of its whole record.
 Only missing or stale indexes (older than their shard) are written; each is written atomically.
 `training/prepare.py` and `training/synthetic.py` write them already.
@@ -12,13 +12,14 @@ import os
 import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the repository root on the path
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow start-up logs
 
 import argparse  # noqa: E402
 
-from training.clip_index import ensure_indexes  # noqa: E402
-from training.pipeline import read_dataset_info  # noqa: E402
+from keras_ispan.data.pipeline import read_dataset_info  # noqa: E402
+from keras_ispan.data.shard_index import ensure_indexes  # noqa: E402
 
 
 def main(argv=None):

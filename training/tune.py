@@ -15,16 +15,17 @@ tuner1, ...), KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT set, and --directo
 import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the repository root on the path
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 
 
 def parse_args(argv=None):
-    from training.config import add_override_argument
+    from training.config.core import add_override_argument
 
     parser = argparse.ArgumentParser(
-        description="Hyperparameter search for ISPAN (see training/tune_lib.py and training/hypermodel.py)."
+        description="Hyperparameter search for ISPAN (see training/tuning/search.py and training/tuning/hypermodel.py)."
     )
     parser.add_argument(
         "--config",
@@ -67,7 +68,7 @@ def parse_args(argv=None):
 
 
 def configs_from_args(args):
-    from training.tune_lib import load_tuning
+    from training.tuning.search import load_tuning
 
     overrides = list(args.overrides)
     # a (key, value) pair: the folder name is taken as it is, never read as JSON
@@ -95,7 +96,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         train_config, tune_config = configs_from_args(args)
-        from training.tune_lib import run_search
+        from training.tuning.search import run_search
 
         run_search(train_config, tune_config)
     except (ValueError, FileNotFoundError, RuntimeError) as error:

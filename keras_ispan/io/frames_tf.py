@@ -1,4 +1,4 @@
-"""TensorFlow frame preprocessing shared by evaluation (`training/pipeline.py`) and serving export.
+"""TensorFlow frame preprocessing shared by evaluation (`keras_ispan/data/pipeline.py`) and serving export.
 
 All functions take uint8 frames `(..., height, width, 3)` with any number of leading axes (for example
 `(frames, H, W, 3)` or `(batch, frames, H, W, 3)`) and return uint8; normalisation lives in the model.

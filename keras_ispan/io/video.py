@@ -1,12 +1,12 @@
 """Video decoding with PyAV and TSN frame-index sampling in NumPy (no TensorFlow).
 
-Shared by dataset conversion (`training/convert.py`), `training/predict.py` and `serving/client.py`, so
+Shared by dataset conversion (`keras_ispan/data/convert.py`), `training/predict.py` and `serving/client.py`, so
 that a clip is decoded and sampled the same way everywhere. PyAV (`av`) is imported lazily.
 
 TSN sampling (Wang et al., "Temporal Segment Networks", ECCV 2016): a clip of `N` frames is cut into `K`
 equal segments `[floor(i N / K), floor((i + 1) N / K))`; training takes one random frame in each segment,
 evaluation takes the segment centres `floor((2 i + 1) N / (2 K))`. Integer arithmetic keeps these indices
-identical to the in-graph version in `training/pipeline.py`. Clips shorter than `K` frames repeat frames
+identical to the in-graph version in `keras_ispan/data/pipeline.py`. Clips shorter than `K` frames repeat frames
 (each empty segment takes the frame at its start), so any clip with at least one frame gives `K` indices.
 
 What the decoder honours and reports (the same for `decode_video` and `read_clip`, hence for datasets,

@@ -11,7 +11,7 @@ def with_frame_resize(model, flip=False, seed=None, name=None):
     of any height and width; with `flip`, also a random horizontal flip of each clip in training.
 
     Training pipelines that leave the pixel work on their multi-scale crops to the accelerator
-    (`training.pipeline.PipelineConfig(resize="model")`) feed this model; `model` itself (same layers
+    (`keras_ispan.data.pipeline.PipelineConfig(resize="model")`) feed this model; `model` itself (same layers
     and weights, input `(batch, frames, S, S, 3)`) is what is saved, evaluated and exported.
 
     Args:

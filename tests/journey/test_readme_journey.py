@@ -13,7 +13,6 @@ import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ import urllib.request
 
 import numpy as np
 import pytest
+
+from tests.ports import free_port
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SHARED_CLIPS = REPO.parent / "shared" / "data" / "clips"
@@ -49,12 +50,6 @@ def run(*args, cwd=None):
         f"{' '.join(map(str, args))} exited {done.returncode}:\n" + (done.stderr[-4000:])
     )
     return done.stdout
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_video(path, seed=0, frames=24, size=(72, 96)):
@@ -191,9 +186,10 @@ def test_journey_on_real_clips(tmp_path):
         pytest.skip(f"real clips not found at {SHARED_CLIPS}")
     videos = tmp_path / "videos"
     picked = {"pool": "pool_cleaning.mp4", "basketball": "basketball_practice.mp4"}
-    for label, name in picked.items():
+    for label, name in picked.items():  # two videos a class, so that each split gets one
         (videos / label).mkdir(parents=True)
-        shutil.copy(SHARED_CLIPS / name, videos / label / name)  # a copy in tmp, not in the project
+        for copy in ("a", "b"):  # copies in tmp, not in the project
+            shutil.copy(SHARED_CLIPS / name, videos / label / f"{copy}_{name}")
     data = tmp_path / "data"
     run(
         "training/prepare.py", "--layout", "folders", "--videos", videos, "--output", data,
@@ -201,7 +197,8 @@ def test_journey_on_real_clips(tmp_path):
     )  # fmt: skip
     metadata = json.loads((data / "metadata.json").read_text())
     assert sorted(metadata["classes"]) == sorted(picked)
-    clips = [videos / label / name for label, name in picked.items()]
+    assert metadata["counts"] == {"train": 2, "test": 2}, metadata["counts"]
+    clips = [videos / label / f"a_{name}" for label, name in picked.items()]
     journey(tmp_path, ["--data", data, "--set", "data.batch_size=1"], clips)
 
 

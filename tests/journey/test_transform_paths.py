@@ -64,7 +64,7 @@ def reference(clip_path):
 @pytest.fixture(scope="module")
 def predictor(tmp_path_factory):
     from keras_ispan.models import build_classifier
-    from training.predict_lib import load_predictor
+    from training.evaluation.prediction import load_predictor
 
     path = tmp_path_factory.mktemp("model") / "model.keras"
     build_classifier(3, backbone="small_cnn", image_size=S, class_names=list("abc")).save(path)
@@ -72,7 +72,7 @@ def predictor(tmp_path_factory):
 
 
 def test_predict_sees_the_documented_transform(clip_path, reference, predictor):
-    from training.predict_lib import predict_video
+    from training.evaluation.prediction import predict_video
 
     want, indices = reference
     result = predict_video(predictor, clip_path, num_frames=K)
@@ -82,8 +82,8 @@ def test_predict_sees_the_documented_transform(clip_path, reference, predictor):
 
 
 def test_evaluation_pipeline_on_a_prepared_dataset(clip_path, reference, tmp_path):
-    from training.convert import ConvertConfig, convert_dataset
-    from training.pipeline import PipelineConfig, make_dataset
+    from keras_ispan.data.convert import ConvertConfig, convert_dataset
+    from keras_ispan.data.pipeline import PipelineConfig, make_dataset
 
     videos = tmp_path / "videos" / "basketball"
     videos.mkdir(parents=True)

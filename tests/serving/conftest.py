@@ -14,7 +14,9 @@ import time
 import urllib.request
 
 import pytest
-from serving_utils import build_tiny_model, free_port
+from serving_utils import build_tiny_model
+
+from tests.ports import free_port
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 180
@@ -28,7 +30,7 @@ def tiny_model():
 @pytest.fixture(scope="session")
 def exported(tiny_model, tmp_path_factory):
     """`(base, result)`: the tiny model exported as version 1 of `base/ispan`."""
-    from serving.export_lib import export_model
+    from keras_ispan.export.saved_model import export_model
 
     base = tmp_path_factory.mktemp("export")
     return base, export_model(tiny_model, base, name="ispan")
@@ -39,9 +41,9 @@ def served_base(exported, tmp_path_factory):
     """A base with `ispan` versions 1 (seed 0) and 2 (seed 1), all served, labels stable=1, canary=2."""
     from google.protobuf import text_format
 
+    from keras_ispan.export import server_configs as configs
+    from keras_ispan.export.saved_model import export_model
     from keras_ispan.io.atomic import write_text_atomic
-    from serving import configs
-    from serving.export_lib import export_model
 
     src_base, _ = exported
     base = tmp_path_factory.mktemp("served")

@@ -2,7 +2,6 @@
 
 import json
 import pathlib
-import socket
 import urllib.error
 import urllib.request
 
@@ -11,12 +10,6 @@ import numpy as np
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLASS_NAMES = ["archery", "bowling", "cycling"]
 IMAGE_SIZE = 32
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def random_frames(shape, seed=0):

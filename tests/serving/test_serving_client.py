@@ -7,10 +7,11 @@ import sys
 
 import numpy as np
 import pytest
-from serving_utils import REPO_ROOT, free_port
+from serving_utils import REPO_ROOT
 
 from serving import client as client_lib
 from serving.client import GrpcClient, RestClient, Transport, classify_video
+from tests.ports import free_port
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 JSON_KEYS = {
@@ -30,7 +31,7 @@ def _client_cli(*args):
 @pytest.mark.slow
 def test_client_uint8_answer_is_training_predict_answer(server, shared_clips, tiny_model, tmp_path):
     """gRPC uint8 to version 1 = `training/predict.py` on the same model file, within 1e-5."""
-    from training.predict_lib import load_predictor, predict_video
+    from training.evaluation.prediction import load_predictor, predict_video
 
     videos = [shared_clips / "arm_wrestling_k400.mp4", shared_clips / "drink_water_ntu_1080p.avi"]
     proc = _client_cli(

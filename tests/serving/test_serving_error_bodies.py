@@ -13,8 +13,8 @@ import tensorflow as tf
 from serving_utils import http, random_frames, smooth_frames
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from serving import predict
-from serving.errors import ServingError
+from serving.devserver import signatures as predict
+from serving.devserver.errors import ServingError
 
 GOOD = random_frames((1, 2, 36, 48, 3), seed=4)
 MAX = 64 * 2**20

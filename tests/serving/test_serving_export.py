@@ -12,9 +12,9 @@ import tensorflow as tf
 from serving_utils import CLASS_NAMES, IMAGE_SIZE, random_frames, smooth_frames
 from tensorflow_serving.apis import predict_pb2
 
-from keras_ispan.io import frames_tf
-from serving import configs, warmup
-from serving.export_lib import (
+from keras_ispan.export import server_configs as configs
+from keras_ispan.export import warmup
+from keras_ispan.export.saved_model import (
     SIGNATURES,
     ExportConfig,
     ExportOptions,
@@ -23,6 +23,7 @@ from serving.export_lib import (
     export_model,
     next_version,
 )
+from keras_ispan.io import frames_tf
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 

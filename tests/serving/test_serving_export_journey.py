@@ -18,15 +18,15 @@ import pytest
 import tensorflow as tf
 from serving_utils import REPO_ROOT, random_frames, smooth_frames
 
-from keras_ispan.io import frames_tf
-from keras_ispan.io.transform import ClipTransform
-from serving.export_lib import (
+from keras_ispan.export.saved_model import (
     INFO_FILE,
     SIGNATURES,
     ExportOptions,
     export_model,
     read_info,
 )
+from keras_ispan.io import frames_tf
+from keras_ispan.io.transform import ClipTransform
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 

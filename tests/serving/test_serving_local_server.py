@@ -10,14 +10,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from google.protobuf import text_format
-from serving_utils import free_port, http, random_frames
+from serving_utils import http, random_frames
 
+from keras_ispan.export import server_configs as configs
 from keras_ispan.io.atomic import write_text_atomic
-from serving import configs, json_codec, model_registry
-from serving.app import ModelServer, ServerOptions
 from serving.client import GrpcClient
-from serving.errors import ServingError
+from serving.devserver import json_codec, model_registry
+from serving.devserver.app import ModelServer, ServerOptions
+from serving.devserver.errors import ServingError
 from serving.server import parse_args
+from tests.ports import free_port
 
 FRAMES = random_frames((1, 2, 32, 32, 3), seed=1)
 
@@ -80,7 +82,7 @@ def test_warmup_is_replayed_and_broken_versions_do_not_load(exported, tmp_path):
 
     def counting(servable, signature, inputs):
         calls.append((servable.version, signature, {k: v.shape for k, v in inputs.items()}))
-        from serving.predict import run_predict
+        from serving.devserver.signatures import run_predict
 
         return run_predict(servable, signature, inputs)
 

@@ -3,7 +3,6 @@
 import dataclasses
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 
@@ -34,9 +33,9 @@ TINY = {
 @pytest.fixture(scope="session")
 def tiny_data_dir(tmp_path_factory):
     """A 3-class synthetic dataset (12/6/6 clips of 8 frames, 40x40)."""
-    from training.config import TrainConfig
-    from training.datasets import synthetic_config
-    from training.synthetic import generate_synthetic_dataset
+    from keras_ispan.data.synthetic import generate_synthetic_dataset
+    from training.config.core import TrainConfig
+    from training.engine.datasets import synthetic_config
 
     config = TrainConfig.from_dict(TINY)
     path = tmp_path_factory.mktemp("tiny_synthetic")
@@ -47,7 +46,7 @@ def tiny_data_dir(tmp_path_factory):
 @pytest.fixture
 def tiny_config(tiny_data_dir, tmp_path):
     """A `TrainConfig` that trains 2 epochs on `tiny_data_dir` into `tmp_path / "runs"`."""
-    from training.config import TrainConfig
+    from training.config.core import TrainConfig
 
     config = TrainConfig.from_dict(TINY)
     return dataclasses.replace(
@@ -55,12 +54,6 @@ def tiny_config(tiny_data_dir, tmp_path):
         data=dataclasses.replace(config.data, data_dir=str(tiny_data_dir)),
         output=dataclasses.replace(config.output, runs_dir=str(tmp_path / "runs"), name="tiny"),
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def python_subprocess(code: str, env_extra=None, **kwargs) -> subprocess.Popen:
@@ -82,8 +75,8 @@ def python_subprocess(code: str, env_extra=None, **kwargs) -> subprocess.Popen:
 @pytest.fixture(scope="session")
 def trained_run(tiny_data_dir, tmp_path_factory):
     """One finished tiny run shared by the tests that only read it (`RunResult`)."""
-    from training.config import TrainConfig
-    from training.run import run
+    from training.config.core import TrainConfig
+    from training.engine.run import run
 
     config = TrainConfig.from_dict(TINY)
     config = dataclasses.replace(

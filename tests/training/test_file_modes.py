@@ -123,7 +123,7 @@ def test_export_file_modes(run_dir, workdir):
 
 
 def test_prepare_file_modes(tmp_path):
-    from tests.data.helpers import smooth_frames, write_video
+    from tests.keras_ispan.data.helpers import smooth_frames, write_video
 
     videos = tmp_path / "videos"
     for i, name in enumerate(("jump", "walk")):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from training.config import (
+from training.config.core import (
     PRESETS,
     TrainConfig,
     apply_overrides,

@@ -7,8 +7,9 @@ import pathlib
 import numpy as np
 import pytest
 
-from tests.training.conftest import free_port, python_subprocess
-from training.config import apply_overrides
+from tests.ports import free_port
+from tests.training.conftest import python_subprocess
+from training.config.core import apply_overrides
 
 MIRRORED = """
 import json, os
@@ -16,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from training.config import TrainConfig
-from training.run import run
+from training.config.core import TrainConfig
+from training.engine.run import run
 
 result = run(TrainConfig.from_dict(json.loads(os.environ["RUN_CONFIG"])), log=print)
 variable = result.model.trainable_variables[0]
@@ -30,8 +31,8 @@ np.testing.assert_array_equal(values[0].numpy(), values[1].numpy())
 WORKER = """
 import json, os
 import numpy as np
-from training.config import TrainConfig
-from training.run import run
+from training.config.core import TrainConfig
+from training.engine.run import run
 
 result = run(TrainConfig.from_dict(json.loads(os.environ["RUN_CONFIG"])), log=print)
 np.savez(os.environ["WEIGHTS_OUT"], *[np.asarray(w) for w in result.model.get_weights()])

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from training.callbacks import make_callbacks
+from training.engine.callbacks import make_callbacks
 
 
 def test_early_stopping_stops_a_run_that_cannot_improve(tmp_path):

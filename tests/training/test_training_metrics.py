@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from training.metrics import (
+from training.evaluation.metrics import (
     confusion_matrix,
     mean_average_precision,
     mean_class_accuracy,

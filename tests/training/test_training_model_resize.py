@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from keras_ispan.models import load_classifier
-from training import datasets
-from training.config import TrainConfig
-from training.run import run
+from training.config.core import TrainConfig
+from training.engine import datasets
+from training.engine.run import run
 
 
 def test_run_with_the_resize_in_the_model(tiny_config):
@@ -52,8 +52,8 @@ def test_training_resize_setting(monkeypatch):
 
 
 def test_tuning_refuses_the_resize_in_the_model(tiny_config, tmp_path):
-    from training.tune_config import TuneConfig
-    from training.tune_lib import training_functions
+    from training.tuning.config import TuneConfig
+    from training.tuning.search import training_functions
 
     config = dataclasses.replace(
         tiny_config, data=dataclasses.replace(tiny_config.data, resize="model")

@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from keras_ispan.models import classifier_info, load_classifier
-from training import datasets
-from training.config import apply_overrides
-from training.records import (
+from keras_ispan.data.records import (
     encode_jpeg,
     serialize_clip,
     shard_name,
     write_dataset_metadata,
     write_tfrecord_atomic,
 )
-from training.run import run
+from keras_ispan.models import classifier_info, load_classifier
+from training.config.core import apply_overrides
+from training.engine import datasets
+from training.engine.run import run
 
 CLASSES = ("walk", "sit", "drink")
 

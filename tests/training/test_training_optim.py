@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from training import compat
-from training.config import apply_overrides, preset
-from training.optim import (
+from training.config.core import apply_overrides, preset
+from training.engine import compat
+from training.engine.optim import (
     SparseCrossEntropy,
     WarmupSchedule,
     build_loss,
@@ -119,7 +119,7 @@ def test_freeze_backbone_partial_bn_and_momentum():
 
 def test_compat_patches_follow_the_bugs_not_the_version():
     """The multi-worker patches are applied because their bugs are detected in the installed Keras.
-    When this fails on "still needed", Keras fixed keras-team/keras#20585: delete training/compat.py."""
+    When this fails on "still needed", Keras fixed keras-team/keras#20585: delete training/engine/compat.py."""
     found = compat.bugs()
     assert found == {
         "maybe_symbolic_build_local_batch": True,

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from keras_ispan.models import classifier_info, load_classifier
-from training import visualize
+from training.evaluation import attention_pictures as visualize
 
 
 def test_overlay_matches_a_numpy_blend():
@@ -77,7 +77,7 @@ def test_predict_on_real_clips(shared_clips, trained_model, tmp_path, capsys):
 
 def test_predict_png_and_bad_inputs(shared_clips, trained_model, tmp_path, capsys):
     from training import predict
-    from training.predict_lib import load_predictor, predict_video
+    from training.evaluation.prediction import load_predictor, predict_video
 
     video = next(p for p in sorted(shared_clips.iterdir()) if p.suffix == ".mp4")
     predictor = load_predictor(trained_model.model_path)

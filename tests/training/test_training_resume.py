@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from tests.training.conftest import python_subprocess
-from training.config import apply_overrides
-from training.optim import learning_rate_at, make_schedule
-from training.run import run
+from training.config.core import apply_overrides
+from training.engine.optim import learning_rate_at, make_schedule
+from training.engine.run import run
 
 SLOW_RUN = """
 import json, os, time
 import keras
-from training.config import TrainConfig
-from training.run import run
+from training.config.core import TrainConfig
+from training.engine.run import run
 
 class Slow(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
@@ -78,7 +78,7 @@ def test_interrupted_run_with_another_config_is_refused(tiny_config):
     run_dir = tiny_config.output.runs_dir + "/" + tiny_config.output.name
     import pathlib
 
-    from training.config import save_config
+    from training.config.core import save_config
 
     path = pathlib.Path(run_dir)
     (path / "backup").mkdir(parents=True)

@@ -2,15 +2,17 @@
 
 import json
 import os
+import pathlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from keras_ispan.models import load_classifier
-from training import datasets, eval_lib
-from training.config import TrainConfig, apply_overrides
-from training.run import run
+from training.config.core import TrainConfig, apply_overrides
+from training.engine import datasets
+from training.engine.run import run
+from training.evaluation import multiview as eval_lib
 
 
 def _files(root):
@@ -136,7 +138,7 @@ def test_dataset_classes_must_match_the_model(tiny_config, tmp_path):
 
 
 def test_export_writes_a_servable_model(trained_run):
-    from training.run import _export
+    from training.engine.run import _export
 
     lines = []
     export_dir = _export(trained_run.config, trained_run.run_dir, lines.append)
@@ -154,7 +156,7 @@ def test_fit_script_runs_from_the_repo_root(tiny_config, tmp_path):
     from tests.training.conftest import REPO_ROOT
 
     config_file = tmp_path / "tiny.json"
-    from training.config import save_config
+    from training.config.core import save_config
 
     save_config(tiny_config, config_file)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -180,7 +182,7 @@ def test_training_scope_restores_process_state(tiny_config):
     import keras
     import tensorflow as tf
 
-    from training.run import training_scope
+    from training.engine.run import training_scope
 
     random.seed(123)
     np.random.seed(123)  # noqa: NPY002
@@ -196,3 +198,18 @@ def test_training_scope_restores_process_state(tiny_config):
     assert (random.random(), np.random.random()) == before  # noqa: NPY002
     assert tf.compat.v1.get_seed(None)[0] == 77
     assert keras.mixed_precision.global_policy().name == previous
+
+
+def test_dataset_without_an_evaluation_split_is_refused_before_training(tiny_config, tmp_path):
+    import dataclasses
+
+    from tests.keras_ispan.data.helpers import solid_frames, write_dataset
+
+    data = write_dataset(
+        tmp_path / "only_train", [(solid_frames(4), [i % 2]) for i in range(4)], ["a", "b"],
+        split="train",
+    )  # fmt: skip
+    config = tiny_config.replace(data=dataclasses.replace(tiny_config.data, data_dir=str(data)))
+    with pytest.raises(ValueError, match=r"only_train has no clips in split 'test' \(eval.split\)"):
+        run(config, log=lambda line: None)
+    assert not (pathlib.Path(config.output.runs_dir) / config.output.name).exists()

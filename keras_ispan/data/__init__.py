@@ -1,0 +1,8 @@
+"""Datasets for video classification (TensorFlow only; `import keras_ispan` does not import it).
+
+- `records`: the on-disk format (sharded TFRecords of `SequenceExample` clips, one JPEG per frame,
+  metadata.json); `clip_reader` and `shard_index` read one clip, or only its sampled frames.
+- `pipeline`: the `tf.data` pipeline (`PipelineConfig`, `make_dataset`), with TSN sampling and
+  augmentation (`augment`) planned per batch (`batch_plan`).
+- `convert` and `layouts`: videos to datasets; `synthetic`: the embedded procedural dataset.
+"""

@@ -1,0 +1,407 @@
+"""An embedded, procedural action dataset built around what an RGB ISPAN model can see.
+
+Run: `python training/synthetic.py --output DIR` (default config: 6 classes, 300 train / 60 val / 90
+test clips of 16 frames of 112x112, about 15 s on one busy core). `training/fit.py` calls
+`generate_synthetic_dataset()` when no data is given.
+
+Design. ISPAN (like TSN) pools a set of local features and is blind to frame order, so classes that differ
+only in temporal order (clockwise against anticlockwise) are not separable without a motion stream. Here
+the class is the *appearance* of a small actor:
+- the actor: one shape per class (disk, square, triangle, plus, ring, diamond, hollow square, X), a
+  random bright colour, a random size around `target_size`, a dark outline; it appears at a random place,
+  drifts with a random velocity, and is visible only in one contiguous window covering a random fraction
+  `target_visible` of the frames (so some sampled frames do not show it);
+- distractors: `num_distractors` smaller objects of a *distinct* set of shapes (ellipses, a dot triad,
+  a chevron, a thin bar), random colours, moving (bouncing) through all frames;
+- the background: cluttered and moving: a smooth random colour field with oriented stripes, panned by
+  a random velocity, plus per-frame pixel noise.
+
+Why each class is separable: the class shape is the only thing that differs between classes; colour,
+position, size, motion, visibility window, distractors and background are drawn from the same
+distributions for every class. Distractors never take a class shape, and the actor is larger and brighter
+than they are, so a model that finds the salient object in the frames where it is visible and reads its
+shape is right; the frames and places without the actor carry no class information, so averaging all
+positions of all frames (a TSN average head) dilutes the signal, which attention can recover. Nothing
+depends on the order of the frames: reversing or shuffling a clip keeps its class. Clips are
+deterministic given `seed` (each clip has its own generator, seeded by `(seed, split, index)`).
+"""
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import time
+
+import numpy as np
+
+from keras_ispan.data import records
+from keras_ispan.data import shard_index as clip_index
+
+CLASS_SHAPES = ("disk", "square", "triangle", "plus", "ring", "diamond", "hollow_square", "x_cross")
+DISTRACTOR_SHAPES = ("h_ellipse", "v_ellipse", "dot_triad", "chevron", "bar")
+SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticConfig:
+    """Size and difficulty of the synthetic dataset (sizes in pixels at `image_size`).
+
+    Attributes:
+        num_classes: 2 to 8 classes (the first `num_classes` of `CLASS_SHAPES`).
+        train, val, test: clips per split (balanced classes; val may be 0).
+        num_frames, image_size: frames per clip and their square side.
+        target_size: mean side of the actor; sizes vary by +-20 %.
+        target_visible: (min, max) fraction of the frames in which the actor is visible.
+        num_distractors: moving distractor objects per clip; distractor_size: their mean side.
+        noise: standard deviation of the per-frame pixel noise; clutter: background contrast (0-1).
+        seed, fps, jpeg_quality, clips_per_shard: generation and storage.
+    """
+
+    num_classes: int = 6
+    train: int = 300
+    val: int = 60
+    test: int = 90
+    num_frames: int = 16
+    image_size: int = 112
+    target_size: int = 22
+    target_visible: tuple = (0.3, 0.6)
+    num_distractors: int = 4
+    distractor_size: int = 15
+    noise: float = 8.0
+    clutter: float = 0.6
+    seed: int = 0
+    fps: float = 8.0
+    jpeg_quality: int = 90
+    clips_per_shard: int = 100
+
+    def __post_init__(self):
+        object.__setattr__(self, "target_visible", tuple(float(v) for v in self.target_visible))
+        if not 2 <= self.num_classes <= len(CLASS_SHAPES):
+            raise ValueError(
+                f"`num_classes` must be in [2, {len(CLASS_SHAPES)}]. "
+                f"Received: num_classes={self.num_classes}"
+            )
+        for name in ("train", "test", "num_frames", "image_size", "clips_per_shard"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+        if not isinstance(self.val, int) or self.val < 0:
+            raise ValueError(f"`val` must be an integer >= 0. Received: val={self.val!r}")
+        lo, hi = self.target_visible
+        if not 0.0 < lo <= hi <= 1.0:
+            raise ValueError(
+                f"`target_visible` must be 0 < min <= max <= 1. Received: target_visible={lo, hi}"
+            )
+        if not 4 <= self.target_size <= self.image_size // 2:
+            raise ValueError(
+                f"`target_size` must be in [4, image_size / 2]. Received: target_size={self.target_size}"
+            )
+        if not 2 <= self.distractor_size <= self.image_size // 2:
+            raise ValueError(f"`distractor_size` out of range. Received: {self.distractor_size}")
+        if self.num_distractors < 0 or self.noise < 0 or not 0 <= self.clutter <= 1:
+            raise ValueError(
+                "`num_distractors` and `noise` must be >= 0 and `clutter` in [0, 1]. Received: "
+                f"num_distractors={self.num_distractors}, noise={self.noise}, clutter={self.clutter}"
+            )
+
+    def to_json(self):
+        return dataclasses.asdict(self) | {"target_visible": list(self.target_visible)}
+
+    def fingerprint(self):
+        """Names the cached copy: the settings and the record format version."""
+        text = json.dumps(self.to_json() | {"format": records.FORMAT_VERSION}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    @property
+    def classes(self):
+        return CLASS_SHAPES[: self.num_classes]
+
+
+def _shape_field(name, x, y):
+    """Boolean inside-mask of shape `name` on coordinates `x, y` in [-1, 1]."""
+    r = np.hypot(x, y)
+    m = np.maximum(np.abs(x), np.abs(y))
+    masks = {
+        "disk": lambda: r <= 0.95,
+        "square": lambda: m <= 0.8,
+        "triangle": lambda: (y <= 0.8) & (np.abs(x) <= 0.95 * (y + 0.9) / 1.7),
+        "plus": lambda: ((np.abs(x) <= 0.3) | (np.abs(y) <= 0.3)) & (m <= 0.95),
+        "ring": lambda: (r <= 0.95) & (r >= 0.55),
+        "diamond": lambda: np.abs(x) + np.abs(y) <= 1.0,
+        "hollow_square": lambda: (m <= 0.9) & (m >= 0.55),
+        "x_cross": lambda: ((np.abs(x - y) <= 0.4) | (np.abs(x + y) <= 0.4)) & (m <= 0.9),
+        "h_ellipse": lambda: (x / 0.95) ** 2 + (y / 0.35) ** 2 <= 1.0,
+        "v_ellipse": lambda: (x / 0.35) ** 2 + (y / 0.95) ** 2 <= 1.0,
+        "dot_triad": lambda: (
+            (np.hypot(x + 0.6, y + 0.5) <= 0.3)
+            | (np.hypot(x - 0.6, y + 0.5) <= 0.3)
+            | (np.hypot(x, y - 0.55) <= 0.3)
+        ),
+        "chevron": lambda: (np.abs(y - 0.6 * np.abs(x) + 0.2) <= 0.2) & (np.abs(x) <= 0.95),
+        "bar": lambda: (np.abs(x - y) <= 0.18) & (m <= 0.95),
+    }
+    return masks[name]()
+
+
+@functools.lru_cache(maxsize=512)
+def shape_mask(name, size):
+    """Anti-aliased alpha `(size, size)` float32 in [0, 1] of a shape (4x supersampling)."""
+    n = 4 * size
+    c = (np.arange(n) + 0.5) / n * 2.0 - 1.0
+    y, x = np.meshgrid(c, c, indexing="ij")
+    inside = _shape_field(name, x, y).astype(np.float32)
+    return inside.reshape(size, 4, size, 4).mean(axis=(1, 3))
+
+
+def _outline(alpha):
+    """A dark rim: the mask dilated by one pixel, minus the mask."""
+    p = np.pad(alpha, 1)
+    dil = np.maximum.reduce([p[1:-1, 1:-1], p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]])
+    return np.clip(dil - alpha, 0.0, 1.0)
+
+
+def _bounce(start, velocity, t, span):
+    """Positions `start + velocity t` reflected into [0, span]."""
+    if span <= 0:
+        return np.zeros_like(t, dtype=np.int64)
+    p = np.mod(start + velocity * t, 2 * span)
+    return np.round(np.where(p > span, 2 * span - p, p)).astype(np.int64)
+
+
+def _paste(frame, alpha, color, y, x):
+    h, w = alpha.shape
+    region = frame[y : y + h, x : x + w]
+    a = alpha[..., None]
+    region *= 1.0 - a
+    region += a * np.asarray(color, np.float32)
+
+
+def _bright_color(rng):
+    c = rng.uniform(0.0, 1.0, 3)
+    c = 160 + 95 * c / max(c.max(), 1e-6)  # saturated and bright
+    return c.astype(np.float32)
+
+
+def _background(rng, cfg):
+    """A cluttered texture `(2S, 2S, 3)` float32: smooth colour field + oriented stripes."""
+    from PIL import Image
+
+    s2 = 2 * cfg.image_size
+    grid = rng.uniform(0, 255, (6, 6, 3)).astype(np.uint8)
+    field = np.asarray(Image.fromarray(grid).resize((s2, s2), Image.BICUBIC), np.float32)
+    field = 128 + cfg.clutter * (field - 128) * 0.8
+    yy, xx = np.mgrid[0:s2, 0:s2].astype(np.float32)
+    for _ in range(2):
+        theta, freq = rng.uniform(0, np.pi), rng.uniform(0.05, 0.25)
+        stripes = np.sin(freq * (np.cos(theta) * xx + np.sin(theta) * yy) + rng.uniform(0, 6.3))
+        field += (cfg.clutter * 25 * stripes)[..., None] * rng.uniform(-1, 1, 3)
+    return field * 0.75  # darker than the actor
+
+
+def render_clip(cfg, label, rng):
+    """One clip uint8 `(num_frames, S, S, 3)` showing the shape of class `label` (see docstring)."""
+    s, n = cfg.image_size, cfg.num_frames
+    t = np.arange(n, dtype=np.float64)
+    bg = _background(rng, cfg)
+    by = _bounce(rng.uniform(0, s), rng.uniform(-2, 2), t, s)
+    bx = _bounce(rng.uniform(0, s), rng.uniform(-2, 2), t, s)
+    frames = np.stack([bg[by[i] : by[i] + s, bx[i] : bx[i] + s] for i in range(n)]).copy()
+    for _ in range(cfg.num_distractors):
+        size = max(2, int(round(cfg.distractor_size * rng.uniform(0.8, 1.2))))
+        alpha = shape_mask(DISTRACTOR_SHAPES[rng.integers(len(DISTRACTOR_SHAPES))], size)
+        color = rng.uniform(60, 200, 3)
+        ys = _bounce(rng.uniform(0, s - size), rng.uniform(-3, 3), t, s - size)
+        xs = _bounce(rng.uniform(0, s - size), rng.uniform(-3, 3), t, s - size)
+        for i in range(n):
+            _paste(frames[i], alpha, color, ys[i], xs[i])
+    size = max(4, int(round(cfg.target_size * rng.uniform(0.8, 1.2))))
+    alpha = shape_mask(cfg.classes[label], size)
+    rim = _outline(alpha)
+    visible = max(1, int(round(n * rng.uniform(*cfg.target_visible))))
+    first = int(rng.integers(0, n - visible + 1))
+    span = s - size - 2
+    ys = _bounce(rng.uniform(0, span), rng.uniform(-1.5, 1.5), t, span) + 1
+    xs = _bounce(rng.uniform(0, span), rng.uniform(-1.5, 1.5), t, span) + 1
+    color = _bright_color(rng)
+    for i in range(first, first + visible):
+        _paste(frames[i], rim, (20, 20, 20), ys[i], xs[i])
+        _paste(frames[i], alpha, color, ys[i], xs[i])
+    if cfg.noise:
+        frames += rng.normal(0.0, cfg.noise, frames.shape).astype(np.float32)
+    return np.clip(np.round(frames), 0, 255).astype(np.uint8), (first, visible)
+
+
+def split_labels(cfg, split):
+    """Balanced labels of a split, shuffled deterministically, `(count,)` int."""
+    count = getattr(cfg, split)
+    rng = np.random.default_rng([cfg.seed, SPLIT_IDS[split], 7919])
+    return rng.permutation(np.arange(count) % cfg.num_classes)
+
+
+def clip_rng(cfg, split, index):
+    return np.random.default_rng([cfg.seed, SPLIT_IDS[split], int(index)])
+
+
+def default_synthetic_dir(config=None):
+    """`$KERAS_ISPAN_HOME/datasets/synthetic-<fingerprint>` (default home `~/.keras_ispan`)."""
+    config = config or SyntheticConfig()
+    home = pathlib.Path(os.environ.get("KERAS_ISPAN_HOME", "~/.keras_ispan")).expanduser()
+    return home / "datasets" / f"synthetic-{config.fingerprint()}"
+
+
+def _is_complete(output_dir, config):
+    try:
+        meta = json.loads((output_dir / "metadata.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    if meta.get("synthetic_config") != config.to_json():
+        return False
+    shards = meta.get("num_shards", {})
+    return (
+        all(
+            (output_dir / records.shard_name(split, k, n)).is_file()
+            for split, n in shards.items()
+            for k in range(n)
+        )
+        and (output_dir / "labels.txt").is_file()
+    )
+
+
+def _check_output(output_dir):
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"Output {output_dir} exists and is not a folder.")
+    if not output_dir.exists() or not any(output_dir.iterdir()):
+        return
+    try:
+        meta = json.loads((output_dir / "metadata.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        meta = {}
+    if "synthetic_config" not in meta:
+        raise ValueError(
+            f"Output folder {output_dir} is not empty and holds no synthetic dataset; "
+            "refusing to write into it. Choose an empty or new folder."
+        )
+
+
+def _write_video(path, frames, fps):
+    import av
+
+    from keras_ispan.io.atomic import atomic_path
+
+    # PyAV picks the container from the name: the temporary file ends with the real suffix
+    with (
+        atomic_path(path, suffix=".tmp" + path.suffix) as tmp,
+        av.open(str(tmp), mode="w") as container,
+    ):
+        stream = container.add_stream("libx264", rate=int(round(fps)))
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18", "preset": "veryfast"}
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def generate_synthetic_dataset(output_dir=None, config=None, *, write_videos=False, log=print):
+    """Writes the synthetic dataset in the standard format and returns its folder.
+
+    Args:
+        output_dir: the dataset folder; None uses `default_synthetic_dir(config)`. An existing folder made
+            with the same config (stored in `metadata.json`) is reused as is; one made with another config
+            is regenerated; a non-empty folder that is not a synthetic dataset is refused.
+        config: a `SyntheticConfig`; None uses the defaults.
+        write_videos: also write H.264 MP4 files `videos/{split}/{class}/{video_id}.mp4` (the `folders`
+            layout of `training/prepare.py`, with split subfolders).
+        log: a function taking one progress line, or None.
+
+    Returns:
+        The `pathlib.Path` of the dataset folder.
+    """
+    config = config or SyntheticConfig()
+    if not isinstance(config, SyntheticConfig):
+        raise ValueError(f"`config` must be a SyntheticConfig. Received: config={config!r}")
+    output_dir = pathlib.Path(output_dir) if output_dir else default_synthetic_dir(config)
+    log = log or (lambda line: None)
+    if _is_complete(output_dir, config) and (not write_videos or (output_dir / "videos").is_dir()):
+        log(f"[synthetic] reusing {output_dir} (same config)")
+        clip_index.ensure_indexes(output_dir)  # a dataset written before index files existed
+        return output_dir
+    _check_output(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for old in [*output_dir.glob("*.tfrecord"), *output_dir.glob("*.index")]:
+        old.unlink()
+    if (output_dir / "videos").is_dir():
+        shutil.rmtree(output_dir / "videos")
+    start, splits = time.time(), {}
+    progress = _ProgressLog(config.train + config.val + config.test, log)
+    for split in ("train", "val", "test"):
+        labels = split_labels(config, split)
+        if len(labels):
+            splits[split] = _write_split(config, split, labels, output_dir, write_videos, progress)
+    clip_index.ensure_indexes(output_dir)
+    records.write_dataset_metadata(
+        output_dir,
+        config.classes,
+        False,
+        splits,
+        created_by="training/synthetic.py",
+        synthetic_config=config.to_json(),
+    )
+    log(f"[synthetic] wrote {progress.total} clips to {output_dir} in {time.time() - start:.1f} s")
+    return output_dir
+
+
+class _ProgressLog:
+    """One line per shard written: clips done, rate, time left."""
+
+    def __init__(self, total, log):
+        self.total, self.done, self.log, self.start = total, 0, log, time.time()
+
+    def shard(self, name, count):
+        self.done += count
+        rate = self.done / max(time.time() - self.start, 1e-9)
+        self.log(
+            f"[synthetic] {name}: {self.done}/{self.total} clips, {rate:.1f} clips/s, "
+            f"ETA {(self.total - self.done) / rate:.0f} s"
+        )
+
+
+def _write_split(config, split, labels, output_dir, write_videos, progress) -> dict:
+    """Renders and writes the shards of one split; returns its `metadata.json` entry."""
+    num_shards = -(-len(labels) // config.clips_per_shard)
+    visible = []
+    for shard in range(num_shards):
+        serialized = []
+        for index in range(shard, len(labels), num_shards):
+            label = int(labels[index])
+            frames, (_, shown) = render_clip(config, label, clip_rng(config, split, index))
+            visible.append(shown)
+            video_id = f"{split}_{index:05d}_{config.classes[label]}"
+            jpegs = [records.encode_jpeg(f, config.jpeg_quality) for f in frames]
+            serialized.append(
+                records.serialize_clip(
+                    video_id, [label], jpegs, fps=config.fps,
+                    height=config.image_size, width=config.image_size,
+                )
+            )  # fmt: skip
+            if write_videos:
+                path = output_dir / "videos" / split / config.classes[label] / f"{video_id}.mp4"
+                _write_video(path, frames, config.fps)
+        name = records.shard_name(split, shard, num_shards)
+        records.write_tfrecord_atomic(output_dir / name, serialized)
+        progress.shard(name, len(serialized))
+    n = len(labels)
+    return {
+        "count": n,
+        "num_shards": num_shards,
+        "frames": records.frame_statistics(
+            [config.num_frames] * n,
+            [config.fps] * n,
+            [config.image_size] * n,
+            [config.image_size] * n,
+        ),  # fmt: skip
+        "target_visible_frames_mean": round(float(np.mean(visible)), 2),
+    }

@@ -1,0 +1,1 @@
+"""The development model server speaking TF Serving's REST and gRPC APIs (production: TF Serving)."""

@@ -1,0 +1,54 @@
+"""Resumability: finished shards are kept, a rerun writes only what is missing; settings are guarded."""
+
+import pytest
+
+from keras_ispan.data.convert import ConvertConfig, convert_dataset
+from tests.keras_ispan.data.helpers import smooth_frames, write_video
+
+
+@pytest.fixture
+def videos(tmp_path):
+    root = tmp_path / "videos"
+    for c in range(2):
+        for i in range(4):
+            write_video(root / f"c{c}" / f"v{i}.mp4", smooth_frames(4, 32, 32, seed=10 * c + i))
+    return root
+
+
+def _config(videos, tmp_path, **kw):
+    base = dict(videos=videos, output=tmp_path / "ds", clips_per_shard=2, workers=1, short_side=32)
+    return ConvertConfig(**base | kw)
+
+
+def test_rerun_skips_finished_shards(videos, tmp_path):
+    first = convert_dataset(_config(videos, tmp_path), log=None)
+    out = tmp_path / "ds"
+    shards = sorted(out.glob("*.tfrecord"))
+    assert first.counts == {"train": 6, "test": 2} and len(shards) == 4  # 3 train + 1 test shards
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in shards}
+    # simulate an interruption: one shard never finished, a temp file left behind
+    lost = shards[1]
+    lost.unlink()
+    (out / ".prepare" / f"{lost.name}.json").unlink()
+    (out / f".{lost.name}.abc.tmp").write_bytes(b"partial")
+    lines = []
+    second = convert_dataset(_config(videos, tmp_path), log=lines.append)
+    assert "resuming: 3 of 4 shards already written" in "\n".join(lines)
+    assert second.shards_written == 1 and second.counts == first.counts
+    after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("*.tfrecord")}
+    for name, (mtime, data) in before.items():
+        if name != lost.name:
+            assert after[name][0] == mtime  # untouched
+        assert after[name][1] == data  # same bytes, the rewritten one too
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_other_settings_need_overwrite(videos, tmp_path):
+    convert_dataset(_config(videos, tmp_path), log=None)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "ds").glob("*.tfrecord")}
+    with pytest.raises(ValueError, match="--overwrite"):
+        convert_dataset(_config(videos, tmp_path, short_side=16), log=None)
+    after = {p.name: p.read_bytes() for p in (tmp_path / "ds").glob("*.tfrecord")}
+    assert after == before  # bad input destroyed nothing
+    summary = convert_dataset(_config(videos, tmp_path, short_side=16, overwrite=True), log=None)
+    assert summary.shards_written == 4 and summary.shards_skipped == 0

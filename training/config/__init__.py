@@ -1,0 +1,1 @@
+"""The training configuration: typed sections (`sections`), presets, files and overrides (`core`)."""

@@ -1,0 +1,382 @@
+"""The sections of `training.config.core.TrainConfig`: frozen dataclasses validated on construction."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from keras_ispan.data.records import LABEL_SOURCES, READERS, RESIZE_IN
+
+# Kept in sync with `keras_ispan.models.BACKBONES`; `run()` re-checks against the registry itself.
+BACKBONE_NAMES = (
+    "small_cnn",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "inception_v3",
+    "mobilenet_v2",
+    "efficientnet_b0",
+)
+HEADS = ("ispan", "single", "tsn", "gap")
+OPTIMIZERS = ("sgd", "adamw", "adam")
+SCHEDULES = ("constant", "step", "cosine")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+MIXED_PRECISION = ("auto", "on", "off")
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}. Received: {name}={value!r}")
+
+
+def _positive(name: str, value, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}. Received: {name}={value!r}")
+
+
+def _known_backbones() -> tuple[str, ...]:
+    try:
+        from keras_ispan.models import BACKBONES
+    except Exception:  # noqa: BLE001 - the core library may not be importable yet
+        return BACKBONE_NAMES
+    return tuple(BACKBONES)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Dataset and sampling.
+
+    Args:
+        data_dir: a dataset folder made by `prepare.py`; `None` generates (once, cached) the embedded
+            synthetic dataset described by the `synthetic_*` keys.
+        num_segments: frames sampled per training clip (TSN segments), `K`.
+        image_size: square crop size `S`; frames reach the model as `(batch, K, S, S, 3)` uint8.
+        batch_size: global batch size (split over replicas).
+        eval_batch_size: batch size for validation and evaluation; `None` uses `batch_size`.
+        shuffle_buffer: clips in the shuffle buffer.
+        cache: cache encoded examples in memory before sampling.
+        flip: random horizontal flips in training.
+        scale_jitter: TSN multi-scale crops in training (else random crops at one scale).
+        label_source: `video` (every label of the video) or `frames` (multi-label datasets with timed
+            actions, such as Charades: the actions under the sampled frames).
+        reader: `auto`, `index` (read each clip's K sampled frames at the offsets of the shard's index
+            file) or `records` (read whole records); see `keras_ispan.data.pipeline.PipelineConfig`.
+        resize: where training crops are resized to `image_size`: `pipeline` (CPU), `model` (one
+            crop size per batch, resized by the model's first layer on the accelerator), or `auto`
+            (`model` when a GPU is visible). `fit.py` only; tuning resizes in the pipeline.
+        train_split, val_split, test_split: split names; a missing `val` split falls back to `test`.
+        synthetic_*: the embedded dataset (`keras_ispan.data.synthetic.SyntheticConfig`): classes, clips in the
+            train/val/test splits, frames per clip, frame side (object sizes scale with it), seed.
+    """
+
+    data_dir: str | None = None
+    num_segments: int = 8
+    image_size: int = 64
+    batch_size: int = 8
+    eval_batch_size: int | None = None
+    shuffle_buffer: int = 256
+    cache: bool = True
+    flip: bool = True
+    scale_jitter: bool = False
+    label_source: str = "video"
+    reader: str = "auto"
+    resize: str = "auto"
+    train_split: str = "train"
+    val_split: str = "val"
+    test_split: str = "test"
+    synthetic_classes: int = 6
+    synthetic_train: int = 240
+    synthetic_val: int = 60
+    synthetic_test: int = 60
+    synthetic_frames: int = 16
+    synthetic_size: int = 64
+    synthetic_seed: int = 0
+
+    def __post_init__(self):
+        for name in (
+            "num_segments",
+            "image_size",
+            "batch_size",
+            "eval_batch_size",
+            "shuffle_buffer",
+            "synthetic_classes",
+            "synthetic_train",
+            "synthetic_test",
+            "synthetic_frames",
+            "synthetic_size",
+        ):
+            _positive(f"data.{name}", getattr(self, name))
+        for name in ("synthetic_val",):
+            _positive(f"data.{name}", getattr(self, name), allow_zero=True)
+        if self.label_source not in LABEL_SOURCES:
+            raise ValueError(
+                f"data.label_source must be one of {LABEL_SOURCES}. "
+                f"Received: data.label_source={self.label_source!r}"
+            )
+        for name, allowed in (("reader", READERS), ("resize", ("auto", *RESIZE_IN))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"data.{name} must be one of {allowed}. "
+                    f"Received: data.{name}={getattr(self, name)!r}"
+                )
+        if self.synthetic_classes < 2:
+            raise ValueError(
+                f"data.synthetic_classes must be >= 2. Received: "
+                f"data.synthetic_classes={self.synthetic_classes}"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The classifier (`keras_ispan.models.build_classifier` arguments plus what is frozen).
+
+    Args:
+        backbone: a name in `keras_ispan.models.BACKBONES`.
+        head: `ispan`, `single` (anchor-only attention, no losses), `tsn` (average consensus) or `gap`.
+        levels: backbone layer names of the pyramid, shallow to deep; `None` uses the backbone's defaults.
+        weights: `none`, `imagenet`, or a path to a backbone weights file.
+        dropout: dropout before the classifier.
+        downsample, fusion, bias, normalize_features: the ISPAN layer's options.
+        attention_pooling: `l2` (the paper's `A X`) or `softmax` (`a X`, scale independent of T).
+        interaction_weight: beta, weight of the PCA interaction loss (0 disables it).
+        diversity_weight: gamma, weight of the level diversity loss (0 disables it).
+        multi_label: sigmoid scores and sigmoid cross-entropy (Charades).
+        freeze_backbone: train the head only.
+        partial_bn: TSN's partial batch norm: freeze every BatchNormalization layer but the first.
+        bn_momentum: momentum of the backbone's BatchNormalization moving statistics; `None` keeps the
+            backbone's (Keras: 0.99, too slow for runs of a few hundred steps: the synthetic preset uses 0.9).
+    """
+
+    backbone: str = "small_cnn"
+    head: str = "ispan"
+    levels: tuple[str, ...] | None = None
+    weights: str = "none"
+    dropout: float = 0.5
+    downsample: str = "avg"
+    fusion: str = "sum"
+    bias: str = "position"
+    attention_pooling: str = "l2"
+    interaction_weight: float = 1e-4
+    diversity_weight: float = 1e-3
+    normalize_features: bool = True
+    multi_label: bool = False
+    freeze_backbone: bool = False
+    partial_bn: bool = False
+    bn_momentum: float | None = None
+
+    def __post_init__(self):
+        if self.bn_momentum is not None and not 0.0 <= self.bn_momentum < 1.0:
+            raise ValueError(
+                f"model.bn_momentum must be in [0, 1) or null. Received: model.bn_momentum={self.bn_momentum}"
+            )
+        backbones = _known_backbones()
+        if self.backbone not in backbones:
+            import difflib
+
+            close = difflib.get_close_matches(self.backbone, backbones, n=3)
+            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            raise ValueError(
+                f"model.backbone must be one of {list(backbones)}{hint}. "
+                f"Received: model.backbone={self.backbone!r}"
+            )
+        _choice("model.head", self.head, HEADS)
+        _choice("model.downsample", self.downsample, ("avg", "max", "bilinear"))
+        _choice("model.fusion", self.fusion, ("sum", "mean", "max", "weighted"))
+        _choice("model.bias", self.bias, ("position", "row", "none"))
+        _choice("model.attention_pooling", self.attention_pooling, ("l2", "softmax"))
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(
+                f"model.dropout must be in [0, 1). Received: model.dropout={self.dropout}"
+            )
+        _positive("model.interaction_weight", self.interaction_weight, allow_zero=True)
+        _positive("model.diversity_weight", self.diversity_weight, allow_zero=True)
+        if self.levels is not None and len(self.levels) == 0:
+            raise ValueError(
+                "model.levels must be null or a non-empty list. Received: model.levels=[]"
+            )
+        if not self.weights:
+            raise ValueError(
+                "model.weights must be 'none', 'imagenet' or a file path. Received: model.weights=''"
+            )
+
+    @property
+    def weights_argument(self) -> str | None:
+        """`weights` as `build_classifier` takes it (`None` for `"none"`)."""
+        return None if self.weights.lower() == "none" else self.weights
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser, schedule and loss options.
+
+    Args:
+        optimizer: `sgd` (with `momentum`, `nesterov`), `adamw` or `adam`.
+        learning_rate: peak learning rate (after warmup), for the global batch size.
+        weight_decay: decoupled weight decay (biases and normalisation scales/offsets excluded).
+        schedule: `constant`, `step` (multiply by `step_gamma` at each epoch in `step_epochs`) or `cosine`
+            (to `min_lr_ratio * learning_rate` at the end of training).
+        warmup_epochs: linear warmup from 0 over this many epochs (may be fractional).
+        clipnorm: clip each gradient to this L2 norm; `None` disables clipping.
+        label_smoothing: label smoothing of the (sigmoid) cross-entropy.
+    """
+
+    optimizer: str = "adamw"
+    learning_rate: float = 3e-3
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    warmup_epochs: float = 1.0
+    step_epochs: tuple[int, ...] = ()
+    step_gamma: float = 0.1
+    min_lr_ratio: float = 0.0
+    clipnorm: float | None = 10.0
+    label_smoothing: float = 0.0
+
+    def __post_init__(self):
+        _choice("optim.optimizer", self.optimizer, OPTIMIZERS)
+        _choice("optim.schedule", self.schedule, SCHEDULES)
+        _positive("optim.learning_rate", self.learning_rate)
+        _positive("optim.weight_decay", self.weight_decay, allow_zero=True)
+        _positive("optim.warmup_epochs", self.warmup_epochs, allow_zero=True)
+        _positive("optim.clipnorm", self.clipnorm)
+        _positive("optim.step_gamma", self.step_gamma)
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(
+                f"optim.momentum must be in [0, 1). Received: optim.momentum={self.momentum}"
+            )
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(
+                f"optim.label_smoothing must be in [0, 1). "
+                f"Received: optim.label_smoothing={self.label_smoothing}"
+            )
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError(
+                f"optim.min_lr_ratio must be in [0, 1]. Received: optim.min_lr_ratio={self.min_lr_ratio}"
+            )
+        if list(self.step_epochs) != sorted(self.step_epochs) or any(
+            e <= 0 for e in self.step_epochs
+        ):
+            raise ValueError(
+                f"optim.step_epochs must be increasing positive epochs. "
+                f"Received: optim.step_epochs={list(self.step_epochs)}"
+            )
+        if self.schedule == "step" and not self.step_epochs:
+            raise ValueError(
+                "optim.step_epochs must list at least one epoch with schedule='step'. "
+                "Received: optim.step_epochs=[]"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainLoopConfig:
+    """The training loop.
+
+    Args:
+        epochs: total epochs (a resumed run ends after the same number).
+        seed: seed of Python, NumPy, Keras and the input pipeline.
+        strategy: `default`, `mirrored` (one host, all local GPUs) or `multi_worker` (`TF_CONFIG`).
+        mixed_precision: `auto` (mixed_float16 when a GPU is present), `on` (GPU required) or `off`.
+        early_stopping_patience: epochs without improvement of `monitor` before stopping; 0 disables.
+        monitor: the metric for the best checkpoint and early stopping (`val_accuracy`, `val_auc`,
+            `val_loss`, ...).
+        steps_per_epoch, validation_steps: limit the batches per epoch (`None`: whole split).
+        verbose: Keras progress output (0 silent, 1 progress bar, 2 one line per epoch).
+        sync_batch_norm: with several replicas, batch-norm statistics are computed over the global batch
+            (synchronised), so every replica and worker keeps identical moving statistics.
+    """
+
+    epochs: int = 10
+    seed: int = 0
+    strategy: str = "default"
+    mixed_precision: str = "auto"
+    early_stopping_patience: int = 0
+    monitor: str = "val_accuracy"
+    steps_per_epoch: int | None = None
+    validation_steps: int | None = None
+    verbose: int = 1
+    sync_batch_norm: bool = True
+
+    def __post_init__(self):
+        _positive("train.epochs", self.epochs)
+        _choice("train.strategy", self.strategy, STRATEGIES)
+        _choice("train.mixed_precision", self.mixed_precision, MIXED_PRECISION)
+        _positive("train.early_stopping_patience", self.early_stopping_patience, allow_zero=True)
+        _positive("train.steps_per_epoch", self.steps_per_epoch)
+        _positive("train.validation_steps", self.validation_steps)
+        _choice("train.verbose", self.verbose, (0, 1, 2))
+        if not self.monitor:
+            raise ValueError("train.monitor must name a logged metric. Received: train.monitor=''")
+
+    @property
+    def monitor_mode(self) -> str:
+        return "min" if self.monitor.endswith("loss") else "max"
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """Test protocol.
+
+    Args:
+        num_segments: frames per view at test time (TSN: 25).
+        num_crops: spatial crops per clip: 1 (centre), 3 (along the long side) or 10 (TSN: 4 corners and
+            the centre, and their flips).
+        num_clips: temporal views per clip (each of `num_segments` frames).
+        frames_sweep: numbers of frames for the frames sweep of `evaluate.py --sweep`.
+        chunk_views: views passed through the model at once (bounds memory); a clip's views are averaged.
+        top_k: `k` of the top-k accuracy.
+        split: the split `run()` evaluates after training.
+    """
+
+    num_segments: int = 8
+    num_crops: int = 1
+    num_clips: int = 1
+    frames_sweep: tuple[int, ...] = (1, 2, 4, 8, 16, 25)
+    chunk_views: int = 10
+    top_k: int = 5
+    split: str = "test"
+
+    def __post_init__(self):
+        _positive("eval.num_segments", self.num_segments)
+        _choice("eval.num_crops", self.num_crops, (1, 3, 10))
+        _positive("eval.num_clips", self.num_clips)
+        _positive("eval.chunk_views", self.chunk_views)
+        _positive("eval.top_k", self.top_k)
+        for value in self.frames_sweep:
+            _positive("eval.frames_sweep", value)
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputConfig:
+    """Where the run folder goes and what is written.
+
+    Args:
+        runs_dir: parent folder of run folders.
+        name: the run folder's name; `None` uses `<preset>-<UTC time>`. Re-running a name whose run was
+            interrupted resumes it; a finished run is refused unless `overwrite`.
+        preset: the preset the config started from (informational).
+        export: also write a servable SavedModel with `keras_ispan.export.saved_model.export_saved_model`.
+        attention_format: `png` (a grid) or `gif` (one frame per sampled frame).
+        tensorboard: write TensorBoard logs.
+        overwrite: replace a finished run of the same name.
+    """
+
+    runs_dir: str = "runs"
+    name: str | None = None
+    preset: str = "synthetic"
+    export: bool = False
+    attention_format: str = "png"
+    tensorboard: bool = True
+    overwrite: bool = False
+
+    def __post_init__(self):
+        if self.name is not None and not _NAME_PATTERN.match(self.name):
+            raise ValueError(
+                "output.name must use letters, digits, '.', '_' and '-' only. "
+                f"Received: output.name={self.name!r}"
+            )
+        _choice("output.attention_format", self.attention_format, ("png", "gif"))

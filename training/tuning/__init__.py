@@ -1,0 +1,1 @@
+"""Hyperparameter search with KerasTuner: the search space (`hypermodel`), the search, its config."""
