@@ -30,6 +30,7 @@ import contextlib
 import functools
 
 import keras
+import numpy as np
 
 __all__ = ["apply", "bugs"]
 
@@ -37,7 +38,10 @@ _APPLIED: list[str] = []
 
 
 class _RecordingStrategy:
-    """Stands in for a multi-worker collective strategy: records each `reduce` call, reduces nothing."""
+    """Stands in for a multi-worker collective strategy: records each `reduce` call, reduces nothing.
+
+    The detection runs no TensorFlow op (NumPy values only): a multi-worker strategy must be created
+    before TensorFlow's eager context starts, and `apply()` runs before the strategy is made."""
 
     def __init__(self):
         self.calls = []
@@ -89,7 +93,7 @@ def _reduces_inputs(tf_trainer) -> bool:
         def _symbolic_build(self, data_batch=None):
             pass
 
-    batch = {"frames": _per_replica(keras.ops.zeros((1, 2)))}
+    batch = {"frames": _per_replica(np.zeros((1, 2)))}
     with contextlib.suppress(Exception):
         tf_trainer.TensorFlowTrainer._maybe_symbolic_build(
             Trainer(), iterator=[(0, 0, iter([batch]))]
@@ -101,7 +105,7 @@ def _reduces_scalars_on_axis_0(tf_trainer) -> bool:
     """Bug 2: logged scalars are reduced with `axis=0`."""
     strategy = _stand_in(tf_trainer)
     with contextlib.suppress(Exception):
-        tf_trainer.reduce_per_replica(_per_replica(keras.ops.ones(())), strategy, "mean")
+        tf_trainer.reduce_per_replica(_per_replica(np.ones(())), strategy, "mean")
     return any(axis == 0 for _, _, axis in strategy.calls)
 
 
