@@ -251,6 +251,7 @@ def test_stale_export_temporaries_are_removed(tmp_path):
 
 @pytest.mark.slow
 def test_export_killed_mid_way_leaves_nothing_after_the_next_run(tiny_model, tmp_path):
+    import os
     import signal
     import subprocess
 
@@ -261,13 +262,9 @@ def test_export_killed_mid_way_leaves_nothing_after_the_next_run(tiny_model, tmp
     base = tmp_path / "models"
     command = [sys.executable, "serving/export.py", "--model", str(model_path),
                "--export-base", str(base), "--name", "ispan", "--warmup-frames", "2"]  # fmt: skip
-    proc = subprocess.Popen(command, cwd=REPO_ROOT, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for(lambda: any((base / "ispan").glob(".tmp-export-*")), "a temporary", 240)
-        time.sleep(0.5)  # mid-way through writing it
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+    env = dict(os.environ, KERAS_ISPAN_FAULT="export_before_rename")  # test hook: SIGKILL there
+    killed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     left = list((base / "ispan").glob(".tmp-export-*"))
     assert left and not (base / "ispan" / "1").exists()
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
