@@ -26,6 +26,12 @@ def _bool(text):
     return value in ("true", "1")
 
 
+def _fail(message):
+    """One line on stderr, exit status 2 (no traceback), like argparse's usage errors."""
+    print(f"server.py: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
 def parse_args(argv=None):
     from serving.devserver.app import ServerOptions
 
@@ -43,12 +49,21 @@ def parse_args(argv=None):
     p.add_argument("--allow_version_labels_for_unavailable_models", type=_bool, default=False)
     p.add_argument("--max_request_bytes", type=int, default=d["max_request_bytes"].default)
     p.add_argument("--grpc_max_threads", type=int, default=16)
+    for name in ("max_batch_size", "max_clip_frames", "max_tensor_elements"):
+        p.add_argument(f"--{name}", type=int, default=d[name].default)
+    p.add_argument("--max_num_load_retries", type=int, default=d["max_num_load_retries"].default)
+    p.add_argument(
+        "--load_retry_interval_micros", type=int, default=d["load_retry_interval_micros"].default
+    )
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     verbose = args.__dict__.pop("verbose")
     if args.model_config_file is None and args.model_name is None:
         args.model_name = "default"  # TF Serving's default model name
-    return ServerOptions(**vars(args)), verbose
+    try:
+        return ServerOptions(**vars(args)), verbose
+    except ValueError as e:
+        _fail(str(e).splitlines()[0])
 
 
 def main(argv=None):
@@ -57,8 +72,15 @@ def main(argv=None):
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(message)s"
     )
     from serving.devserver.app import ModelServer
+    from serving.devserver.errors import ServingError
 
-    server = ModelServer(options).start()
+    try:
+        server = ModelServer(options).start()
+    except (ValueError, OSError) as e:  # unparsable config, bad name, port in use
+        flag = "--model_config_file" if options.model_config_file else "--model_name"
+        _fail(f"{flag}: {str(e).splitlines()[0]}" if isinstance(e, ValueError) else str(e))
+    except ServingError as e:  # a label naming a version that is not loaded
+        _fail(e.message)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -5,7 +5,9 @@ Layout written under `export_base` (TF Serving's):
 assets.extra/tf_serving_warmup_requests, assets.extra/keras_ispan.json`, plus
 `export_base/models.config`, `batching.config` and `monitoring.config`. A version is written to a
 temporary folder (not an integer, so servers ignore it) and renamed into place; an existing version is
-never overwritten.
+never overwritten. The temporary folder is `NAME/.tmp-export-<pid>-<hex>`: an export killed mid-way
+leaves it behind, and the next export to the same `NAME` removes it once its process is gone (or it is
+more than `STALE_TMP_SECONDS` old), as `keras_ispan.data.convert` does for its own temporaries.
 
 The transform is the model's own: `keras_ispan.models.classifier_info(model).transform` (the input side
 `S` and the `resize_ratio` recorded in its `preprocessing` layer), the one `training/evaluate.py` and
@@ -38,10 +40,13 @@ Class names come from the labels asset file through a lookup table.
 
 import dataclasses
 import json
+import logging
 import math
+import os
 import pathlib
 import shutil
 import tempfile
+import time
 import uuid
 import warnings
 
@@ -54,9 +59,11 @@ from keras_ispan.export import server_configs as configs
 from keras_ispan.export import warmup
 from keras_ispan.export.server_configs import check_model_name
 from keras_ispan.io import frames_tf
-from keras_ispan.io.atomic import publish_dir
+from keras_ispan.io.atomic import fault_point, publish_dir
 from keras_ispan.io.transform import ClipTransform
 from keras_ispan.models import classifier_info, export_outputs_model, load_classifier
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_FRAMES = "serving_default"
 SIGNATURE_JPEG = "serve_jpeg"
@@ -413,7 +420,8 @@ def export_model(model, export_base, name="ispan", version=None, options=None):
     model_dir.mkdir(parents=True, exist_ok=True)
     if version is not None and (model_dir / str(version)).exists():
         raise FileExistsError(f"Version folder already exists: {model_dir / str(version)}")
-    tmp_dir = model_dir / f".tmp-export-{uuid.uuid4().hex}"
+    remove_stale_temporaries(model_dir)
+    tmp_dir = model_dir / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
     try:
         _write_saved_model(export, info.class_names, transform, options, tmp_dir)
         write_info(tmp_dir, info, transform, options.top_k)
@@ -422,6 +430,7 @@ def export_model(model, export_base, name="ispan", version=None, options=None):
             for sig, inputs in warmup_inputs(transform, options)
         ]
         warmup.write_warmup(tmp_dir, requests)
+        fault_point("export_before_rename")
         version = _rename_into_place(tmp_dir, model_dir, version)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -442,6 +451,51 @@ def export_model(model, export_base, name="ispan", version=None, options=None):
         transform=transform,
         info_file=version_dir / "assets.extra" / INFO_FILE,
     )
+
+
+TMP_PREFIX = ".tmp-export-"
+STALE_TMP_SECONDS = 3600
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(model_dir, max_age_seconds=STALE_TMP_SECONDS):
+    """Removes this tool's temporary folders left in `model_dir` by exports that were killed.
+
+    A `.tmp-export-<pid>-<hex>` folder is stale when process `pid` no longer runs, or when it is older
+    than `max_age_seconds` (a reused pid, a folder of an older naming without pid). Returns the
+    removed paths; each is logged as a warning.
+    """
+    removed = []
+    model_dir = pathlib.Path(model_dir)
+    if not model_dir.is_dir():
+        return removed
+    now = time.time()
+    for path in model_dir.glob(f"{TMP_PREFIX}*"):
+        parts = path.name[len(TMP_PREFIX) :].split("-", 1)
+        pid = int(parts[0]) if len(parts) == 2 and parts[0].isdigit() else None
+        try:
+            age = now - path.lstat().st_mtime
+        except OSError:
+            continue  # removed meanwhile
+        dead = pid is not None and pid != os.getpid() and not _pid_alive(pid)
+        if dead or age > max_age_seconds:
+            shutil.rmtree(path, ignore_errors=True)
+            log.warning(
+                "Removed a stale export temporary %s (%s)",
+                path,
+                f"process {pid} is gone" if dead else f"{age / 3600:.1f} h old",
+            )
+            removed.append(path)
+    return removed
 
 
 def _rename_into_place(tmp_dir, model_dir, version):

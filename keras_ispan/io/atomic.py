@@ -279,3 +279,17 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[pathlib.Path]:
         publish_dir(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+FAULT_ENV = "KERAS_ISPAN_FAULT"
+
+
+def fault_point(name: str, epoch: int | None = None) -> None:
+    """Test hook: SIGKILLs this process when the environment variable `KERAS_ISPAN_FAULT` is `name` or
+    `name:epoch`. Fault-injection tests set it to kill a command at a chosen moment (a half-written
+    export, a resume backup being written); unset, as always outside those tests, it does nothing."""
+    wanted = os.environ.get(FAULT_ENV)
+    if wanted and wanted in (name, f"{name}:{epoch}"):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -34,6 +34,10 @@ class ServerOptions:
         allow_version_labels_for_unavailable_models: accept labels of versions not loaded.
         max_request_bytes: largest REST body and gRPC message accepted (and largest gRPC answer).
         grpc_max_threads: gRPC worker threads.
+        max_num_load_retries: retries of a version that failed to load (TF Serving's default 5).
+        load_retry_interval_micros: microseconds between those retries (TF Serving's default 60 s).
+        max_batch_size, max_clip_frames, max_tensor_elements: what one request may ask for,
+            checked from declared shapes before anything is allocated (`signatures.RequestLimits`).
     """
 
     port: int = 8500
@@ -48,6 +52,11 @@ class ServerOptions:
     allow_version_labels_for_unavailable_models: bool = False
     max_request_bytes: int = 256 * 2**20
     grpc_max_threads: int = 16
+    max_num_load_retries: int = 5
+    load_retry_interval_micros: int = 60_000_000
+    max_batch_size: int = predict.RequestLimits.max_batch_size
+    max_clip_frames: int = predict.RequestLimits.max_clip_frames
+    max_tensor_elements: int = predict.RequestLimits.max_tensor_elements
 
     def __post_init__(self):
         for name in ("port", "rest_api_port"):
@@ -76,11 +85,22 @@ class ServerOptions:
                 "`file_system_poll_wait_seconds` must be >= 0. "
                 f"Received: file_system_poll_wait_seconds={self.file_system_poll_wait_seconds}"
             )
+        for name in ("max_num_load_retries", "load_retry_interval_micros"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"`{name}` must be an integer >= 0. Received: {name}={value}")
         if not isinstance(self.max_request_bytes, int) or self.max_request_bytes < 1024:
             raise ValueError(
                 f"`max_request_bytes` must be an integer >= 1024. "
                 f"Received: max_request_bytes={self.max_request_bytes}"
             )
+        self.limits  # noqa: B018  (validates the request limits)
+
+    @property
+    def limits(self):
+        return predict.RequestLimits(
+            self.max_batch_size, self.max_clip_frames, self.max_tensor_elements
+        )
 
     def model_server_config(self):
         if self.model_config_file is not None:
@@ -101,6 +121,8 @@ class ModelServer:
             self.config,
             replay_warmup=options.enable_model_warmup,
             predict_fn=predict.run_predict,
+            max_num_load_retries=options.max_num_load_retries,
+            load_retry_interval_seconds=options.load_retry_interval_micros / 1e6,
         )
         self._grpc = None
         self._rest = None
@@ -120,11 +142,16 @@ class ModelServer:
         )
         opts = self.options
         self._grpc, self.grpc_port = grpc_service.create_grpc_server(
-            self.registry, opts.host, opts.port, opts.max_request_bytes, opts.grpc_max_threads
+            self.registry,
+            opts.host,
+            opts.port,
+            opts.max_request_bytes,
+            opts.grpc_max_threads,
+            opts.limits,
         )
         if opts.rest_api_port:
             self._rest = rest.create_rest_server(
-                self.registry, opts.host, opts.rest_api_port, opts.max_request_bytes
+                self.registry, opts.host, opts.rest_api_port, opts.max_request_bytes, opts.limits
             )
             self.rest_port = self._rest.server_address[1]
             self._rest_thread = threading.Thread(

@@ -35,17 +35,27 @@ def _abort(context, error):
     context.abort(error.grpc_code, error.message)
 
 
+def _to_ndarray(key, proto, limits):
+    """`tf.make_ndarray` of a request's TensorProto, after checking its declared shape."""
+    if proto.tensor_shape.unknown_rank:
+        raise invalid_argument(f"Input '{key}' has an unknown rank; a request tensor needs a shape")
+    if limits is not None:
+        limits.check(key, [d.size for d in proto.tensor_shape.dim])
+    try:
+        return tf.make_ndarray(proto)
+    except (TypeError, ValueError) as e:
+        raise invalid_argument(f"Malformed input tensor '{key}': {e}") from e
+
+
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, registry):
+    def __init__(self, registry, limits=None):
         self._registry = registry
+        self._limits = limits
 
     def Predict(self, request, context):
         try:
             servable = _resolve(self._registry, request.model_spec)
-            try:
-                inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
-            except (TypeError, ValueError) as e:
-                raise invalid_argument(f"Malformed input tensor: {e}") from e
+            inputs = {k: _to_ndarray(k, v, self._limits) for k, v in request.inputs.items()}
             name, _ = predict.signature_def(servable, request.model_spec.signature_name)
             outputs = predict.run_predict(servable, name, inputs)
             keys = set(request.output_filter) or set(outputs)
@@ -130,7 +140,7 @@ def _code_number(name):
     return getattr(grpc.StatusCode, name).value[0]
 
 
-def create_grpc_server(registry, host, port, max_message_bytes, max_workers=16):
+def create_grpc_server(registry, host, port, max_message_bytes, max_workers=16, limits=None):
     """A started gRPC server on `host:port` serving both services; returns `(server, bound_port)`."""
     options = [
         ("grpc.max_receive_message_length", max_message_bytes),
@@ -141,7 +151,7 @@ def create_grpc_server(registry, host, port, max_message_bytes, max_workers=16):
         options=options,
     )
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionServicer(registry), server
+        PredictionServicer(registry, limits), server
     )
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(registry), server)
     bound = server.add_insecure_port(f"{host}:{port}")

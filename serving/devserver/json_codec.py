@@ -18,6 +18,7 @@ import tensorflow as tf
 from serving.devserver.errors import invalid_argument
 
 ROW, COLUMNAR = "row", "columnar"
+MAX_NESTING = 32  # JSON lists inside lists (a tensor's rank); deeper bodies are refused
 
 
 def _strings(value, key):
@@ -36,8 +37,29 @@ def _strings(value, key):
     )
 
 
-def to_array(value, dtype, key):
-    """Converts a JSON value to a NumPy array of the TensorFlow `dtype`; raises `INVALID_ARGUMENT`."""
+def json_shape(value, key):
+    """The shape a nested JSON list declares (lengths along its first elements), before conversion."""
+    shape = []
+    while isinstance(value, list):
+        if len(shape) == MAX_NESTING:
+            raise invalid_argument(
+                f"Input '{key}' is nested more than {MAX_NESTING} lists deep (a tensor's rank)"
+            )
+        shape.append(len(value))
+        if not value:
+            break
+        value = value[0]
+    return shape
+
+
+def to_array(value, dtype, key, limits=None):
+    """Converts a JSON value to a NumPy array of the TensorFlow `dtype`; raises `INVALID_ARGUMENT`.
+
+    The shape the value declares is checked against `limits` (a `RequestLimits`) first.
+    """
+    shape = json_shape(value, key)
+    if limits is not None:
+        limits.check(key, shape)
     if dtype == tf.string:
         nested = _strings(value, key)
         array = np.array(nested, dtype=object)
@@ -70,13 +92,14 @@ def to_array(value, dtype, key):
     return array.astype(np_dtype, copy=False)
 
 
-def parse_predict_request(body, input_dtypes_for):
+def parse_predict_request(body, input_dtypes_for, limits=None):
     """Parses a REST predict body.
 
     Args:
         body: the request body (`bytes`).
         input_dtypes_for: `signature_name -> {input key: tf.DType}` (raises `ServingError` for an
             unknown signature).
+        limits: a `RequestLimits`, checked on each input's declared shape before conversion.
 
     Returns:
         `(signature_name, inputs, format)` with `inputs` a dict of NumPy arrays.
@@ -85,6 +108,10 @@ def parse_predict_request(body, input_dtypes_for):
         request = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise invalid_argument(f"JSON Parse error: {e}") from e
+    except RecursionError:
+        raise invalid_argument(
+            f"JSON Parse error: the body is nested too deep (at most {MAX_NESTING} levels)"
+        ) from None
     if not isinstance(request, dict):
         raise invalid_argument("JSON Parse error: the request must be a JSON object")
     signature_name = request.get("signature_name", "")
@@ -98,11 +125,11 @@ def parse_predict_request(body, input_dtypes_for):
         )
     dtypes = input_dtypes_for(signature_name)
     if "instances" in request:
-        return signature_name, _rows(request["instances"], dtypes), ROW
-    return signature_name, _columns(request["inputs"], dtypes), COLUMNAR
+        return signature_name, _rows(request["instances"], dtypes, limits), ROW
+    return signature_name, _columns(request["inputs"], dtypes, limits), COLUMNAR
 
 
-def _rows(instances, dtypes):
+def _rows(instances, dtypes, limits):
     if not isinstance(instances, list) or not instances:
         raise invalid_argument("'instances' must be a non-empty JSON list")
     named = all(isinstance(i, dict) and "b64" not in i for i in instances)
@@ -112,7 +139,7 @@ def _rows(instances, dtypes):
                 f"The signature has inputs {sorted(dtypes)}: each instance must be a JSON object"
             )
         (key,) = dtypes
-        return {key: to_array(instances, dtypes[key], key)}
+        return {key: to_array(instances, dtypes[key], key, limits)}
     keys = set(instances[0])
     if any(set(i) != keys for i in instances):
         raise invalid_argument("Every instance must have the same input keys")
@@ -121,23 +148,23 @@ def _rows(instances, dtypes):
         raise invalid_argument(
             f"Unknown inputs {sorted(unknown)}; the signature has {sorted(dtypes)}"
         )
-    return {k: to_array([i[k] for i in instances], dtypes[k], k) for k in keys}
+    return {k: to_array([i[k] for i in instances], dtypes[k], k, limits) for k in keys}
 
 
-def _columns(inputs, dtypes):
+def _columns(inputs, dtypes, limits):
     if isinstance(inputs, dict) and "b64" not in inputs:
         unknown = set(inputs) - set(dtypes)
         if unknown:
             raise invalid_argument(
                 f"Unknown inputs {sorted(unknown)}; the signature has {sorted(dtypes)}"
             )
-        return {k: to_array(v, dtypes[k], k) for k, v in inputs.items()}
+        return {k: to_array(v, dtypes[k], k, limits) for k, v in inputs.items()}
     if len(dtypes) != 1:
         raise invalid_argument(
             f"The signature has inputs {sorted(dtypes)}: 'inputs' must be an object"
         )
     (key,) = dtypes
-    return {key: to_array(inputs, dtypes[key], key)}
+    return {key: to_array(inputs, dtypes[key], key, limits)}
 
 
 def _json_value(name, array):

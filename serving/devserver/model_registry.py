@@ -5,6 +5,13 @@ only ever a key into these tables: it never becomes part of a file path. Version
 folders of `base_path`; the policy (`latest { num_versions }`, `all {}`, `specific { versions }`) says
 which are loaded. `poll()` loads new versions and unloads old ones (a background thread calls it every
 `poll_seconds`), so a version renamed into place is served without a restart.
+
+Availability is preserved as in TF Serving's `AvailabilityPreservingPolicy`: a version the policy no
+longer wants is unloaded only once a wanted version has loaded, so a garbage or half-copied new version
+never takes a working one offline. A failed load is logged and retried up to `max_num_load_retries`
+times, `load_retry_interval_seconds` apart (TF Serving's `--max_num_load_retries` and
+`--load_retry_interval_micros`); a version copied in file by file (`saved_model.pb` before
+`variables/`) is therefore served once the copy completes.
 """
 
 import dataclasses
@@ -38,6 +45,8 @@ class _Model:
     config: object  # ModelConfig proto
     servables: dict = dataclasses.field(default_factory=dict)  # version -> Servable
     states: dict = dataclasses.field(default_factory=dict)  # version -> (state, code, message)
+    failures: dict = dataclasses.field(default_factory=dict)  # version -> (attempts, next try)
+    base_problem: str | None = None  # what was last logged about base_path (logged once)
 
 
 def load_servable(name, version, path, replay_warmup=True, predict_fn=None):
@@ -59,6 +68,14 @@ def load_servable(name, version, path, replay_warmup=True, predict_fn=None):
         if requests:
             log.info("Replayed %d warmup requests for %s version %d", len(requests), name, version)
     return servable
+
+
+def first_line(error):
+    """The first non-empty line of an exception's message, with its type when the message is empty."""
+    for line in str(error).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(error).__name__
 
 
 def _mtime(path):
@@ -91,7 +108,22 @@ def wanted_versions(policy, available):
 class ModelRegistry:
     """Thread-safe table of the configured models and their loaded versions."""
 
-    def __init__(self, model_server_config, replay_warmup=True, predict_fn=None):
+    def __init__(
+        self,
+        model_server_config,
+        replay_warmup=True,
+        predict_fn=None,
+        max_num_load_retries=5,
+        load_retry_interval_seconds=60.0,
+    ):
+        if max_num_load_retries < 0 or load_retry_interval_seconds < 0:
+            raise ValueError(
+                "`max_num_load_retries` and `load_retry_interval_seconds` must be >= 0. Received: "
+                f"max_num_load_retries={max_num_load_retries}, "
+                f"load_retry_interval_seconds={load_retry_interval_seconds}"
+            )
+        self._max_retries = int(max_num_load_retries)
+        self._retry_interval = float(load_retry_interval_seconds)
         self._lock = threading.Lock()
         self._poll_lock = threading.Lock()
         self._models = {
@@ -134,19 +166,40 @@ class ModelRegistry:
         with self._lock:
             models = list(self._models.items())
         for name, model in models:
-            wanted = wanted_versions(
-                model.config.model_version_policy, _version_folders(model.config.base_path)
-            )
+            available = _version_folders(model.config.base_path)
+            self._check_base(name, model, available)
+            wanted = wanted_versions(model.config.model_version_policy, available)
             for version in wanted:
-                state = model.states.get(version)
-                if version in model.servables or (state is not None and state[1] != "OK"):
-                    continue  # loaded, or failed to load (not retried); unloaded ones reload
-                self._load(name, model, version)
+                if version not in model.servables and self._due(model, version):
+                    self._load(name, model, version)
             with self._lock:
+                if wanted and not any(v in model.servables for v in wanted):
+                    continue  # availability-preserving: keep the old until a new one serves
                 for version in [v for v in model.servables if v not in wanted]:
                     del model.servables[version]
                     model.states[version] = ("END", "OK", "")
                     log.info("Unloaded %s version %d", name, version)
+
+    @staticmethod
+    def _check_base(name, model, available):
+        """Logs, once per change, a base path that does not exist or holds no version (TF Serving)."""
+        base = pathlib.Path(model.config.base_path)
+        problem = None
+        if not base.is_dir():
+            problem = f"Model {name}: base path {base} does not exist (or is not a folder)"
+        elif not available:
+            problem = f"Model {name}: no versions found under base path {base}"
+        if problem and problem != model.base_problem:
+            log.error("%s; nothing is served for it until a version folder appears", problem)
+        model.base_problem = problem
+
+    def _due(self, model, version):
+        """Whether `version` should be (re)tried now: never tried, or a retry whose time has come."""
+        state = model.states.get(version)
+        if state is None or (state[0] == "END" and state[1] == "OK"):
+            return True  # new, or unloaded earlier and wanted again
+        attempts, next_try = model.failures.get(version, (0, 0.0))
+        return state[0] == "LOADING" and attempts and time.monotonic() >= next_try
 
     def _load(self, name, model, version):
         path = pathlib.Path(model.config.base_path) / str(version)
@@ -155,14 +208,33 @@ class ModelRegistry:
         try:
             servable = load_servable(name, version, path, self._replay_warmup, self._predict_fn)
         except Exception as e:  # a broken version must not stop the others
-            log.error("Loading %s version %d from %s failed: %s", name, version, path, e)
-            with self._lock:
-                model.states[version] = ("END", "UNKNOWN", f"Loading {path} failed: {e}")
+            self._failed(name, model, version, path, e)
             return
         with self._lock:
+            model.failures.pop(version, None)
             model.servables[version] = servable
             model.states[version] = ("AVAILABLE", "OK", "")
         log.info("Loaded %s version %d from %s", name, version, path)
+
+    def _failed(self, name, model, version, path, error):
+        attempts = model.failures.get(version, (0, 0.0))[0] + 1
+        total = self._max_retries + 1
+        reason = first_line(error)
+        if attempts < total:
+            log.error(
+                "Loading %s version %d from %s failed (attempt %d of %d), retrying in %gs: %s",
+                name, version, path, attempts, total, self._retry_interval, reason,
+            )  # fmt: skip
+            with self._lock:
+                model.failures[version] = (attempts, time.monotonic() + self._retry_interval)
+            return
+        log.error(
+            "Loading %s version %d from %s failed (attempt %d of %d), giving up: %s",
+            name, version, path, attempts, total, reason,
+        )  # fmt: skip
+        with self._lock:
+            model.failures.pop(version, None)
+            model.states[version] = ("END", "UNKNOWN", f"Loading {path} failed: {reason}")
 
     def start_polling(self, seconds, config_file=None, config_seconds=0.0):
         """Polls the folders every `seconds` and `config_file` every `config_seconds` (0: never).

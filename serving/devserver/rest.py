@@ -3,8 +3,10 @@
 Routes (case-insensitive, as TF Serving's regexes):
 - `POST /v1/models/NAME[/versions/N | /labels/L]:predict` (`:classify` and `:regress` answer 501)
 - `GET /v1/models/NAME[/versions/N | /labels/L]` (status) and `.../metadata`
-Errors answer TF Serving's HTTP code with `{"error": "..."}`. Request bodies above `max_request_bytes`
-are refused with 413 before they are read.
+Errors answer TF Serving's HTTP code with `{"error": "..."}`, also those of the HTTP layer itself (a
+malformed request line, an unknown method: `http.server`'s HTML error pages are replaced). Methods
+other than GET and POST answer 400 `Malformed request: METHOD PATH`, as TF Serving's handler does.
+Request bodies above `max_request_bytes` are refused with 413 before they are read.
 """
 
 import http.server
@@ -68,7 +70,7 @@ def metadata_json(servable):
     }
 
 
-def make_handler(registry, max_request_bytes):
+def make_handler(registry, max_request_bytes, limits=None):
     """A `BaseHTTPRequestHandler` class serving `registry`."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -88,6 +90,28 @@ def make_handler(registry, max_request_bytes):
                 self.close_connection = True
             self.end_headers()
             self.wfile.write(body)
+
+        def send_error(self, code, message=None, explain=None):
+            """`http.server`'s own errors (bad request line, header too long ...) as JSON bodies."""
+            text = message or self.responses.get(code, ("Error",))[0]
+            body = json.dumps({"error": text}).encode("utf-8")
+            try:
+                self.send_response(code, message)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.close_connection = True
+                self.end_headers()
+                if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                    self.wfile.write(body)
+            except OSError:
+                self.close_connection = True
+
+        def _other_method(self):
+            path = urllib.parse.urlsplit(self.path).path
+            self._error(self._malformed(self.command, path), close=True)
+
+        do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _other_method
 
         def _error(self, error, close=False):
             body = json.dumps({"error": error.message}).encode("utf-8")
@@ -132,7 +156,7 @@ def make_handler(registry, max_request_bytes):
                     )
                 servable = registry.resolve(name, version, label)
                 signature, inputs, fmt = json_codec.parse_predict_request(
-                    body, lambda sig: predict.input_dtypes(servable, sig)
+                    body, lambda sig: predict.input_dtypes(servable, sig), limits
                 )
                 outputs = predict.run_predict(servable, signature, inputs)
                 self._reply(200, json_codec.format_predict_response(outputs, fmt))
@@ -155,6 +179,6 @@ class RestServer(http.server.ThreadingHTTPServer):
     request_queue_size = 64
 
 
-def create_rest_server(registry, host, port, max_request_bytes):
+def create_rest_server(registry, host, port, max_request_bytes, limits=None):
     """A started-on-demand `RestServer` bound to `(host, port)`; call `serve_forever` in a thread."""
-    return RestServer((host, port), make_handler(registry, max_request_bytes))
+    return RestServer((host, port), make_handler(registry, max_request_bytes, limits))

@@ -9,6 +9,7 @@ the graph is answered with its first meaningful line, prefixed with the input's 
 TensorFlow's `Graph execution error:` preamble; a decoding error names the frame that fails.
 """
 
+import dataclasses
 import re
 import struct
 
@@ -19,6 +20,58 @@ from serving.devserver.errors import ServingError, invalid_argument
 
 DEFAULT_SIGNATURE = "serving_default"
 FRAMES_KEY = "frames"
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestLimits:
+    """What one request may ask the server to do, checked from declared shapes before allocating.
+
+    A request's cost is its shape, not its bytes: a 51-byte gRPC message may declare a string tensor
+    of 3 million elements, and 10,000 frames of 1x1 pixels cost 10,000 resized frames in the model.
+
+    Args:
+        max_batch_size: examples per input (axis 0); flag `--max_batch_size`.
+        max_clip_frames: frames per clip (axis 1 of inputs named `frames`); flag `--max_clip_frames`.
+        max_tensor_elements: elements per input tensor; flag `--max_tensor_elements`.
+    """
+
+    max_batch_size: int = 16
+    max_clip_frames: int = 128
+    max_tensor_elements: int = 2**26
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"`{field.name}` must be an integer >= 1. Received: {field.name}={value!r}"
+                )
+
+    def check(self, key, shape):
+        """Raises `INVALID_ARGUMENT` naming the limit and its flag when `shape` asks for too much."""
+        shape = [int(d) for d in shape]
+        if any(d < 0 for d in shape):
+            raise invalid_argument(
+                f"Input '{key}' declares a negative dimension: {_shape_text(shape)}"
+            )
+        if shape and shape[0] > self.max_batch_size:
+            raise invalid_argument(
+                f"Input '{key}' declares a batch of {shape[0]} (shape {_shape_text(shape)}); the "
+                f"server's limit is {self.max_batch_size} (--max_batch_size)"
+            )
+        if key == FRAMES_KEY and len(shape) > 1 and shape[1] > self.max_clip_frames:
+            raise invalid_argument(
+                f"Input '{key}' declares {shape[1]} frames per clip (shape {_shape_text(shape)}); "
+                f"the server's limit is {self.max_clip_frames} (--max_clip_frames)"
+            )
+        elements = 1
+        for d in shape:
+            elements *= d
+        if elements > self.max_tensor_elements:
+            raise invalid_argument(
+                f"Input '{key}' declares {elements} elements (shape {_shape_text(shape)}); the "
+                f"server's limit is {self.max_tensor_elements} per tensor (--max_tensor_elements)"
+            )
 
 
 def signature_def(servable, signature_name):

@@ -6,20 +6,13 @@ and so run against both.
 """
 
 import os
-import pathlib
 import shutil
-import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
-from serving_utils import build_tiny_model
+from serving_utils import ServerProcess, build_tiny_model
 
 from tests.ports import free_port
-
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-START_TIMEOUT_S = 180
 
 
 @pytest.fixture(scope="session")
@@ -57,47 +50,6 @@ def served_base(exported, tmp_path_factory):
     entry.version_labels["canary"] = 2
     write_text_atomic(base / "models.config", text_format.MessageToString(config))
     return base
-
-
-class ServerProcess:
-    """A running server: `rest` URL, `grpc` target, `kind` ("local" or "tfs")."""
-
-    def __init__(self, kind, command, rest_port, grpc_port, log_path):
-        self.kind = kind
-        self.rest = f"http://127.0.0.1:{rest_port}"
-        self.grpc = f"127.0.0.1:{grpc_port}"
-        self.log_path = log_path
-        self._log = open(log_path, "w")  # noqa: SIM115  (closed in stop)
-        self.process = subprocess.Popen(
-            command, cwd=REPO_ROOT, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def wait_ready(self, model="ispan"):
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"{self.kind} server exited:\n{self.log_path.read_text()[-3000:]}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.rest}/v1/models/{model}", timeout=2) as r:
-                    if b"AVAILABLE" in r.read():
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise TimeoutError(f"{self.kind} server not ready:\n{self.log_path.read_text()[-3000:]}")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        self._log.close()
 
 
 @pytest.fixture(scope="session", params=["local", "tfs"])

@@ -91,7 +91,7 @@ def test_warmup_is_replayed_and_broken_versions_do_not_load(exported, tmp_path):
     (tmp_path / "m" / "2" / "variables" / "variables.index").write_bytes(b"broken")
     config = model_registry.single_model_config("m", tmp_path / "m")
     config.model_config_list.config[0].model_version_policy.all.SetInParent()
-    registry = model_registry.ModelRegistry(config, predict_fn=counting)
+    registry = model_registry.ModelRegistry(config, predict_fn=counting, max_num_load_retries=0)
     registry.poll()
     assert sorted(c[1] for c in calls) == [
         "preprocess", "serve_jpeg", "serve_preprocessed", "serving_default"

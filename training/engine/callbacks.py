@@ -3,18 +3,142 @@ logs, and the standard Keras ones (backup and restore, CSV, TensorBoard, early s
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
 import pathlib
 import tempfile
+import warnings
 
 import keras
 import numpy as np
 
-from keras_ispan.io.atomic import atomic_path, write_text_atomic
+from keras_ispan.io.atomic import atomic_path, fault_point, write_text_atomic
 
-__all__ = ["BestModelCheckpoint", "LearningRateLogger", "StopAfterEpochs", "make_callbacks"]
+__all__ = [
+    "AtomicBackupAndRestore",
+    "BestModelCheckpoint",
+    "LearningRateLogger",
+    "StopAfterEpochs",
+    "fault_point",
+    "make_callbacks",
+]
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` whose state survives a kill at any moment.
+
+    Each epoch's weights go to a new file, `backup/epoch-<N>.weights.h5`; `training_metadata.json`
+    (written atomically, after the weights) names the file and is the commit point; the previous
+    weights file is removed only after it. A kill leaves the last complete state. On resume `log.csv`
+    (`csv_path`) keeps only the rows of the restored epochs, so each epoch appears once. Saving happens
+    in `commit()`, called by `BackupCommit` placed after the CSV and checkpoint callbacks, so a
+    committed epoch always has its row and its checkpoint. The backup is not deleted when training
+    ends: `training.engine.run` removes it once the training phase is recorded as finished.
+    """
+
+    def __init__(self, backup_dir, csv_path=None):
+        super().__init__(backup_dir, delete_checkpoint=False)
+        self.csv_path = pathlib.Path(csv_path) if csv_path else None
+
+    def _read_metadata(self):
+        path = pathlib.Path(self._training_metadata_path)
+        if not path.is_file():
+            return None
+        try:
+            state = json.loads(path.read_text())
+            weights = pathlib.Path(self.backup_dir) / state["weights"]
+            if not weights.is_file():
+                raise ValueError(f"its weights file {weights} is missing")
+            return int(state["epoch"]), weights
+        except (ValueError, KeyError, TypeError) as e:
+            warnings.warn(
+                f"Ignoring the resume backup {path}: {e}; training starts again", stacklevel=2
+            )
+            return None
+
+    def on_train_begin(self, logs=None):
+        state = self._read_metadata()
+        epoch = 0
+        if state is not None:
+            epoch, weights = state
+            if self.model.optimizer is not None and not self.model.optimizer.built:
+                self.model.optimizer.build(self.model.trainable_variables)
+            self.model.load_weights(weights)
+            self.model._initial_epoch = epoch
+        if self.csv_path is not None:
+            keep_csv_rows(self.csv_path, epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1  # saved by `commit()`
+
+    def commit(self):
+        backup = pathlib.Path(self.backup_dir)
+        backup.mkdir(parents=True, exist_ok=True)
+        old = self._read_metadata()
+        epoch = self._current_epoch
+        weights = backup / f"epoch-{epoch}.weights.h5"
+        with atomic_path(weights, suffix=".weights.h5") as tmp:
+            self.model.save_weights(tmp)
+            fault_point("during_backup_write", epoch - 1)
+        state = {"epoch": epoch, "batch": 0, "weights": weights.name}
+        write_text_atomic(self._training_metadata_path, json.dumps(state))
+        if old is not None and old[1] != weights:
+            old[1].unlink(missing_ok=True)
+        fault_point("after_backup_write", epoch - 1)
+
+
+class BackupCommit(keras.callbacks.Callback):
+    """Commits an `AtomicBackupAndRestore` at the end of each epoch (placed after the CSV logger)."""
+
+    def __init__(self, backup):
+        super().__init__()
+        self.backup = backup
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.backup.commit()
+
+
+def remove_stale_temporaries(run_dir):
+    """Removes the temporary files a killed run left in `run_dir` and `run_dir/backup`.
+
+    They are the `.<name>.<random><suffix>` files of `keras_ispan.io.atomic.atomic_path` (a kill during
+    the `best.keras` save or a backup write leaves one); the run folder belongs to one run at a time.
+    """
+    removed = []
+    for folder in (pathlib.Path(run_dir), pathlib.Path(run_dir) / "backup"):
+        if not folder.is_dir():
+            continue
+        for path in folder.glob(".*"):
+            if path.is_file() and path.name.endswith((".tmp", ".keras", ".weights.h5")):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
+def keep_csv_rows(path, epochs):
+    """Keeps the rows of epochs `< epochs` in the CSV log `path` (atomically); none left: no file."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    rows = list(csv.reader(lines))
+    if not rows:
+        path.unlink()
+        return
+    header, kept = rows[0], []
+    for line, row in zip(lines[1:], rows[1:]):
+        if len(row) == len(header) and line.endswith("\n"):
+            try:
+                if int(float(row[0])) < epochs:
+                    kept.append(line)
+            except ValueError:
+                pass  # a row cut short by a kill
+    if kept:
+        write_text_atomic(path, lines[0] + "".join(kept))
+    else:
+        path.unlink()
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -82,6 +206,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             return
         with atomic_path(self.path, suffix=".keras") as tmp:
             (self.saved_model or self.model).save(tmp)
+            fault_point("during_best_save", epoch)
         state = {"monitor": self.monitor, "best": value, "epoch": int(epoch)}
         write_text_atomic(self.state_path, json.dumps(state))
 
@@ -112,18 +237,23 @@ def make_callbacks(
 ):
     """The callbacks of `training.engine.run.run`, in an order where each sees what it needs.
 
-    1. `LearningRateLogger` (adds `lr` to the logs); 2. `BackupAndRestore` into `run_dir/backup` (non-chief
-    workers back up into their own `worker_dir`); 3. `BestModelCheckpoint` to `run_dir/best.keras`;
-    4. `CSVLogger` (`log.csv`, appended on resume); 5. TensorBoard (`tensorboard/`); 6. early stopping.
+    1. `LearningRateLogger` (adds `lr` to the logs); 2. `AtomicBackupAndRestore` into `run_dir/backup`
+    (restores at the start; non-chief workers back up into their own `worker_dir`); 3. `BestModelCheckpoint`
+    to `run_dir/best.keras`; 4. `CSVLogger` (`log.csv`, appended on resume); 5. TensorBoard
+    (`tensorboard/`); 6. early stopping; 7. `BackupCommit`, which writes the backup once the epoch's
+    checkpoint and CSV row are written; then `extra`.
     `saved_model`: what `best.keras` holds when it is not the trained model (see `BestModelCheckpoint`).
     """
     run_dir = pathlib.Path(run_dir)
     backup_root = (
         run_dir if chief else pathlib.Path(worker_dir or tempfile.mkdtemp(prefix="ispan-worker-"))
     )
+    backup = AtomicBackupAndRestore(
+        str(backup_root / "backup"), csv_path=run_dir / "log.csv" if chief else None
+    )
     callbacks = [
         LearningRateLogger(),
-        keras.callbacks.BackupAndRestore(str(backup_root / "backup"), delete_checkpoint=True),
+        backup,
         BestModelCheckpoint(
             run_dir / "best.keras",
             monitor=monitor,
@@ -147,5 +277,6 @@ def make_callbacks(
                 restore_best_weights=False,
             )
         )
+    callbacks.append(BackupCommit(backup))
     callbacks.extend(extra)
     return callbacks

@@ -3,9 +3,11 @@
 A run folder `<runs_dir>/<name>/` holds, when the run has finished:
 `config.json` (the resolved config), `best.keras` (best validation epoch), `log.csv`, `tensorboard/`,
 `curves.png`, `metrics.json` (test metrics, written last: its presence marks a finished run),
-`confusion.png` (single-label), `attention.png|gif`, and `export/` with `--export`. While it runs, `backup/`
-holds the `BackupAndRestore` state: running the same config (same name) again resumes from the last finished
-epoch and ends after the same number of epochs.
+`confusion.png` (single-label), `attention.png|gif`, and `export/` with `--export`. While it trains, `backup/`
+holds the resume state (`callbacks.AtomicBackupAndRestore`, committed atomically after each epoch's CSV row
+and checkpoint): running the same config (same name) again resumes from the last finished epoch and ends
+after the same number of epochs, whatever the moment of a kill. `training_done.json`, written atomically
+when training ends, makes a rerun go straight to evaluation and writing.
 
 Every check that can fail on bad input (dataset folder, backbone, layer names, weights file, mixed precision,
 a finished run of the same name) runs before anything is written.
@@ -271,6 +273,7 @@ def run(
             if config.output.overwrite and not resuming and run_dir.exists():
                 shutil.rmtree(run_dir)
             run_dir.mkdir(parents=True, exist_ok=True)
+            callbacks_lib.remove_stale_temporaries(run_dir)
             save_config(config, run_dir / "config.json")
         log(
             f"[run] {run_dir} ({'resuming' if resuming else 'new'}): {info.num_classes} classes, "
@@ -280,14 +283,21 @@ def run(
             f"policy={mixed_precision_policy(config.train.mixed_precision) or 'float32'}, "
             f"crops resized in the {setup.resize}"
         )
-        history, fit_seconds = _fit(config, setup, run_dir, chief, steps, extra_callbacks)
-        initial_epoch = int(history.epoch[0]) if history.epoch else config.train.epochs
-        if not chief:
-            shutil.rmtree(_worker_dir(config), ignore_errors=True)
-            return RunResult(
-                run_dir, config, None, {}, dict(history.history), initial_epoch,
-                initial_epoch + len(history.epoch), setup.model,
-            )  # fmt: skip
+        done = read_training_done(run_dir) if chief and resuming else None
+        if done is None:
+            history, fit_seconds = _fit(config, setup, run_dir, chief, steps, extra_callbacks)
+            initial_epoch = int(history.epoch[0]) if history.epoch else config.train.epochs
+            if not chief:
+                shutil.rmtree(_worker_dir(config), ignore_errors=True)
+                return RunResult(
+                    run_dir, config, None, {}, dict(history.history), initial_epoch,
+                    initial_epoch + len(history.epoch), setup.model,
+                )  # fmt: skip
+            mark_training_done(run_dir, initial_epoch, fit_seconds)
+        else:
+            history, initial_epoch, fit_seconds = None, done["initial_epoch"], done["fit_seconds"]
+            shutil.rmtree(run_dir / "backup", ignore_errors=True)  # killed before it was removed
+            log(f"[run] training had finished ({TRAINING_DONE}): evaluating and writing only")
         result = _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch, log)
         export_dir = _export(config, run_dir, log) if config.output.export else None
         result["wall_time_s"] = time.perf_counter() - start
@@ -383,6 +393,28 @@ def _set_up(config, info, data_dir, strategy, steps) -> _Setup:
     return _Setup(model, trained, train_ds, val_ds, validation_steps, resize)
 
 
+TRAINING_DONE = "training_done.json"
+
+
+def mark_training_done(run_dir, initial_epoch, fit_seconds) -> None:
+    """Records (atomically) that the training phase ended, then removes the resume backup.
+
+    A run killed after this point resumes straight to evaluation and writing instead of training again.
+    """
+    eval_lib.write_json(
+        pathlib.Path(run_dir) / TRAINING_DONE,
+        {"initial_epoch": int(initial_epoch), "fit_seconds": float(fit_seconds)},
+    )
+    callbacks_lib.fault_point("after_training_done")
+    shutil.rmtree(pathlib.Path(run_dir) / "backup", ignore_errors=True)
+
+
+def read_training_done(run_dir) -> dict | None:
+    """The content of `run_dir/training_done.json`, or None when training has not finished."""
+    path = pathlib.Path(run_dir) / TRAINING_DONE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks):
     validated = setup.val_ds is not None
     callbacks = callbacks_lib.make_callbacks(
@@ -466,6 +498,7 @@ def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch
     )
     if "confusion_matrix" in test:
         plots.plot_confusion(test["confusion_matrix"], info.classes, run_dir / "confusion.png")
+    callbacks_lib.fault_point("during_evaluation")
     picture = run_dir / f"attention.{config.output.attention_format}"
     write_attention_example(model, config, data_dir, split, info, picture)
     trained = max(epochs_completed - initial_epoch, 0)
