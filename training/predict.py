@@ -30,7 +30,7 @@ def parse_args(argv=None):
         "--json",
         action="store_true",
         help="print one JSON object per video per line: video, top_k [{class, score}], frames_used, "
-        "frame_indices, attention_shape, latency_ms (errors go to stderr)",
+        "frame_indices, attention_shape, latency_ms, rotation, warnings (errors go to stderr)",
     )
     parser.add_argument(
         "--visualize",
@@ -81,6 +81,8 @@ def main(argv=None) -> int:
             print(f"predict.py: error: {error}", file=sys.stderr)
             status = 1
             continue
+        if result.warnings:  # rotation applied, incomplete file, ...: one line per video
+            print(f"predict.py: warning: {video}: {'; '.join(result.warnings)}", file=sys.stderr)
         record = result.to_json()
         if args.json:
             record["model"] = str(args.model)

@@ -20,6 +20,11 @@ What the decoder honours and reports (the same for `decode_video` and `read_clip
   (below `INCOMPLETE_FRACTION`, 90 %, of the declared frame count or duration), the video is
   incomplete (a truncated download, a cut file): `info["incomplete"]` is True and `info["warning"]`
   says what decoded against what was declared. The frames that decoded are still returned.
+
+`info["warnings"]` lists, one sentence each, what a user should be told about a video: the display
+rotation applied (so that an upright result is never a silent change), then the parts of
+`info["warning"]`. `training/predict.py` and `serving/client.py` print them (one line per video on
+stderr) and put them in their `--json` records.
 """
 
 import fractions
@@ -145,6 +150,22 @@ def _probe_orientation(path):
     except Exception:  # the real decode reports errors
         pass
     return _UPRIGHT
+
+
+def _orientation_note(orientation):
+    """The sentence saying that a display matrix was applied, or None for an upright video."""
+    rotation, mirrored = orientation[3], orientation[4]
+    if not rotation and not mirrored:
+        return None
+    turn = f"rotated {rotation} degrees counter-clockwise" if rotation else "not rotated"
+    mirror = ", mirrored" if mirrored else ""
+    return f"display matrix applied: {turn}{mirror} (frames as players show them)"
+
+
+def _warnings(orientation, notes):
+    """`info["warnings"]`: the orientation applied, then the decoder's notes."""
+    applied = _orientation_note(orientation)
+    return ([applied] if applied else []) + [n for n in notes if n]
 
 
 def _display_size(frame, orientation):
@@ -277,7 +298,8 @@ def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_typ
         does not), `incomplete` (fewer than `INCOMPLETE_FRACTION` of the declared frames or duration
         decoded; never set by a `max_frames` stop), and `warning` (a decoding error after some frames,
         an incomplete video, a display rotation that is not a multiple of 90 degrees; the frames that
-        decoded are kept) or None.
+        decoded are kept) or None, and `warnings` (a list: the display rotation applied, then
+        `warning`'s parts; see the module's docstring).
 
     Raises:
         VideoDecodeError: missing, empty or unreadable file, no video stream, or no decodable frame.
@@ -358,6 +380,7 @@ def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_typ
         "declared_seconds": declared[1],
         "incomplete": bool(incomplete),
         "warning": "; ".join(notes) or None,
+        "warnings": _warnings(orientation, notes),
     }
     return array, info
 
@@ -473,7 +496,7 @@ def read_clip(path, num_segments, *, num_clips=1, short_side=256):
     Returns:
         `(frames, info)`: `info` has `num_frames` (frames in the video), `frame_indices`
         `(num_clips, num_segments)`, `height`, `width` (of the returned frames), `rotation`,
-        `mirrored`, `declared_frames`, `declared_seconds`, `incomplete`, `warning`.
+        `mirrored`, `declared_frames`, `declared_seconds`, `incomplete`, `warning`, `warnings`.
 
     Raises:
         VideoDecodeError: missing, empty or unreadable file, no video stream, or no decodable frame.
@@ -509,5 +532,6 @@ def read_clip(path, num_segments, *, num_clips=1, short_side=256):
         "declared_seconds": declared[1],
         "incomplete": bool(incomplete),
         "warning": "; ".join(notes) or None,
+        "warnings": _warnings(orientation, notes),
     }
     return frames, info

@@ -40,6 +40,9 @@ class Prediction:
         frame_indices: indices of the sampled frames in the decoded video.
         latency_ms: wall time of the model call (not the decoding), in milliseconds.
         source_frames: uint8 `(T, H, W, 3)`, the sampled frames at the video's own size.
+        rotation: counter-clockwise degrees of display rotation applied to the frames (0: none).
+        warnings: what the decoder reports about the video (`keras_ispan.io.video`'s
+            `info["warnings"]`: the display rotation applied, an incomplete file, a decoding error).
     """
 
     video: pathlib.Path
@@ -50,6 +53,8 @@ class Prediction:
     frame_indices: np.ndarray
     latency_ms: float = 0.0
     source_frames: np.ndarray | None = None
+    rotation: int = 0
+    warnings: tuple = ()
 
     def to_json(self) -> dict:
         """The machine-readable record printed by `predict.py --json` (keys shared with `client.py`)."""
@@ -60,6 +65,8 @@ class Prediction:
             "frame_indices": [int(i) for i in self.frame_indices],
             "attention_shape": [int(d) for d in self.attention.shape],
             "latency_ms": round(float(self.latency_ms), 3),
+            "rotation": int(self.rotation),
+            "warnings": list(self.warnings),
         }
 
 
@@ -124,4 +131,6 @@ def predict_video(
         frame_indices=indices,
         latency_ms=latency_ms,
         source_frames=source,
+        rotation=int(clip_info["rotation"]),
+        warnings=tuple(clip_info["warnings"]),
     )
