@@ -94,3 +94,33 @@ def test_predict_cli_reports_rotation_and_incomplete(model_path, videos, capsys)
     status = predict.main([str(paths["cut"]), "--model", str(model_path), "--frames", "3"])
     captured = capsys.readouterr()
     assert status == 0 and "incomplete" in captured.err and str(paths["cut"]) in captured.out
+
+
+def test_predict_window_timeline(model_path, tmp_path, capsys):
+    """`--window`: one row (table) or JSON object per window, the windows' frames from inside them."""
+    from tests.keras_ispan.data.test_video_windows import _write_cfr
+    from training import predict
+    from training.evaluation.prediction import load_predictor, predict_windows
+
+    video = _write_cfr(tmp_path / "long.mp4")  # 9.5 s at 10 fps, content changing every 2 s
+    status = predict.main([str(video), "--model", str(model_path), "--window", "2", "--frames",
+                           "3", "--top-k", "2", "--json"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert status == 0 and "warning" not in captured.err
+    records = [json.loads(line) for line in captured.out.strip().splitlines()]
+    assert [(r["start_s"], r["end_s"]) for r in records] == [
+        (0.0, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 8.0), (8.0, 9.5)
+    ]  # fmt: skip
+    for r in records:
+        assert r["video"] == str(video) and len(r["top_k"]) == 2 and r["model"] == str(model_path)
+        assert {e["class"] for e in r["top_k"]} <= set(CLASSES)
+        assert all(r["start_s"] <= t < r["end_s"] for t in r["frame_times"])
+    by_library = list(predict_windows(load_predictor(model_path), video, 2.0, num_frames=3))
+    assert [w.top_k[0][0] for w in by_library] == [r["top_k"][0]["class"] for r in records]
+    status = predict.main([str(video), "--model", str(model_path), "--window", "4"])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert status == 0 and [row[:2] for row in rows] == [["0.00", "4.00"], ["4.00", "8.00"],
+                                                         ["8.00", "9.50"]]  # fmt: skip
+    assert all(row[3] in CLASSES and 0 <= float(row[2]) <= 1 for row in rows)
+    assert predict.main([str(video), "--model", str(model_path), "--window", "0"]) == 2
+    assert "Received: window=0.0" in capsys.readouterr().err
