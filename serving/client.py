@@ -60,10 +60,16 @@ def sample_clip(path, num_frames=8):
     Raises:
         keras_ispan.io.video.VideoDecodeError (a `ValueError`) naming the file.
     """
+    frames, indices, _ = _sample(path, num_frames)
+    return frames, indices
+
+
+def _sample(path, num_frames):
+    """`sample_clip` and `read_clip`'s info (rotation, warnings)."""
     from keras_ispan.io.video import read_clip
 
     clip, info = read_clip(path, num_frames, short_side=None)
-    return clip[0], np.asarray(info["frame_indices"][0])
+    return clip[0], np.asarray(info["frame_indices"][0]), info
 
 
 def load_clip(path, num_frames=8, short_side=None):
@@ -406,7 +412,8 @@ def classify_video(client, path, fmt="jpeg", num_frames=8, top_k=5, short_side=N
         `{"video", "top_k": [{"class", "score"}], "frames_used", "frame_indices",
         "attention_shape", "latency_ms" (the predict request's round trip), "model", "version" (the
         version that answered, None when the answer does not say: REST without `version`),
-        "transport", "format"}`.
+        "transport", "format", "rotation" (display rotation applied, degrees counter-clockwise),
+        "warnings" (what the decoder reports: rotation applied, incomplete file, ...)}`.
 
     Raises:
         keras_ispan.io.video.VideoDecodeError (a `ValueError`) naming the video; `ServerError`
@@ -414,7 +421,7 @@ def classify_video(client, path, fmt="jpeg", num_frames=8, top_k=5, short_side=N
     """
     _check_format(fmt)
     short = client.transport(short_side).short_side
-    frames, indices = sample_clip(path, num_frames)
+    frames, indices, info = _sample(path, num_frames)
     frames_input = clip_input(transport(frames, short), fmt, quality)
     start = time.perf_counter()
     outputs, version = client.predict_signature(SIGNATURES[fmt], {"frames": frames_input})
@@ -441,6 +448,8 @@ def classify_video(client, path, fmt="jpeg", num_frames=8, top_k=5, short_side=N
         "version": version,
         "transport": "grpc" if isinstance(client, GrpcClient) else "rest",
         "format": fmt,
+        "rotation": int(info["rotation"]),
+        "warnings": list(info["warnings"]),
     }
 
 
@@ -567,6 +576,45 @@ def _print_result(record, as_json):
         print(f"  {entry['score']:7.4f}  {entry['class']}")
 
 
+def _classify_one(client, video, args, noted):
+    """Classifies one video for `main`: `(record or None, notes)`; prints its errors and warnings."""
+    import grpc
+
+    notes = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TopKWarning)
+            record = classify_video(
+                client, video, args.format, args.frames, args.top_k, args.short_side, args.quality
+            )
+        for w in caught:
+            if issubclass(w.category, TopKWarning) and str(w.message) not in noted:
+                noted.add(str(w.message))
+                notes.append(str(w.message))
+            elif not issubclass(w.category, TopKWarning):
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    except ServerError as e:
+        print(f"{PROG}: error: {video}: the server refused it: HTTP {e.status}: {e.message}",
+              file=sys.stderr)  # fmt: skip
+        return None
+    except grpc.RpcError as e:
+        print(f"{PROG}: error: {video}: the server refused it: {e.code().name}: "
+              f"{e.details()}", file=sys.stderr)  # fmt: skip
+        return None
+    except (OSError, http.client.HTTPException) as e:
+        print(f"{PROG}: error: {video}: {_server_problem(e, args)}", file=sys.stderr)
+        return None
+    except ValueError as e:  # VideoDecodeError names the file
+        message = str(e) if str(video) in str(e) else f"{video}: {e}"
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return None
+    for note in notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    if record["warnings"]:  # rotation applied, incomplete file, ...: one line per video
+        print(f"{PROG}: warning: {video}: {'; '.join(record['warnings'])}", file=sys.stderr)
+    return record
+
+
 def main(argv=None):
     import grpc
 
@@ -586,43 +634,12 @@ def main(argv=None):
             raise UsageError(_server_problem(e, args)) from None
         if transport_info.note:
             print(f"{PROG}: note: {transport_info.note}", file=sys.stderr)
-        status, notes, noted = 0, [], set()
+        status, noted = 0, set()
         for video in args.videos:
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always", TopKWarning)
-                    record = classify_video(
-                        client, video, args.format, args.frames, args.top_k, args.short_side,
-                        args.quality,
-                    )  # fmt: skip
-                for w in caught:
-                    if issubclass(w.category, TopKWarning) and str(w.message) not in noted:
-                        noted.add(str(w.message))
-                        notes.append(str(w.message))
-                    elif not issubclass(w.category, TopKWarning):
-                        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-            except ServerError as e:
-                print(f"{PROG}: error: {video}: the server refused it: HTTP {e.status}: {e.message}",
-                      file=sys.stderr)  # fmt: skip
+            record = _classify_one(client, video, args, noted)
+            if record is None:
                 status = 1
                 continue
-            except grpc.RpcError as e:
-                print(f"{PROG}: error: {video}: the server refused it: {e.code().name}: "
-                      f"{e.details()}", file=sys.stderr)  # fmt: skip
-                status = 1
-                continue
-            except (OSError, http.client.HTTPException) as e:
-                print(f"{PROG}: error: {video}: {_server_problem(e, args)}", file=sys.stderr)
-                status = 1
-                continue
-            except ValueError as e:  # VideoDecodeError names the file
-                message = str(e) if str(video) in str(e) else f"{video}: {e}"
-                print(f"{PROG}: error: {message}", file=sys.stderr)
-                status = 1
-                continue
-            for note in notes:
-                print(f"{PROG}: note: {note}", file=sys.stderr)
-            notes.clear()
             _print_result(record, args.json)
         return status
     except UsageError as e:

@@ -4,6 +4,7 @@ Examples:
     python training/predict.py clip.mp4 --model runs/synthetic-a/best.keras
     python training/predict.py clip.mp4 --model M --frames 16 --top-k 3 --visualize attention.gif
     python training/predict.py a.mp4 b.mp4 --model M --json     # one JSON object per video per line
+    python training/predict.py long.mp4 --model M --window 10    # a timeline: one row per 10 s window
 """
 
 import pathlib
@@ -30,14 +31,46 @@ def parse_args(argv=None):
         "--json",
         action="store_true",
         help="print one JSON object per video per line: video, top_k [{class, score}], frames_used, "
-        "frame_indices, attention_shape, latency_ms (errors go to stderr)",
+        "frame_indices, attention_shape, latency_ms, rotation, warnings (errors go to stderr)",
     )
     parser.add_argument(
         "--visualize",
         help="write the attention overlay to this .png (grid) or .gif (animation); with several videos "
         "each picture gets the video's name (and its position when two videos share a name)",
     )
+    parser.add_argument(
+        "--window",
+        type=float,
+        help="classify successive windows of this many seconds (a timeline: start, end, top-1 and "
+        "score per window; with --json one object per window: video, start_s, end_s, top_k, "
+        "frame_times), in one streaming pass that keeps only each window's frames",
+    )
     return parser.parse_args(argv)
+
+
+def predict_timeline(predictor, video, args) -> int:
+    """`--window`: prints one row (or JSON object) per window of `video`; returns the exit status."""
+    from training.evaluation.prediction import predict_windows
+
+    info = {}
+    if not args.json:
+        print(f"{video}:")
+        print(f"  {'start_s':>9}  {'end_s':>9}  {'score':>7}  top-1")
+    try:
+        for window in predict_windows(
+            predictor, video, args.window, num_frames=args.frames, top_k=args.top_k, info=info
+        ):
+            if args.json:
+                print(json.dumps({**window.to_json(), "model": str(args.model)}), flush=True)
+            else:
+                name, score = window.top_k[0]
+                print(f"  {window.start_s:9.2f}  {window.end_s:9.2f}  {score:7.4f}  {name}")
+    except ValueError as error:
+        print(f"predict.py: error: {error}", file=sys.stderr)
+        return 1
+    if info.get("warnings"):
+        print(f"predict.py: warning: {video}: {'; '.join(info['warnings'])}", file=sys.stderr)
+    return 0
 
 
 def picture_paths(path: pathlib.Path, videos: list[pathlib.Path]) -> list[pathlib.Path]:
@@ -52,17 +85,28 @@ def picture_paths(path: pathlib.Path, videos: list[pathlib.Path]) -> list[pathli
     ]
 
 
+def _argument_error(args):
+    """The one-line problem with the arguments, or None."""
+    if args.frames < 1 or args.top_k < 1:
+        return (f"--frames and --top-k must be >= 1. Received: frames={args.frames}, "
+                f"top_k={args.top_k}")  # fmt: skip
+    if args.window is not None and not args.window > 0:
+        return f"--window must be a positive number of seconds. Received: window={args.window}"
+    if args.window is not None and args.visualize:
+        return (f"--visualize draws one clip per video, not a timeline: drop it or --window. "
+                f"Received: window={args.window}")  # fmt: skip
+    if args.visualize and pathlib.Path(args.visualize).suffix.lower() not in (".png", ".gif"):
+        return f"--visualize must end in .png or .gif. Received: {args.visualize}"
+    return None
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.frames < 1 or args.top_k < 1:
-        print(f"predict.py: error: --frames and --top-k must be >= 1. Received: "
-              f"frames={args.frames}, top_k={args.top_k}", file=sys.stderr)  # fmt: skip
+    error = _argument_error(args)
+    if error:
+        print(f"predict.py: error: {error}", file=sys.stderr)
         return 2
     visualize_to = pathlib.Path(args.visualize) if args.visualize else None
-    if visualize_to is not None and visualize_to.suffix.lower() not in (".png", ".gif"):
-        print(f"predict.py: error: --visualize must end in .png or .gif. Received: {visualize_to}",
-              file=sys.stderr)  # fmt: skip
-        return 2
     from training.evaluation.attention_pictures import save_attention_picture
     from training.evaluation.prediction import load_predictor, predict_video
 
@@ -75,12 +119,17 @@ def main(argv=None) -> int:
     videos = [pathlib.Path(v) for v in args.videos]
     pictures = picture_paths(visualize_to, videos) if visualize_to is not None else None
     for i, video in enumerate(videos):
+        if args.window is not None:
+            status = predict_timeline(predictor, video, args) or status
+            continue
         try:
             result = predict_video(predictor, video, num_frames=args.frames, top_k=args.top_k)
         except ValueError as error:
             print(f"predict.py: error: {error}", file=sys.stderr)
             status = 1
             continue
+        if result.warnings:  # rotation applied, incomplete file, ...: one line per video
+            print(f"predict.py: warning: {video}: {'; '.join(result.warnings)}", file=sys.stderr)
         record = result.to_json()
         if args.json:
             record["model"] = str(args.model)

@@ -74,6 +74,23 @@ def group_frames(records, context, indices, shards=None):
     return tf.cond(has_index, by_index, by_parse)
 
 
+def _group_times(context, indices):
+    """Seconds `(R, K)` of the sampled frames: the stored timestamps (format version 3) of the clips
+    that have them, `index / fps` for the others (as `clip_reader.frame_times_at`)."""
+    by_index = tf.cast(indices, tf.float32) / tf.maximum(context["fps"], 1e-6)[:, None]
+    if "frame_times" not in context:
+        return by_index
+    times = context["frame_times"]  # sparse (R, T); rows without times are empty
+    stored = tf.pad(tf.sparse.to_dense(times), [[0, 0], [0, 1]])  # (R, Tmax + 1): never empty
+    count = tf.math.bincount(
+        tf.cast(times.indices[:, 0], tf.int32), minlength=tf.shape(indices)[0], dtype=tf.int64
+    )[: tf.shape(indices)[0]]
+    indices64 = tf.cast(indices, tf.int64)
+    picked = tf.gather(stored, tf.minimum(indices64, tf.cast(tf.shape(stored)[1] - 1, tf.int64)),
+                       batch_dims=1)  # fmt: skip
+    return tf.where((count > tf.reduce_max(indices64, axis=1))[:, None], picked, by_index)
+
+
 def group_targets(context, indices, num_classes, multi_label, label_source):
     """Targets of the group: int32 `(R,)` class ids, or multi-hot float32 `(R, num_classes)`; as
     `clip_record.clip_target` clip by clip."""
@@ -86,8 +103,7 @@ def group_targets(context, indices, num_classes, multi_label, label_source):
     actions = tf.sparse.to_dense(context["action_labels"], default_value=-1)
     starts = tf.sparse.to_dense(context["action_starts"])
     ends = tf.sparse.to_dense(context["action_ends"])
-    fps = tf.maximum(context["fps"], 1e-6)[:, None]
-    times = (tf.cast(indices, tf.float32) / fps)[:, :, None]  # (R, K, 1)
+    times = _group_times(context, indices)[:, :, None]  # (R, K, 1)
     under = (starts[:, None, :] <= times) & (times <= ends[:, None, :])  # (R, K, A)
     seen = tf.where(tf.reduce_any(under, axis=1), actions, -1)
     timed_hot = tf.reduce_max(tf.one_hot(seen, num_classes, dtype=tf.float32), axis=1)

@@ -23,6 +23,7 @@ CONTEXT_FEATURES = {  # the context of a clip record that readers parse
     "action_labels": tf.io.VarLenFeature(tf.int64),
     "action_starts": tf.io.VarLenFeature(tf.float32),
     "action_ends": tf.io.VarLenFeature(tf.float32),
+    "frame_times": tf.io.VarLenFeature(tf.float32),  # format version 3, optional
 }
 
 
@@ -66,7 +67,7 @@ def _context(serialized, extra=None):
 
 
 def _info(context):
-    lists = ("label", "action_labels", "action_starts", "action_ends")
+    lists = ("label", "action_labels", "action_starts", "action_ends", "frame_times")
     dense = {k: tf.sparse.to_dense(context[k]) for k in lists}
     return {"video_id": context["video_id"], "fps": context["fps"], **dense}
 
@@ -74,8 +75,9 @@ def _info(context):
 def read_clip(serialized):
     """Context-only parse of a clip record -> `(ClipFrames, context dict)`.
 
-    The context holds `video_id`, `label` `(L,)` int64, `fps` float32 and the timed actions
-    `action_labels` `(A,)` int64, `action_starts`, `action_ends` `(A,)` float32 (empty without them).
+    The context holds `video_id`, `label` `(L,)` int64, `fps` float32, the timed actions
+    `action_labels` `(A,)` int64, `action_starts`, `action_ends` `(A,)` float32 (empty without them)
+    and `frame_times` `(T,)` float32 (the frames' timestamps, format version 3; empty without them).
     """
     context, index, has_index, num_frames = _context(serialized)
 
@@ -131,12 +133,22 @@ def make_target(label, num_classes, multi_label):
     return tf.cast(label[0], tf.int32)
 
 
-def actions_at(info, indices):
-    """Labels `(n,)` int64 of the timed actions under any sampled frame (`t = index / fps`).
+def frame_times_at(frame_times, fps, indices):
+    """Times (seconds) of the frames `indices`: the stored timestamps `frame_times` `(T,)` when the
+    record has them (format version 3), else `index / fps` (older records)."""
+    indices = tf.reshape(indices, [-1])
+    by_index = tf.cast(indices, tf.float32) / tf.maximum(fps, 1e-6)
+    stored = tf.cast(tf.size(frame_times), indices.dtype) > tf.reduce_max(indices)
+    return tf.cond(stored, lambda: tf.gather(frame_times, indices), lambda: by_index)
 
-    An action is under frame `i` when `start <= i / fps <= end` (seconds).
+
+def actions_at(info, indices):
+    """Labels `(n,)` int64 of the timed actions under any sampled frame.
+
+    An action is under frame `i` when `start <= t_i <= end` (seconds), `t_i` the frame's stored
+    timestamp, or `i / fps` for records without timestamps (`frame_times_at`).
     """
-    times = tf.cast(tf.reshape(indices, [-1]), tf.float32) / tf.maximum(info["fps"], 1e-6)
+    times = frame_times_at(info.get("frame_times", tf.zeros([0])), info["fps"], indices)
     starts, ends = info["action_starts"], info["action_ends"]
     under = (starts[None, :] <= times[:, None]) & (times[:, None] <= ends[None, :])
     return tf.boolean_mask(info["action_labels"], tf.reduce_any(under, axis=0))

@@ -236,7 +236,7 @@ def _write_shard(out, state_dir, split, shard, num_shards, items, results, incom
             records.serialize_clip(
                 item.video_id, list(item.labels), result["frames"],
                 fps=info["fps"], height=info["height"], width=info["width"],
-                actions=item.actions,
+                actions=item.actions, frame_times=info.get("frame_times"),
             )
         )  # fmt: skip
         if info.get("warning"):

@@ -10,8 +10,11 @@ Each record: context `video_id` (bytes), `label` (int64 list: one id, or several
 `num_frames` pairs of little-endian int64 `(offset, length)` locating each frame's JPEG bytes inside the
 serialized record, so a reader takes the K sampled frames with `tf.strings.substr` instead of parsing
 all of them), and for datasets with timed actions (Charades) `action_labels` (int64), `action_starts`,
-`action_ends` (float, seconds); feature list `frames`: one bytes feature per frame holding the
-JPEG-encoded RGB frame. Records of format version 1 (no `frame_index`) are still read (full parse).
+`action_ends` (float, seconds), and (format version 3, optional) `frame_times` (float, seconds: each stored
+frame's presentation timestamp from the video's start, so that frame times are the video's own, not
+`index / fps`); feature list `frames`: one bytes feature per frame holding the
+JPEG-encoded RGB frame. Records of format version 1 (no `frame_index`) are still read (full parse), and
+records without `frame_times` (versions 1 and 2) place frame `i` at `i / fps`.
 Files are written atomically, with the umask's modes (`keras_ispan.io.atomic`).
 """
 
@@ -26,7 +29,7 @@ LABEL_SOURCES = ("video", "frames")
 # how the pipeline reads clips (whole records, or index + sampled frames) and where crops are resized
 READERS = ("auto", "index", "records")
 RESIZE_IN = ("pipeline", "model")
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 INDEX_ENTRY_BYTES = 16  # one (offset, length) pair of int64
 
 
@@ -48,11 +51,15 @@ def encode_jpeg(frame, quality=90):
     return buffer.getvalue()
 
 
-def serialize_clip(video_id, labels, jpeg_frames, *, fps, height, width, actions=None):
+def serialize_clip(
+    video_id, labels, jpeg_frames, *, fps, height, width, actions=None, frame_times=None
+):
     """Serialized `tf.train.SequenceExample` bytes for one clip of JPEG-encoded frames.
 
     Args:
         actions: optional timed actions `[(label, start_s, end_s), ...]` (Charades intervals).
+        frame_times: optional timestamps (seconds) of the frames, one per frame; not stored when
+            None or when a frame has none (`None` in the list).
 
     The `frame_index` context feature has a fixed size, so the record is serialized twice: once to
     find where each frame's bytes land, once with those positions filled in (same layout).
@@ -76,6 +83,13 @@ def serialize_clip(video_id, labels, jpeg_frames, *, fps, height, width, actions
         "width": feature("int", [int(width)]),
         "frame_index": feature("bytes", [bytes(INDEX_ENTRY_BYTES * len(jpeg_frames))]),
     }
+    if frame_times is not None and len(frame_times) != len(jpeg_frames):
+        raise ValueError(
+            f"`frame_times` must hold one time per frame ({len(jpeg_frames)}). "
+            f"Received: frame_times of length {len(frame_times)}"
+        )
+    if frame_times is not None and all(t is not None for t in frame_times):
+        ctx["frame_times"] = feature("float", [float(t) for t in frame_times])
     if actions:
         ctx["action_labels"] = feature("int", [int(a[0]) for a in actions])
         ctx["action_starts"] = feature("float", [float(a[1]) for a in actions])

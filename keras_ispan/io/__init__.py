@@ -6,8 +6,10 @@
 
 from keras_ispan.io.video import (
     VideoDecodeError,
+    VideoWindow,
     count_frames,
     decode_video,
+    iter_windows,
     read_clip,
     sample_clip_indices,
     sample_segment_indices,
@@ -15,8 +17,10 @@ from keras_ispan.io.video import (
 
 __all__ = [
     "VideoDecodeError",
+    "VideoWindow",
     "count_frames",
     "decode_video",
+    "iter_windows",
     "read_clip",
     "sample_clip_indices",
     "sample_segment_indices",

@@ -20,12 +20,18 @@ What the decoder honours and reports (the same for `decode_video` and `read_clip
   (below `INCOMPLETE_FRACTION`, 90 %, of the declared frame count or duration), the video is
   incomplete (a truncated download, a cut file): `info["incomplete"]` is True and `info["warning"]`
   says what decoded against what was declared. The frames that decoded are still returned.
+
+`info["warnings"]` lists, one sentence each, what a user should be told about a video: the display
+rotation applied (so that an upright result is never a silent change), then the parts of
+`info["warning"]`. `training/predict.py` and `serving/client.py` print them (one line per video on
+stderr) and put them in their `--json` records.
 """
 
 import fractions
 import math
 import os
 import pathlib
+import typing
 
 import numpy as np
 
@@ -145,6 +151,22 @@ def _probe_orientation(path):
     except Exception:  # the real decode reports errors
         pass
     return _UPRIGHT
+
+
+def _orientation_note(orientation):
+    """The sentence saying that a display matrix was applied, or None for an upright video."""
+    rotation, mirrored = orientation[3], orientation[4]
+    if not rotation and not mirrored:
+        return None
+    turn = f"rotated {rotation} degrees counter-clockwise" if rotation else "not rotated"
+    mirror = ", mirrored" if mirrored else ""
+    return f"display matrix applied: {turn}{mirror} (frames as players show them)"
+
+
+def _warnings(orientation, notes):
+    """`info["warnings"]`: the orientation applied, then the decoder's notes."""
+    applied = _orientation_note(orientation)
+    return ([applied] if applied else []) + [n for n in notes if n]
 
 
 def _display_size(frame, orientation):
@@ -277,7 +299,8 @@ def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_typ
         does not), `incomplete` (fewer than `INCOMPLETE_FRACTION` of the declared frames or duration
         decoded; never set by a `max_frames` stop), and `warning` (a decoding error after some frames,
         an incomplete video, a display rotation that is not a multiple of 90 degrees; the frames that
-        decoded are kept) or None.
+        decoded are kept) or None, and `warnings` (a list: the display rotation applied, then
+        `warning`'s parts; see the module's docstring).
 
     Raises:
         VideoDecodeError: missing, empty or unreadable file, no video stream, or no decodable frame.
@@ -358,6 +381,7 @@ def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_typ
         "declared_seconds": declared[1],
         "incomplete": bool(incomplete),
         "warning": "; ".join(notes) or None,
+        "warnings": _warnings(orientation, notes),
     }
     return array, info
 
@@ -473,7 +497,7 @@ def read_clip(path, num_segments, *, num_clips=1, short_side=256):
     Returns:
         `(frames, info)`: `info` has `num_frames` (frames in the video), `frame_indices`
         `(num_clips, num_segments)`, `height`, `width` (of the returned frames), `rotation`,
-        `mirrored`, `declared_frames`, `declared_seconds`, `incomplete`, `warning`.
+        `mirrored`, `declared_frames`, `declared_seconds`, `incomplete`, `warning`, `warnings`.
 
     Raises:
         VideoDecodeError: missing, empty or unreadable file, no video stream, or no decodable frame.
@@ -509,5 +533,152 @@ def read_clip(path, num_segments, *, num_clips=1, short_side=256):
         "declared_seconds": declared[1],
         "incomplete": bool(incomplete),
         "warning": "; ".join(notes) or None,
+        "warnings": _warnings(orientation, notes),
     }
     return frames, info
+
+
+class VideoWindow(typing.NamedTuple):
+    """One window of `iter_windows`: `[start_s, end_s)` seconds, its `frames` `(K, H, W, 3)` uint8 and
+    `frame_times` (the timestamp, seconds, of the frame shown at each of the window's sample times)."""
+
+    start_s: float
+    end_s: float
+    frames: np.ndarray
+    frame_times: tuple
+
+
+def window_sample_times(start_s, end_s, num_segments):
+    """The TSN segment centres of `[start_s, end_s)` in seconds: `start + (2 i + 1) (end - start) / 2K`.
+
+    Example:
+    >>> window_sample_times(4.0, 8.0, 4).tolist()
+    [4.5, 5.5, 6.5, 7.5]
+    """
+    i = np.arange(num_segments, dtype=np.float64)
+    return start_s + (2 * i + 1) * (end_s - start_s) / (2 * num_segments)
+
+
+def _window_bounds(duration, window_s):
+    count = max(1, math.ceil(duration / window_s - 1e-9))
+    return [(w * window_s, min((w + 1) * window_s, duration)) for w in range(count)]
+
+
+class _Windows:
+    """`iter_windows`' state: the sample times still to fill, the frame held, the window being filled.
+
+    The frame shown at time `s` is the last frame whose timestamp is <= `s`, so a frame is held until
+    the next frame's timestamp says when it stops being shown; only then is it converted (once, however
+    many sample times it fills). Memory: one held frame and the current window's `K` frames.
+    """
+
+    def __init__(self, bounds, num_segments, convert):
+        self.bounds, self.num_segments, self.convert = bounds, num_segments, convert
+        self.targets = [
+            (w, float(t))
+            for w, (start, end) in enumerate(bounds)
+            for t in window_sample_times(start, end, num_segments)
+        ]
+        self.next, self.frames, self.times, self.held = 0, [], [], None
+
+    def hold(self, frame, time):
+        self.held = [frame, time, None]
+
+    def advance(self, before):
+        """Gives the held frame to every pending sample time before `before`; yields full windows."""
+        while self.held is not None and self.next < len(self.targets):
+            window, time = self.targets[self.next]
+            if time >= before:
+                return
+            self.next += 1
+            if self.held[2] is None:
+                self.held[2] = self.convert(self.held[0])
+            self.frames.append(self.held[2])
+            self.times.append(self.held[1])
+            if len(self.frames) == self.num_segments:
+                start, end = self.bounds[window]
+                yield VideoWindow(start, end, np.stack(self.frames), tuple(self.times))
+                self.frames, self.times = [], []
+
+
+def _check_window_args(window_s, num_segments, short_side):
+    if isinstance(window_s, bool) or not isinstance(window_s, int | float) or not window_s > 0:
+        raise ValueError(f"`window_s` must be a positive number. Received: window_s={window_s!r}")
+    _check_counts(1, num_segments)
+    if short_side is not None and (not isinstance(short_side, int | np.integer) or short_side < 1):
+        raise ValueError(
+            f"`short_side` must be a positive integer or None. Received: short_side={short_side}"
+        )
+
+
+def iter_windows(path, window_s, num_segments, *, short_side=None, info=None):
+    """Yields a `VideoWindow` for each successive window of `window_s` seconds of `path`.
+
+    Windows are `[w window_s, (w + 1) window_s)`, the last one ending with the video (the time its
+    demuxed packets span, else the declared duration). In each window, `num_segments` sample times at
+    the segment centres (`window_sample_times`) take the frame shown then, by the frames' timestamps
+    (by index over the average rate for frames without one). One streaming decode; memory holds one
+    window's frames whatever the video's length. Frames are in display orientation.
+
+    Args:
+        path: the video file.
+        window_s: the windows' length in seconds, > 0.
+        num_segments: `K`, frames per window.
+        short_side: resize the kept frames to this short side; None keeps the video's size.
+        info: an optional dict, filled with `rotation`, `mirrored`, `duration_s`, `num_windows` before
+            the first window and with `incomplete`, `warning`, `warnings` (as `read_clip`'s) at the end.
+
+    Raises:
+        VideoDecodeError: missing, empty or unreadable file, no video stream, unknown duration.
+        ValueError: for a `window_s`, `num_segments` or `short_side` out of range.
+    """
+    _check_window_args(window_s, num_segments, short_side)
+    counted, seconds, declared = _demux_length(path)
+    if counted < 1:
+        raise VideoDecodeError(path, "no video packet in the file")
+    container, stream = _open(path)
+    stream.thread_type = "AUTO"
+    fps = _stream_fps(stream)
+    duration = seconds or declared[1] or (counted / fps if fps > 0 else None)
+    if not duration:
+        container.close()
+        raise VideoDecodeError(path, "unknown duration (no timestamps, declared duration or rate)")
+    orientation = _probe_orientation(path)
+
+    def convert(frame):
+        display = _display_size(frame, orientation)
+        return _rgb(frame, *_resized_size(*display, short_side), orientation)
+
+    windows = _Windows(_window_bounds(duration, window_s), num_segments, convert)
+    report = info if info is not None else {}
+    report.update(rotation=int(orientation[3]), mirrored=bool(orientation[4]),
+                  duration_s=float(duration), num_windows=len(windows.bounds))  # fmt: skip
+    incomplete = _incomplete_note(counted, seconds, declared)
+    notes = [orientation[5], incomplete]
+    try:
+        limit = yield from _stream_windows(container, stream, fps, windows, notes)
+        yield from windows.advance(limit)
+    finally:
+        container.close()
+    if windows.next < len(windows.targets):
+        notes.append(f"windows after {windows.targets[windows.next][1]:.2f} s not classified")
+    notes = [n for n in notes if n]
+    report.update(incomplete=bool(incomplete), warning="; ".join(notes) or None,
+                  warnings=_warnings(orientation, notes))  # fmt: skip
+
+
+def _stream_windows(container, stream, fps, windows, notes):
+    """The decode loop of `iter_windows`; returns the time up to which the held frame is shown."""
+    decoded, end = 0, 0.0
+    try:
+        for frame in container.decode(stream):
+            time = _frame_time(frame, stream)
+            time = float(time) if time is not None else decoded / (fps if fps > 0 else 1.0)
+            decoded += 1
+            yield from windows.advance(time)
+            windows.hold(frame, time)
+            end = _frame_end(frame, time, fps)
+    except Exception as e:  # corrupt packet: the windows up to the last decoded frame, reported
+        notes.append(f"decoding stopped after {decoded} frames ({type(e).__name__}: {e})")
+        return end
+    return math.inf

@@ -16,7 +16,7 @@ from tests.ports import free_port
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 JSON_KEYS = {
     "video", "top_k", "frames_used", "frame_indices", "attention_shape", "latency_ms", "model",
-    "version", "transport", "format",
+    "version", "transport", "format", "rotation", "warnings",
 }  # fmt: skip
 PREDICT_KEYS = {"video", "top_k", "frames_used", "frame_indices", "attention_shape", "latency_ms"}
 
@@ -169,3 +169,45 @@ def test_more_top_k_than_the_export_returns_warns(shared_clips):
     assert [e["class"] for e in record["top_k"]] == ["a", "b"]
     ((name, shapes),) = fake.calls
     assert name == "serving_default" and min(shapes["frames"][2:4]) == 40
+
+
+def test_rotated_video_is_sent_upright_and_reported(tmp_path, capsys):
+    """The client samples with `read_clip`: a 90-degree display matrix gives upright frames (an
+    independent `np.rot90` reference), `rotation` and `warnings` in the record, one stderr line."""
+    import argparse
+
+    from keras_ispan.io.video import decode_video
+    from tests.keras_ispan.data.test_video_orientation import _pattern, _write
+
+    plain = _write(tmp_path / "plain.mp4", _pattern(6))
+    rotated = _write(tmp_path / "rot90.mp4", _pattern(6), 90)
+    reference, _ = decode_video(plain)
+    outputs = {
+        "serving_default": {
+            "top_k_classes": np.array([[b"a", b"b"]], object),
+            "top_k_scores": np.array([[0.6, 0.4]], np.float32),
+            "probabilities": np.array([[0.6, 0.4]], np.float32),
+            "attention": np.zeros((1, 2, 2, 2), np.float32),
+        }
+    }
+    sent = []
+
+    class Recording(_FakeClient):
+        def predict_signature(self, name, inputs):
+            sent.append(np.asarray(inputs["frames"]))
+            return super().predict_signature(name, inputs)
+
+    args = argparse.Namespace(format="uint8", frames=2, top_k=2, short_side=None, quality=90)
+    fake = Recording({"preprocess": {"frames": [None] * 4 + [3]}}, outputs)
+    fake._transport = Transport(240, 224, "preprocess")  # the short side of the stored video
+    record = client_lib._classify_one(fake, rotated, args, set())
+    err = capsys.readouterr().err
+    assert record["rotation"] == 90 and "rotated 90 degrees" in record["warnings"][0]
+    upright = np.rot90(reference[record["frame_indices"]], 1, axes=(1, 2))
+    assert sent[0].shape == (1, 2, 320, 240, 3)
+    assert np.array_equal(sent[0][0], upright)  # same bitstream, same size: exact
+    lines = [line for line in err.splitlines() if line.startswith("client.py: warning:")]
+    assert lines == [f"client.py: warning: {rotated}: {record['warnings'][0]}"]
+    record = client_lib._classify_one(fake, plain, args, set())
+    assert record["rotation"] == 0 and record["warnings"] == []
+    assert "warning" not in capsys.readouterr().err

@@ -15,7 +15,14 @@ import time
 
 import numpy as np
 
-__all__ = ["Prediction", "Predictor", "load_predictor", "predict_video"]
+__all__ = [
+    "Prediction",
+    "Predictor",
+    "WindowPrediction",
+    "load_predictor",
+    "predict_video",
+    "predict_windows",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +47,9 @@ class Prediction:
         frame_indices: indices of the sampled frames in the decoded video.
         latency_ms: wall time of the model call (not the decoding), in milliseconds.
         source_frames: uint8 `(T, H, W, 3)`, the sampled frames at the video's own size.
+        rotation: counter-clockwise degrees of display rotation applied to the frames (0: none).
+        warnings: what the decoder reports about the video (`keras_ispan.io.video`'s
+            `info["warnings"]`: the display rotation applied, an incomplete file, a decoding error).
     """
 
     video: pathlib.Path
@@ -50,6 +60,8 @@ class Prediction:
     frame_indices: np.ndarray
     latency_ms: float = 0.0
     source_frames: np.ndarray | None = None
+    rotation: int = 0
+    warnings: tuple = ()
 
     def to_json(self) -> dict:
         """The machine-readable record printed by `predict.py --json` (keys shared with `client.py`)."""
@@ -60,6 +72,8 @@ class Prediction:
             "frame_indices": [int(i) for i in self.frame_indices],
             "attention_shape": [int(d) for d in self.attention.shape],
             "latency_ms": round(float(self.latency_ms), 3),
+            "rotation": int(self.rotation),
+            "warnings": list(self.warnings),
         }
 
 
@@ -96,15 +110,33 @@ def predict_video(
         keras_ispan.io.video.VideoDecodeError (a `ValueError`) naming the file when it cannot be decoded;
         ValueError for a `num_frames` or `top_k` below 1.
     """
-    from keras_ispan.io import frames_tf
     from keras_ispan.io.video import read_clip
 
     _check_positive("num_frames", num_frames)
     _check_positive("top_k", top_k)
-    info = predictor.info
-    transform = info.transform
     clip, clip_info = read_clip(video, num_frames, short_side=None)
     source, indices = clip[0], clip_info["frame_indices"][0]
+    frames, probabilities, attention, latency_ms = _classify(predictor, source)
+    return Prediction(
+        video=pathlib.Path(video),
+        top_k=_top_k(predictor, probabilities, top_k),
+        probabilities=probabilities,
+        frames=frames,
+        attention=attention,
+        frame_indices=indices,
+        latency_ms=latency_ms,
+        source_frames=source,
+        rotation=int(clip_info["rotation"]),
+        warnings=tuple(clip_info["warnings"]),
+    )
+
+
+def _classify(predictor, source):
+    """The model's evaluation transform and call on `source` `(T, H, W, 3)` uint8:
+    `(frames, probabilities, attention, latency_ms)`."""
+    from keras_ispan.io import frames_tf
+
+    transform = predictor.info.transform
     frames = frames_tf.eval_resize_and_crop(
         source, transform.image_size, resize_ratio=transform.resize_ratio
     ).numpy()
@@ -113,15 +145,67 @@ def predict_video(
     probabilities = np.asarray(outputs["probabilities"])[0].astype(np.float64)
     latency_ms = (time.perf_counter() - start) * 1000.0
     attention = np.asarray(outputs["attention"])[0].astype(np.float64)
-    names = info.class_names
-    order = np.argsort(-probabilities, kind="stable")[: min(top_k, len(names))]
-    return Prediction(
-        video=pathlib.Path(video),
-        top_k=[(names[i], float(probabilities[i])) for i in order],
-        probabilities=probabilities,
-        frames=frames,
-        attention=attention,
-        frame_indices=indices,
-        latency_ms=latency_ms,
-        source_frames=source,
-    )
+    return frames, probabilities, attention, latency_ms
+
+
+def _top_k(predictor, probabilities, k):
+    names = predictor.info.class_names
+    order = np.argsort(-probabilities, kind="stable")[: min(k, len(names))]
+    return [(names[i], float(probabilities[i])) for i in order]
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowPrediction:
+    """The prediction of one window of a long video (`predict_windows`).
+
+    Attributes:
+        video: the file.
+        start_s, end_s: the window, seconds from the video's start.
+        top_k: `[(class name, probability), ...]`, best first.
+        frame_times: the timestamps (seconds) of the frames the model saw.
+        frames: the cropped frames `(T, S, S, 3)` uint8 the model saw.
+    """
+
+    video: pathlib.Path
+    start_s: float
+    end_s: float
+    top_k: list
+    frame_times: tuple
+    frames: np.ndarray | None = None
+
+    def to_json(self) -> dict:
+        """The record printed by `predict.py --window S --json`, one per window."""
+        return {
+            "video": str(self.video),
+            "start_s": round(float(self.start_s), 6),
+            "end_s": round(float(self.end_s), 6),
+            "top_k": [{"class": name, "score": score} for name, score in self.top_k],
+            "frame_times": [round(float(t), 6) for t in self.frame_times],
+        }
+
+
+def predict_windows(predictor, video, window_s, *, num_frames=8, top_k=5, info=None):
+    """Yields a `WindowPrediction` for each successive window of `window_s` seconds of `video`.
+
+    One streaming decode (`keras_ispan.io.video.iter_windows`): memory holds one window's `num_frames`
+    frames whatever the video's length. `info` (a dict), when given, is filled as `iter_windows`
+    fills it (`rotation`, then `warnings` once the video has been read).
+
+    Raises:
+        keras_ispan.io.video.VideoDecodeError (a `ValueError`) naming the file; ValueError for a
+        `window_s`, `num_frames` or `top_k` out of range.
+    """
+    from keras_ispan.io.video import iter_windows
+
+    _check_positive("num_frames", num_frames)
+    _check_positive("top_k", top_k)
+    for window in iter_windows(video, window_s, num_frames, short_side=None, info=info):
+        frames, probabilities, _, _ = _classify(predictor, window.frames)
+        yield WindowPrediction(
+            video=pathlib.Path(video),
+            start_s=window.start_s,
+            end_s=window.end_s,
+            top_k=_top_k(predictor, probabilities, top_k),
+            frame_times=window.frame_times,
+            frames=frames,
+        )
