@@ -12,20 +12,19 @@ import sys
 if not __package__:  # run as a script from a checkout: the repository root on the path
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Print the top-k labels of video files.")
+    from training.cli import make_parser
+
+    parser = make_parser("predict.py", "Print the top-k labels of video files.")
     parser.add_argument("videos", nargs="+", help="video files (MP4, AVI, WebM, GIF, ...)")
     parser.add_argument(
         "--model", required=True, help="a .keras classifier (e.g. runs/NAME/best.keras)"
     )
-    parser.add_argument(
-        "--frames", type=int, default=8, help="frames sampled per video (default 8)"
-    )
-    parser.add_argument("--top-k", type=int, default=5, help="labels printed (default 5)")
+    parser.add_argument("--frames", type=int, default=8, help="frames sampled per video")
+    parser.add_argument("--top-k", type=int, default=5, help="labels printed")
     parser.add_argument(
         "--json",
         action="store_true",
@@ -53,7 +52,10 @@ def picture_paths(path: pathlib.Path, videos: list[pathlib.Path]) -> list[pathli
 
 
 def main(argv=None) -> int:
+    from training.cli import one_line_errors, quiet_libraries
+
     args = parse_args(argv)
+    quiet_libraries(args.verbose)
     if args.frames < 1 or args.top_k < 1:
         print(f"predict.py: error: --frames and --top-k must be >= 1. Received: "
               f"frames={args.frames}, top_k={args.top_k}", file=sys.stderr)  # fmt: skip
@@ -63,14 +65,20 @@ def main(argv=None) -> int:
         print(f"predict.py: error: --visualize must end in .png or .gif. Received: {visualize_to}",
               file=sys.stderr)  # fmt: skip
         return 2
-    from training.evaluation.attention_pictures import save_attention_picture
-    from training.evaluation.prediction import load_predictor, predict_video
+    with one_line_errors("predict.py", args.debug):
+        if not pathlib.Path(args.model).is_file():
+            raise FileNotFoundError(f"--model {args.model}: file not found.")
+        from training.evaluation.prediction import load_predictor
 
-    try:
         predictor = load_predictor(args.model)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"predict.py: error: {error}", file=sys.stderr)
-        return 2
+    return _predict_all(args, predictor, visualize_to)
+
+
+def _predict_all(args, predictor, visualize_to) -> int:
+    """Prints (and draws) each video's prediction; 1 when a video could not be read, else 0."""
+    from training.evaluation.attention_pictures import save_attention_picture
+    from training.evaluation.prediction import predict_video
+
     status = 0
     videos = [pathlib.Path(v) for v in args.videos]
     pictures = picture_paths(visualize_to, videos) if visualize_to is not None else None
@@ -78,6 +86,8 @@ def main(argv=None) -> int:
         try:
             result = predict_video(predictor, video, num_frames=args.frames, top_k=args.top_k)
         except ValueError as error:
+            if args.debug:
+                raise
             print(f"predict.py: error: {error}", file=sys.stderr)
             status = 1
             continue
