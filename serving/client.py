@@ -25,7 +25,6 @@ import base64  # noqa: E402
 import dataclasses  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import time  # noqa: E402
 import urllib.parse  # noqa: E402
 import warnings  # noqa: E402
@@ -452,9 +451,14 @@ class UsageError(Exception):
 
 
 def _parser():
+    from serving.cli import HelpFormatter, add_common_flags
+
     p = argparse.ArgumentParser(
-        prog=PROG, description="Classify videos with a served keras-ispan model."
+        prog=PROG,
+        description="Classify videos with a served keras-ispan model.",
+        formatter_class=HelpFormatter,
     )
+    add_common_flags(p)
     p.add_argument("videos", nargs="+", help="video files (MP4, AVI, WebM, GIF, ...)")
     p.add_argument("--model", default="ispan", help="served model name (default ispan)")
     target = p.add_mutually_exclusive_group(required=True)
@@ -568,9 +572,12 @@ def _print_result(record, as_json):
 
 
 def main(argv=None):
-    import grpc
+    from serving.cli import quiet_libraries
 
     args = _parser().parse_args(argv)
+    quiet_libraries(args.verbose)
+    import grpc
+
     client = None
     try:
         _check_args(args)
@@ -586,46 +593,10 @@ def main(argv=None):
             raise UsageError(_server_problem(e, args)) from None
         if transport_info.note:
             print(f"{PROG}: note: {transport_info.note}", file=sys.stderr)
-        status, notes, noted = 0, [], set()
-        for video in args.videos:
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always", TopKWarning)
-                    record = classify_video(
-                        client, video, args.format, args.frames, args.top_k, args.short_side,
-                        args.quality,
-                    )  # fmt: skip
-                for w in caught:
-                    if issubclass(w.category, TopKWarning) and str(w.message) not in noted:
-                        noted.add(str(w.message))
-                        notes.append(str(w.message))
-                    elif not issubclass(w.category, TopKWarning):
-                        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-            except ServerError as e:
-                print(f"{PROG}: error: {video}: the server refused it: HTTP {e.status}: {e.message}",
-                      file=sys.stderr)  # fmt: skip
-                status = 1
-                continue
-            except grpc.RpcError as e:
-                print(f"{PROG}: error: {video}: the server refused it: {e.code().name}: "
-                      f"{e.details()}", file=sys.stderr)  # fmt: skip
-                status = 1
-                continue
-            except (OSError, http.client.HTTPException) as e:
-                print(f"{PROG}: error: {video}: {_server_problem(e, args)}", file=sys.stderr)
-                status = 1
-                continue
-            except ValueError as e:  # VideoDecodeError names the file
-                message = str(e) if str(video) in str(e) else f"{video}: {e}"
-                print(f"{PROG}: error: {message}", file=sys.stderr)
-                status = 1
-                continue
-            for note in notes:
-                print(f"{PROG}: note: {note}", file=sys.stderr)
-            notes.clear()
-            _print_result(record, args.json)
-        return status
+        return _classify_all(client, args)
     except UsageError as e:
+        if args.debug:
+            raise
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     finally:
@@ -633,6 +604,50 @@ def main(argv=None):
             client.close()
 
 
+def _classify_all(client, args):
+    """Classifies and prints each video; 1 when a video failed (its line on stderr), else 0."""
+    import grpc
+
+    status, notes, noted = 0, [], set()
+    for video in args.videos:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", TopKWarning)
+                record = classify_video(
+                    client, video, args.format, args.frames, args.top_k, args.short_side,
+                    args.quality,
+                )  # fmt: skip
+            for w in caught:
+                if issubclass(w.category, TopKWarning) and str(w.message) not in noted:
+                    noted.add(str(w.message))
+                    notes.append(str(w.message))
+                elif not issubclass(w.category, TopKWarning):
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        except ServerError as e:
+            print(f"{PROG}: error: {video}: the server refused it: HTTP {e.status}: {e.message}",
+                  file=sys.stderr)  # fmt: skip
+            status = 1
+            continue
+        except grpc.RpcError as e:
+            print(f"{PROG}: error: {video}: the server refused it: {e.code().name}: "
+                  f"{e.details()}", file=sys.stderr)  # fmt: skip
+            status = 1
+            continue
+        except (OSError, http.client.HTTPException) as e:
+            print(f"{PROG}: error: {video}: {_server_problem(e, args)}", file=sys.stderr)
+            status = 1
+            continue
+        except ValueError as e:  # VideoDecodeError names the file
+            message = str(e) if str(video) in str(e) else f"{video}: {e}"
+            print(f"{PROG}: error: {message}", file=sys.stderr)
+            status = 1
+            continue
+        for note in notes:
+            print(f"{PROG}: note: {note}", file=sys.stderr)
+        notes.clear()
+        _print_result(record, args.json)
+    return status
+
+
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.exit(main())
