@@ -6,7 +6,6 @@ imports the heavy modules only after (so `--help` and argument errors are fast).
 """
 
 import argparse
-import contextlib
 import sys
 
 # the mistakes a user can make (a wrong path, a bad value, a finished run): one line, no traceback
@@ -54,19 +53,24 @@ def fail(prog, message):
     return 2
 
 
-@contextlib.contextmanager
-def one_line_errors(prog, debug=False):
-    """Turns a user mistake raised inside into one error line and `SystemExit(2)`; `debug` re-raises."""
-    try:
-        yield
-    except USER_ERRORS as error:
-        if debug:
-            raise
-        raise SystemExit(fail(prog, error)) from None
+class one_line_errors:  # noqa: N801 (a context manager used like a function)
+    """Turns a user mistake raised inside into one error line and `status = 2` (the exception is
+    swallowed; check `status` right after the block); with `debug` the exception propagates.
 
+        with one_line_errors("fit.py", args.debug) as errors:
+            ...
+        if errors.status:
+            return errors.status
+    """
 
-def progress_verbosity(verbose):
-    """Keras `verbose`: a progress bar (1) only on a terminal; one line per epoch (2) otherwise."""
-    if verbose == 1 and not sys.stdout.isatty():
-        return 2
-    return verbose
+    def __init__(self, prog, debug=False):
+        self.prog, self.debug, self.status = prog, debug, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        if kind is None or self.debug or not issubclass(kind, USER_ERRORS):
+            return False
+        self.status = fail(self.prog, error)
+        return True

@@ -52,7 +52,7 @@ def main(argv=None) -> int:
 
     args = parse_args(argv)
     quiet_libraries(args.verbose)
-    with one_line_errors("evaluate.py", args.debug):
+    with one_line_errors("evaluate.py", args.debug) as errors:
         for name in ("segments", "clips", "batch_size", "chunk_views", "top_k"):
             if getattr(args, name) < 1:
                 raise ValueError(
@@ -69,6 +69,8 @@ def main(argv=None) -> int:
             clips=args.clips, sweep=sweep, output_dir=args.out, batch_size=args.batch_size,
             chunk_views=args.chunk_views, top_k=args.top_k,
         )  # fmt: skip
+    if errors.status:
+        return errors.status
     print(format_summary(summary))
     return 0
 

@@ -76,7 +76,7 @@ def main(argv=None) -> int:
 
     args = parse_args(argv)
     quiet_libraries(args.verbose)
-    with one_line_errors("fit.py", args.debug):
+    with one_line_errors("fit.py", args.debug) as errors:
         config = config_from_args(args)  # validated before TensorFlow is imported
         if args.print_config:
             import json
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
         from training.engine.run import run
 
         run(config)
-    return 0
+    return errors.status
 
 
 if __name__ == "__main__":

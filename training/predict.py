@@ -65,12 +65,14 @@ def main(argv=None) -> int:
         print(f"predict.py: error: --visualize must end in .png or .gif. Received: {visualize_to}",
               file=sys.stderr)  # fmt: skip
         return 2
-    with one_line_errors("predict.py", args.debug):
+    with one_line_errors("predict.py", args.debug) as errors:
         if not pathlib.Path(args.model).is_file():
             raise FileNotFoundError(f"--model {args.model}: file not found.")
         from training.evaluation.prediction import load_predictor
 
         predictor = load_predictor(args.model)
+    if errors.status:
+        return errors.status
     return _predict_all(args, predictor, visualize_to)
 
 

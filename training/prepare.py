@@ -71,16 +71,18 @@ def parse_args(argv=None):
         p.error(f"--videos is required for --layout {args.layout}")
     debug, verbose = args.__dict__.pop("debug"), args.__dict__.pop("verbose")
     quiet_libraries(verbose)
-    with one_line_errors("prepare.py", debug):
-        return ConvertConfig(**vars(args)), debug
+    return ConvertConfig(**vars(args)), debug
 
 
 def main(argv=None):
-    config, debug = parse_args(argv)
-    with one_line_errors("prepare.py", debug):
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    with one_line_errors("prepare.py", debug) as errors:
+        config, debug = parse_args(argv)
         from keras_ispan.data.convert import convert_dataset
 
         summary = convert_dataset(config)
+    if errors.status:
+        return errors.status
     return 0 if sum(summary.counts.values()) else 1
 
 

@@ -21,7 +21,7 @@ def main(argv=None):
     parser.add_argument("data_dir", type=pathlib.Path, help="a dataset folder (prepare.py output)")
     args = parser.parse_args(argv)
     quiet_libraries(args.verbose)
-    with one_line_errors("reindex.py", args.debug):
+    with one_line_errors("reindex.py", args.debug) as errors:
         if not args.data_dir.is_dir():
             raise NotADirectoryError(f"data_dir {args.data_dir}: not a folder.")
         from keras_ispan.data.pipeline import read_dataset_info
@@ -29,6 +29,8 @@ def main(argv=None):
 
         read_dataset_info(args.data_dir)  # a dataset folder, or a clear error naming it
         written = ensure_indexes(args.data_dir, log=print)
+    if errors.status:
+        return errors.status
     print(f"[index] {written} index file(s) written in {args.data_dir}")
     return 0
 

@@ -31,11 +31,13 @@ def main(argv=None):
     output, videos = args.pop("output"), args.pop("write_videos")
     debug = args.pop("debug")
     quiet_libraries(args.pop("verbose"))
-    with one_line_errors("synthetic.py", debug):
+    with one_line_errors("synthetic.py", debug) as errors:
         config = SyntheticConfig(**args)
         from keras_ispan.data.synthetic import generate_synthetic_dataset
 
         path = generate_synthetic_dataset(output, config, write_videos=videos)
+    if errors.status:
+        sys.exit(errors.status)
     print(path)
     return path
 

@@ -7,12 +7,22 @@ import json
 import math
 import os
 import pathlib
+import sys
 import tempfile
 
 import keras
 import numpy as np
 
 from keras_ispan.io.atomic import atomic_path, write_text_atomic
+
+
+def progress_verbosity(verbose: int) -> int:
+    """Keras `verbose`: the progress bar (1) only on a terminal, one line per epoch (2) otherwise (a bar
+    redirected to a file writes every update)."""
+    if verbose == 1 and not sys.stdout.isatty():
+        return 2
+    return verbose
+
 
 __all__ = ["BestModelCheckpoint", "LearningRateLogger", "StopAfterEpochs", "make_callbacks"]
 
