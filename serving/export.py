@@ -90,13 +90,13 @@ def main(argv=None):
     from serving.cli import quiet_libraries
 
     args = _parser().parse_args(argv)  # `--help` and usage errors before TensorFlow is imported
-    if not pathlib.Path(args.model).is_file():
-        what = (
-            "is a folder, not a .keras file"
-            if pathlib.Path(args.model).is_dir()
-            else "file not found"
+    model = pathlib.Path(args.model)
+    if not model.exists():  # the library's words (`ModelFileError`), before TensorFlow is imported
+        return _error(f"--model {model}: file not found")
+    if model.is_dir():
+        return _error(
+            f"--model {model}: is a folder; give the .keras file that training/fit.py or model.save writes"
         )
-        return _error(f"--model {args.model}: {what}")
     quiet_libraries(args.verbose)
     from keras_ispan.export.saved_model import ModelFileError
 
