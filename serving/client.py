@@ -25,7 +25,6 @@ import base64  # noqa: E402
 import dataclasses  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import time  # noqa: E402
 import urllib.parse  # noqa: E402
 import warnings  # noqa: E402
@@ -461,9 +460,14 @@ class UsageError(Exception):
 
 
 def _parser():
+    from serving.cli import HelpFormatter, add_common_flags
+
     p = argparse.ArgumentParser(
-        prog=PROG, description="Classify videos with a served keras-ispan model."
+        prog=PROG,
+        description="Classify videos with a served keras-ispan model.",
+        formatter_class=HelpFormatter,
     )
+    add_common_flags(p)
     p.add_argument("videos", nargs="+", help="video files (MP4, AVI, WebM, GIF, ...)")
     p.add_argument("--model", default="ispan", help="served model name (default ispan)")
     target = p.add_mutually_exclusive_group(required=True)
@@ -616,9 +620,12 @@ def _classify_one(client, video, args, noted):
 
 
 def main(argv=None):
-    import grpc
+    from serving.cli import quiet_libraries
 
     args = _parser().parse_args(argv)
+    quiet_libraries(args.verbose)
+    import grpc
+
     client = None
     try:
         _check_args(args)
@@ -634,15 +641,10 @@ def main(argv=None):
             raise UsageError(_server_problem(e, args)) from None
         if transport_info.note:
             print(f"{PROG}: note: {transport_info.note}", file=sys.stderr)
-        status, noted = 0, set()
-        for video in args.videos:
-            record = _classify_one(client, video, args, noted)
-            if record is None:
-                status = 1
-                continue
-            _print_result(record, args.json)
-        return status
+        return _classify_all(client, args)
     except UsageError as e:
+        if args.debug:
+            raise
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     finally:
@@ -650,6 +652,17 @@ def main(argv=None):
             client.close()
 
 
+def _classify_all(client, args):
+    """Classifies and prints each video; 1 when a video failed (its line on stderr), else 0."""
+    status, noted = 0, set()
+    for video in args.videos:
+        record = _classify_one(client, video, args, noted)
+        if record is None:
+            status = 1
+            continue
+        _print_result(record, args.json)
+    return status
+
+
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.exit(main())

@@ -11,13 +11,11 @@ recorded `resize_ratio`); `--resize-ratio` overrides it. Logic lives in `keras_i
 Errors print one line `export.py: error: ...` and exit with status 2.
 """
 
-import os
 import pathlib
 import sys
 
 if not __package__:  # run as a script from a checkout: the repository root on the path
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import warnings  # noqa: E402
@@ -26,7 +24,10 @@ PROG = "export.py"
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    from serving.cli import HelpFormatter, add_common_flags
+
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=HelpFormatter)
+    add_common_flags(p)
     p.add_argument(
         "--model", required=True, help="trained model (.keras, e.g. runs/NAME/best.keras)"
     )
@@ -49,9 +50,13 @@ def _parser():
 
 def parse_args(argv=None):
     """The `ExportConfig` of a command line (raises `ValueError` / `ModelFileError` on bad values)."""
+    return export_config(_parser().parse_args(argv))
+
+
+def export_config(args):
+    """The `ExportConfig` of parsed arguments (imports TensorFlow)."""
     from keras_ispan.export.saved_model import ExportConfig, ExportOptions
 
-    args = _parser().parse_args(argv)
     options = ExportOptions(
         top_k=args.top_k,
         resize_ratio=args.resize_ratio,
@@ -65,14 +70,14 @@ def _error(message):
     return 2
 
 
-def _run(argv):
+def _run(args):
     """Exports; our `UserWarning`s print as `export.py: warning: ...`, others as usual."""
     from keras_ispan.export.saved_model import run_export
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         try:
-            return run_export(parse_args(argv))
+            return run_export(export_config(args))
         finally:
             for w in caught:
                 if pathlib.Path(w.filename).name == "export_lib.py":
@@ -82,16 +87,27 @@ def _run(argv):
 
 
 def main(argv=None):
+    from serving.cli import quiet_libraries
+
+    args = _parser().parse_args(argv)  # `--help` and usage errors before TensorFlow is imported
+    model = pathlib.Path(args.model)
+    if not model.exists():  # the library's words (`ModelFileError`), before TensorFlow is imported
+        return _error(f"--model {model}: file not found")
+    if model.is_dir():
+        return _error(
+            f"--model {model}: is a folder; give the .keras file that training/fit.py or model.save writes"
+        )
+    quiet_libraries(args.verbose)
     from keras_ispan.export.saved_model import ModelFileError
 
     try:
-        result = _run(argv)
-    except ModelFileError as error:
-        return _error(f"--model {error.path}: {error.reason}")
-    except FileExistsError as error:
-        return _error(f"--version: {error}")
-    except ValueError as error:
-        return _error(str(error))
+        result = _run(args)
+    except (ModelFileError, FileExistsError, ValueError) as error:
+        if args.debug:
+            raise
+        if isinstance(error, ModelFileError):
+            return _error(f"--model {error.path}: {error.reason}")
+        return _error(f"--version: {error}" if isinstance(error, FileExistsError) else str(error))
     t = result.transform
     print(f"Exported version {result.version} to {result.version_dir}")
     print(f"Signatures: {', '.join(result.signatures)}; classes: {', '.join(result.class_names)}")

@@ -18,6 +18,8 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 import threading  # noqa: E402
 
+PROG = "server.py"
+
 
 def _bool(text):
     value = text.strip().lower()
@@ -26,61 +28,129 @@ def _bool(text):
     return value in ("true", "1")
 
 
-def _fail(message):
-    """One line on stderr, exit status 2 (no traceback), like argparse's usage errors."""
-    print(f"server.py: error: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(2)
-
-
 def parse_args(argv=None):
-    from serving.devserver.app import ServerOptions
+    """`(ServerOptions, flags)`: the options (raises `ValueError` on a bad value) and `--verbose`,
+    `--debug`; nothing heavy is imported."""
+    from serving.cli import HelpFormatter, add_common_flags
+    from serving.devserver.options import ServerOptions
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=HelpFormatter)
     d = ServerOptions.__dataclass_fields__
     p.add_argument("--port", type=int, default=d["port"].default, help="gRPC port")
     p.add_argument("--rest_api_port", type=int, default=0, help="REST port; 0 disables REST")
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind")
     p.add_argument("--model_config_file", help="ModelServerConfig text proto (models.config)")
-    p.add_argument("--model_name", help="model name, with --model_base_path")
+    p.add_argument("--model_name", help="model name, with --model_base_path (default: 'default')")
     p.add_argument("--model_base_path", help="folder of integer version folders")
-    p.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0)
-    p.add_argument("--model_config_file_poll_wait_seconds", type=float, default=0.0)
-    p.add_argument("--enable_model_warmup", type=_bool, default=True)
-    p.add_argument("--allow_version_labels_for_unavailable_models", type=_bool, default=False)
-    p.add_argument("--max_request_bytes", type=int, default=d["max_request_bytes"].default)
-    p.add_argument("--grpc_max_threads", type=int, default=16)
-    for name in ("max_batch_size", "max_clip_frames", "max_tensor_elements"):
-        p.add_argument(f"--{name}", type=int, default=d[name].default)
-    p.add_argument("--max_num_load_retries", type=int, default=d["max_num_load_retries"].default)
     p.add_argument(
-        "--load_retry_interval_micros", type=int, default=d["load_retry_interval_micros"].default
+        "--file_system_poll_wait_seconds",
+        type=float,
+        default=1.0,
+        help="seconds between scans for new versions",
     )
-    p.add_argument("--verbose", action="store_true")
+    p.add_argument(
+        "--model_config_file_poll_wait_seconds", type=float, default=0.0,
+        help="seconds between re-reads of --model_config_file; 0 never",
+    )  # fmt: skip
+    p.add_argument("--enable_model_warmup", type=_bool, default=True, help="replay warmup requests")
+    p.add_argument(
+        "--allow_version_labels_for_unavailable_models", type=_bool, default=False,
+        help="accept labels of versions not loaded",
+    )  # fmt: skip
+    p.add_argument(
+        "--max_request_bytes", type=int, default=d["max_request_bytes"].default,
+        help="largest request accepted",
+    )  # fmt: skip
+    p.add_argument("--grpc_max_threads", type=int, default=16, help="gRPC worker threads")
+    limits = {
+        "max_batch_size": "examples per request input (axis 0)",
+        "max_clip_frames": "frames per clip of an input named frames (axis 1)",
+        "max_tensor_elements": "elements per request input tensor",
+    }
+    for name, what in limits.items():
+        p.add_argument(
+            f"--{name}", type=int, default=d[name].default,
+            help=f"largest {what} a request may declare; beyond it: INVALID_ARGUMENT / HTTP 400",
+        )  # fmt: skip
+    p.add_argument(
+        "--max_num_load_retries", type=int, default=d["max_num_load_retries"].default,
+        help="retries of a version that failed to load (the serving version stays)",
+    )  # fmt: skip
+    p.add_argument(
+        "--load_retry_interval_micros", type=int, default=d["load_retry_interval_micros"].default,
+        help="microseconds between load retries",
+    )  # fmt: skip
+    add_common_flags(p)
     args = p.parse_args(argv)
-    verbose = args.__dict__.pop("verbose")
+    flags = argparse.Namespace(
+        verbose=args.__dict__.pop("verbose"), debug=args.__dict__.pop("debug")
+    )
     if args.model_config_file is None and args.model_name is None:
         args.model_name = "default"  # TF Serving's default model name
+    return ServerOptions(**vars(args)), flags
+
+
+def check_before_loading(options):
+    """What can be refused before any model loads: a missing config file, a base path without
+    versions, a port another server holds (raises `ValueError` / `OSError`)."""
+    from serving.devserver.options import check_base_path, check_port_free
+
+    if options.model_config_file is not None:
+        if not pathlib.Path(options.model_config_file).is_file():
+            raise ValueError(f"--model_config_file {options.model_config_file}: no such file")
+    else:
+        check_base_path("--model_base_path", options.model_name, options.model_base_path)
+    check_port_free("--port", options.host, options.port)
+    check_port_free("--rest_api_port", options.host, options.rest_api_port)
+
+
+def start_server(options):
+    """Reads the model config (every base path checked), loads the models, starts gRPC and REST."""
+    from serving.devserver.app import ModelServer
+    from serving.devserver.options import check_base_path
+
     try:
-        return ServerOptions(**vars(args)), verbose
-    except ValueError as e:
-        _fail(str(e).splitlines()[0])
+        config = options.model_server_config()
+    except ValueError as error:
+        if options.model_config_file is None:
+            raise
+        raise ValueError(f"--model_config_file {options.model_config_file}: {error}") from None
+    if options.model_config_file is not None:
+        # A base path that is a file (a .keras model) can never serve: refused. A folder without
+        # versions yet is logged and watched, as TF Serving does (versions may be exported later).
+        for entry in config.model_config_list.config:
+            if pathlib.Path(entry.base_path).is_file():
+                check_base_path(
+                    f"--model_config_file {options.model_config_file}: model {entry.name!r}: "
+                    "base_path", entry.name, entry.base_path,
+                )  # fmt: skip
+    return ModelServer(options, config=config).start()
 
 
 def main(argv=None):
-    options, verbose = parse_args(argv)
+    from serving.cli import fail, quiet_libraries
+
+    try:
+        options, flags = parse_args(argv)
+    except ValueError as error:
+        return fail(PROG, error)
+    quiet_libraries(flags.verbose)
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(message)s"
+        level=logging.DEBUG if flags.verbose else logging.INFO, format="%(asctime)s %(message)s"
     )
-    from serving.devserver.app import ModelServer
     from serving.devserver.errors import ServingError
 
     try:
-        server = ModelServer(options).start()
-    except (ValueError, OSError) as e:  # unparsable config, bad name, port in use
-        flag = "--model_config_file" if options.model_config_file else "--model_name"
-        _fail(f"{flag}: {str(e).splitlines()[0]}" if isinstance(e, ValueError) else str(e))
-    except ServingError as e:  # a label naming a version that is not loaded
-        _fail(e.message)
+        check_before_loading(options)
+        server = start_server(options)
+    except (ValueError, OSError) as error:
+        if flags.debug:
+            raise
+        return fail(PROG, error)
+    except ServingError as error:  # a version label naming a version that is not loaded
+        if flags.debug:
+            raise
+        return fail(PROG, error.message)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -88,7 +158,8 @@ def main(argv=None):
     print(f"READY grpc={options.host}:{server.grpc_port} rest={rest}", flush=True)
     stop.wait()
     server.stop()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

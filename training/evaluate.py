@@ -11,13 +11,22 @@ import sys
 if not __package__:  # run as a script from a checkout: the repository root on the path
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-import argparse  # noqa: E402
+
+def _sweep(text):
+    """`--sweep`'s frame counts: comma-separated integers >= 1 (empty: no sweep)."""
+    try:
+        counts = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"--sweep: {text!r} is not a comma-separated list of integers") from None
+    if any(count < 1 for count in counts):
+        raise ValueError(f"--sweep: values must be >= 1. Received: sweep={text}")
+    return counts
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Evaluate a .keras ISPAN classifier on a dataset split."
-    )
+    from training.cli import make_parser
+
+    parser = make_parser("evaluate.py", "Evaluate a .keras ISPAN classifier on a dataset split.")
     parser.add_argument("--model", required=True, help="a .keras classifier")
     parser.add_argument(
         "--data", help="dataset folder; default: the one in config.json beside the model"
@@ -39,31 +48,29 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    from training.cli import one_line_errors, quiet_libraries
+
     args = parse_args(argv)
-    try:
-        sweep = tuple(int(v) for v in args.sweep.split(",") if v.strip())
+    quiet_libraries(args.verbose)
+    with one_line_errors("evaluate.py", args.debug) as errors:
         for name in ("segments", "clips", "batch_size", "chunk_views", "top_k"):
             if getattr(args, name) < 1:
                 raise ValueError(
-                    f"--{name.replace('_', '-')} must be >= 1. Received: {getattr(args, name)}"
+                    f"--{name.replace('_', '-')} must be >= 1. Received: {name}={getattr(args, name)}"
                 )
-        if any(count < 1 for count in sweep):
-            raise ValueError(f"--sweep values must be >= 1. Received: sweep={args.sweep}")
+        sweep = _sweep(args.sweep)
+        if not pathlib.Path(args.model).is_file():
+            raise ValueError(f"--model {args.model}: file not found.")
         data = args.data or _data_dir_beside(args.model)
-    except ValueError as error:
-        print(f"evaluate.py: error: {error}", file=sys.stderr)
-        return 2
-    from training.evaluation.multiview import format_summary, run_evaluation
+        from training.evaluation.multiview import format_summary, run_evaluation
 
-    try:
         summary = run_evaluation(
             args.model, data, split=args.split, num_segments=args.segments, crops=args.crops,
             clips=args.clips, sweep=sweep, output_dir=args.out, batch_size=args.batch_size,
             chunk_views=args.chunk_views, top_k=args.top_k,
         )  # fmt: skip
-    except (ValueError, FileNotFoundError) as error:
-        print(f"evaluate.py: error: {error}", file=sys.stderr)
-        return 2
+    if errors.status:
+        return errors.status
     print(format_summary(summary))
     return 0
 
@@ -72,8 +79,6 @@ def _data_dir_beside(model_path) -> str:
     """The dataset the model was trained on, from the run's `config.json` beside it: its `data.data_dir`,
     or the embedded synthetic dataset it describes (regenerated if its cache is gone)."""
     model_path = pathlib.Path(model_path)
-    if not model_path.is_file():
-        raise ValueError(f"--model {model_path}: file not found.")
     config_path = model_path.with_name("config.json")
     if not config_path.is_file():
         raise ValueError(

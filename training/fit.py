@@ -14,14 +14,14 @@ import sys
 if not __package__:  # run as a script from a checkout: the repository root on the path
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-import argparse  # noqa: E402
-
 
 def parse_args(argv=None):
+    from training.cli import make_parser
     from training.config.core import add_override_argument
 
-    parser = argparse.ArgumentParser(
-        description="Train an ISPAN video classifier and evaluate it (see training/config/core.py for keys)."
+    parser = make_parser(
+        "fit.py",
+        "Train an ISPAN video classifier and evaluate it (see training/config/core.py for keys).",
     )
     parser.add_argument("--config", help="a JSON (or TOML) config file; keys override the preset")
     parser.add_argument(
@@ -72,25 +72,21 @@ def config_from_args(args):
 
 
 def main(argv=None) -> int:
+    from training.cli import one_line_errors, quiet_libraries
+
     args = parse_args(argv)
-    try:
-        config = config_from_args(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"fit.py: error: {error}", file=sys.stderr)
-        return 2
-    if args.print_config:
-        import json
+    quiet_libraries(args.verbose)
+    with one_line_errors("fit.py", args.debug) as errors:
+        config = config_from_args(args)  # validated before TensorFlow is imported
+        if args.print_config:
+            import json
 
-        print(json.dumps(config.to_dict(), indent=2))
-        return 0
-    from training.engine.run import run
+            print(json.dumps(config.to_dict(), indent=2))
+            return 0
+        from training.engine.run import run
 
-    try:
         run(config)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
-        print(f"fit.py: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return errors.status
 
 
 if __name__ == "__main__":

@@ -13,20 +13,19 @@ import sys
 if not __package__:  # run as a script from a checkout: the repository root on the path
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Print the top-k labels of video files.")
+    from training.cli import make_parser
+
+    parser = make_parser("predict.py", "Print the top-k labels of video files.")
     parser.add_argument("videos", nargs="+", help="video files (MP4, AVI, WebM, GIF, ...)")
     parser.add_argument(
         "--model", required=True, help="a .keras classifier (e.g. runs/NAME/best.keras)"
     )
-    parser.add_argument(
-        "--frames", type=int, default=8, help="frames sampled per video (default 8)"
-    )
-    parser.add_argument("--top-k", type=int, default=5, help="labels printed (default 5)")
+    parser.add_argument("--frames", type=int, default=8, help="frames sampled per video")
+    parser.add_argument("--top-k", type=int, default=5, help="labels printed")
     parser.add_argument(
         "--json",
         action="store_true",
@@ -101,20 +100,29 @@ def _argument_error(args):
 
 
 def main(argv=None) -> int:
+    from training.cli import one_line_errors, quiet_libraries
+
     args = parse_args(argv)
+    quiet_libraries(args.verbose)
     error = _argument_error(args)
     if error:
         print(f"predict.py: error: {error}", file=sys.stderr)
         return 2
     visualize_to = pathlib.Path(args.visualize) if args.visualize else None
-    from training.evaluation.attention_pictures import save_attention_picture
-    from training.evaluation.prediction import load_predictor, predict_video
+    with one_line_errors("predict.py", args.debug) as errors:
+        if not pathlib.Path(args.model).is_file():
+            raise FileNotFoundError(f"--model {args.model}: file not found.")
+        from training.evaluation.prediction import load_predictor
 
-    try:
         predictor = load_predictor(args.model)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"predict.py: error: {error}", file=sys.stderr)
-        return 2
+    if errors.status:
+        return errors.status
+    return _predict_all(args, predictor, visualize_to)
+
+
+def _predict_all(args, predictor, visualize_to) -> int:
+    """Prints (and draws) each video's prediction, or its timeline with `--window`; 1 when a video
+    could not be read, else 0."""
     status = 0
     videos = [pathlib.Path(v) for v in args.videos]
     pictures = picture_paths(visualize_to, videos) if visualize_to is not None else None
@@ -122,34 +130,42 @@ def main(argv=None) -> int:
         if args.window is not None:
             status = predict_timeline(predictor, video, args) or status
             continue
-        try:
-            result = predict_video(predictor, video, num_frames=args.frames, top_k=args.top_k)
-        except ValueError as error:
-            print(f"predict.py: error: {error}", file=sys.stderr)
-            status = 1
-            continue
-        if result.warnings:  # rotation applied, incomplete file, ...: one line per video
-            print(f"predict.py: warning: {video}: {'; '.join(result.warnings)}", file=sys.stderr)
-        record = result.to_json()
-        if args.json:
-            record["model"] = str(args.model)
-        else:
-            print(f"{video}:")
-            for name, score in result.top_k:
-                print(f"  {score:7.4f}  {name}")
-        if pictures is not None:
-            path = pictures[i]
-            best, score = result.top_k[0]
-            save_attention_picture(
-                result.frames, result.attention, path, title=f"{video.name}: {best} ({score:.2f})",
-                panel_size=max(96, result.frames.shape[1]),
-            )  # fmt: skip
-            record["attention_picture"] = str(path)
-            if not args.json:
-                print(f"  attention -> {path}")
-        if args.json:
-            print(json.dumps(record), flush=True)
+        status = _predict_one(args, predictor, video, pictures[i] if pictures else None) or status
     return status
+
+
+def _predict_one(args, predictor, video, picture) -> int:
+    from training.evaluation.attention_pictures import save_attention_picture
+    from training.evaluation.prediction import predict_video
+
+    try:
+        result = predict_video(predictor, video, num_frames=args.frames, top_k=args.top_k)
+    except ValueError as error:
+        if args.debug:
+            raise
+        print(f"predict.py: error: {error}", file=sys.stderr)
+        return 1
+    if result.warnings:  # rotation applied, incomplete file, ...: one line per video
+        print(f"predict.py: warning: {video}: {'; '.join(result.warnings)}", file=sys.stderr)
+    record = result.to_json()
+    if args.json:
+        record["model"] = str(args.model)
+    else:
+        print(f"{video}:")
+        for name, score in result.top_k:
+            print(f"  {score:7.4f}  {name}")
+    if picture is not None:
+        best, score = result.top_k[0]
+        save_attention_picture(
+            result.frames, result.attention, picture, title=f"{video.name}: {best} ({score:.2f})",
+            panel_size=max(96, result.frames.shape[1]),
+        )  # fmt: skip
+        record["attention_picture"] = str(picture)
+        if not args.json:
+            print(f"  attention -> {picture}")
+    if args.json:
+        print(json.dumps(record), flush=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -17,18 +17,14 @@ not become a clip (not a video, a video in no split) is named with its reason in
 `metadata.json` (`unused_files`).
 """
 
-import os
 import pathlib
 import sys
 
 if not __package__:  # run as a script from a checkout: the repository root on the path
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow start-up logs
 
-import argparse  # noqa: E402
-
-from keras_ispan.data.convert import ConvertConfig, convert_dataset  # noqa: E402
-from keras_ispan.data.layouts import LAYOUTS  # noqa: E402
+from keras_ispan.data.layouts import LAYOUTS  # noqa: E402 (no TensorFlow: `--help` stays fast)
+from training.cli import make_parser, one_line_errors, quiet_libraries  # noqa: E402
 
 
 def _optional_int(text):
@@ -36,7 +32,10 @@ def _optional_int(text):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    """The `ConvertConfig` of a command line (raises `ValueError` on a bad value), and `--debug`."""
+    from keras_ispan.data.convert import ConvertConfig
+
+    p = make_parser("prepare.py", __doc__)
     p.add_argument("--layout", choices=LAYOUTS, default="folders", help="how videos are organised")
     p.add_argument("--videos", type=pathlib.Path, help="the folder of videos")
     p.add_argument("--output", type=pathlib.Path, required=True, help="the dataset folder to write")
@@ -70,16 +69,20 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.videos is None and args.layout != "manifest":
         p.error(f"--videos is required for --layout {args.layout}")
-    return ConvertConfig(**{k: v for k, v in vars(args).items()})
+    debug, verbose = args.__dict__.pop("debug"), args.__dict__.pop("verbose")
+    quiet_libraries(verbose)
+    return ConvertConfig(**vars(args)), debug
 
 
 def main(argv=None):
-    config = parse_args(argv)
-    try:
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    with one_line_errors("prepare.py", debug) as errors:
+        config, debug = parse_args(argv)
+        from keras_ispan.data.convert import convert_dataset
+
         summary = convert_dataset(config)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"prepare.py: error: {e}", file=sys.stderr)
-        return 2
+    if errors.status:
+        return errors.status
     return 0 if sum(summary.counts.values()) else 1
 
 

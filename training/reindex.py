@@ -8,30 +8,29 @@ Only missing or stale indexes (older than their shard) are written; each is writ
 `training/prepare.py` and `training/synthetic.py` write them already.
 """
 
-import os
 import pathlib
 import sys
 
 if not __package__:  # run as a script from a checkout: the repository root on the path
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow start-up logs
-
-import argparse  # noqa: E402
-
-from keras_ispan.data.pipeline import read_dataset_info  # noqa: E402
-from keras_ispan.data.shard_index import ensure_indexes  # noqa: E402
+from training.cli import make_parser, one_line_errors, quiet_libraries  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = make_parser("reindex.py", __doc__.splitlines()[0])
     parser.add_argument("data_dir", type=pathlib.Path, help="a dataset folder (prepare.py output)")
     args = parser.parse_args(argv)
-    try:
+    quiet_libraries(args.verbose)
+    with one_line_errors("reindex.py", args.debug) as errors:
+        if not args.data_dir.is_dir():
+            raise NotADirectoryError(f"data_dir {args.data_dir}: not a folder.")
+        from keras_ispan.data.pipeline import read_dataset_info
+        from keras_ispan.data.shard_index import ensure_indexes
+
         read_dataset_info(args.data_dir)  # a dataset folder, or a clear error naming it
         written = ensure_indexes(args.data_dir, log=print)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"reindex.py: error: {e}", file=sys.stderr)
-        return 2
+    if errors.status:
+        return errors.status
     print(f"[index] {written} index file(s) written in {args.data_dir}")
     return 0
 

@@ -4,21 +4,20 @@ The generator is `keras_ispan.data.synthetic` (see its docstring for the design)
 calls it when no dataset is given.
 """
 
-import argparse
 import dataclasses
-import os
 import pathlib
 import sys
 
 if not __package__:  # run as `python training/synthetic.py` from a checkout
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from training.cli import make_parser, one_line_errors, quiet_libraries  # noqa: E402
+
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow start-up logs
-    from keras_ispan.data.synthetic import SyntheticConfig, generate_synthetic_dataset
+    from keras_ispan.data.synthetic import SyntheticConfig
 
-    parser = argparse.ArgumentParser(description="Write the embedded synthetic action dataset.")
+    parser = make_parser("synthetic.py", "Write the embedded synthetic action dataset.")
     parser.add_argument("--output", type=pathlib.Path, default=None, help="dataset folder")
     defaults = SyntheticConfig()
     for field in dataclasses.fields(SyntheticConfig):
@@ -30,7 +29,15 @@ def main(argv=None):
     parser.add_argument("--write-videos", action="store_true", help="also write MP4 files")
     args = vars(parser.parse_args(argv))
     output, videos = args.pop("output"), args.pop("write_videos")
-    path = generate_synthetic_dataset(output, SyntheticConfig(**args), write_videos=videos)
+    debug = args.pop("debug")
+    quiet_libraries(args.pop("verbose"))
+    with one_line_errors("synthetic.py", debug) as errors:
+        config = SyntheticConfig(**args)
+        from keras_ispan.data.synthetic import generate_synthetic_dataset
+
+        path = generate_synthetic_dataset(output, config, write_videos=videos)
+    if errors.status:
+        sys.exit(errors.status)
     print(path)
     return path
 

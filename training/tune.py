@@ -18,14 +18,14 @@ import sys
 if not __package__:  # run as a script from a checkout: the repository root on the path
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-import argparse  # noqa: E402
-
 
 def parse_args(argv=None):
+    from training.cli import make_parser
     from training.config.core import add_override_argument
 
-    parser = argparse.ArgumentParser(
-        description="Hyperparameter search for ISPAN (see training/tuning/search.py and training/tuning/hypermodel.py)."
+    parser = make_parser(
+        "tune.py",
+        "Hyperparameter search for ISPAN (see training/tuning/search.py and training/tuning/hypermodel.py).",
     )
     parser.add_argument(
         "--config",
@@ -68,7 +68,7 @@ def parse_args(argv=None):
 
 
 def configs_from_args(args):
-    from training.tuning.search import load_tuning
+    from training.tuning.config import load_tuning
 
     overrides = list(args.overrides)
     # a (key, value) pair: the folder name is taken as it is, never read as JSON
@@ -93,15 +93,21 @@ def configs_from_args(args):
 
 
 def main(argv=None) -> int:
+    from training.cli import USER_ERRORS, fail, quiet_libraries
+
     args = parse_args(argv)
+    quiet_libraries(args.verbose)
     try:
-        train_config, tune_config = configs_from_args(args)
+        train_config, tune_config = configs_from_args(
+            args
+        )  # validated before TensorFlow is imported
         from training.tuning.search import run_search
 
         run_search(train_config, tune_config)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"tune.py: error: {error}", file=sys.stderr)
-        return 2
+    except (*USER_ERRORS, RuntimeError) as error:  # RuntimeError: KerasTuner's "all trials failed"
+        if args.debug:
+            raise
+        return fail("tune.py", error)
     return 0
 
 

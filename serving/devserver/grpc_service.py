@@ -145,6 +145,10 @@ def create_grpc_server(registry, host, port, max_message_bytes, max_workers=16, 
     options = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
+        (
+            "grpc.so_reuseport",
+            0,
+        ),  # a port held by another server is an error, not a shared listener
     ]
     server = grpc.server(
         concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
@@ -156,6 +160,6 @@ def create_grpc_server(registry, host, port, max_message_bytes, max_workers=16, 
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(registry), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
-        raise OSError(f"Cannot bind the gRPC server to {host}:{port}")
+        raise OSError(f"--port={port}: cannot listen on {host}:{port}; another server is using it")
     server.start()
     return server, bound

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import pathlib
+import sys
 import tempfile
 import warnings
 
@@ -16,6 +17,15 @@ import numpy as np
 
 from keras_ispan.io.atomic import atomic_path, fault_point, write_text_atomic
 
+
+def progress_verbosity(verbose: int) -> int:
+    """Keras `verbose`: the progress bar (1) only on a terminal, one line per epoch (2) otherwise (a bar
+    redirected to a file writes every update)."""
+    if verbose == 1 and not sys.stdout.isatty():
+        return 2
+    return verbose
+
+
 __all__ = [
     "AtomicBackupAndRestore",
     "BestModelCheckpoint",
@@ -23,6 +33,7 @@ __all__ = [
     "StopAfterEpochs",
     "fault_point",
     "make_callbacks",
+    "progress_verbosity",
 ]
 
 

@@ -437,7 +437,7 @@ def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks):
         validation_steps=setup.validation_steps,
         shuffle=False,
         callbacks=callbacks,
-        verbose=config.train.verbose,
+        verbose=callbacks_lib.progress_verbosity(config.train.verbose),
     )
     return history, time.perf_counter() - fit_start
 
@@ -528,6 +528,8 @@ def write_attention_example(model, config, data_dir, split, info, path, num_clip
     from keras_ispan.models import export_outputs_model
 
     outputs_model = export_outputs_model(model)
+    # one batch is read: without the cache (a partly read cached dataset warns and caches nothing)
+    config = config.replace(data=dataclasses.replace(config.data, cache=False))
     dataset = datasets.eval_dataset(config, data_dir, split, crops=1, num_clips=1)
     frames, labels = next(iter(dataset.take(1)))
     frames = frames[:num_clips]

@@ -25,11 +25,12 @@ import json
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import keras_tuner as kt
+from typing import TYPE_CHECKING, Any
 
 from training.config import core as config_lib
+
+if TYPE_CHECKING:
+    import keras_tuner as kt
 
 TUNERS = ("random", "bayesian", "hyperband")
 DIRECTIONS = ("min", "max")
@@ -193,6 +194,8 @@ def _read_file(path: pathlib.Path) -> dict[str, Any]:
 
 def objective_of(train_config: Any, tune_config: TuneConfig) -> kt.Objective:
     """The `kt.Objective` (name and direction) of the search."""
+    import keras_tuner as kt
+
     name = tune_config.objective or train_config.train.monitor
     direction = tune_config.direction or ("min" if name.endswith("loss") else "max")
     return kt.Objective(name, direction)

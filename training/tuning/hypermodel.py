@@ -307,7 +307,9 @@ class ISPANHyperModel(kt.HyperModel):
         kwargs.setdefault("epochs", config.train.epochs)
         kwargs.setdefault("steps_per_epoch", config.train.steps_per_epoch)
         kwargs.setdefault("validation_steps", config.train.validation_steps)
-        kwargs.setdefault("verbose", config.train.verbose)
+        from training.engine.callbacks import progress_verbosity
+
+        kwargs.setdefault("verbose", progress_verbosity(config.train.verbose))
         kwargs.setdefault("shuffle", False)  # the pipeline shuffles; Keras would only warn
         return model.fit(train_ds, validation_data=val_ds, **kwargs)
 

@@ -29,6 +29,7 @@ import keras_tuner as kt
 
 from keras_ispan.io.atomic import write_json_atomic, write_text_atomic
 from training.config import core as config_lib
+from training.engine.callbacks import progress_verbosity
 from training.tuning.config import TuneConfig, load_tuning, objective_of
 from training.tuning.hypermodel import TUNABLE, ISPANHyperModel, Spec, resolve_space
 
@@ -265,7 +266,7 @@ def run_search(
         tuner = build_tuner(hypermodel, tune_config, objective, epochs, strategy)
         if tune_config.overwrite or not (tune_config.project_dir / SIGNATURE_FILE).is_file():
             _write_json(tune_config.project_dir / SIGNATURE_FILE, signature)
-        tuner.search(epochs=epochs, verbose=verbose)
+        tuner.search(epochs=epochs, verbose=progress_verbosity(verbose))
         if is_distributed_worker():
             return SearchResult(tune_config.project_dir, [], None, None)
         best_model_path = save_best_model(tuner, tune_config.output_dir / "best.keras")

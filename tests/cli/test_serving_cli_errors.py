@@ -1,0 +1,93 @@
+"""The serving scripts: one line per mistake (exit status 2); the server refuses what it cannot serve
+(a missing or unreadable config, a base path without numbered versions, a port in use) before it loads
+any model."""
+
+import socket
+
+import pytest
+
+from tests.cli.scripts import TENSORFLOW_IMPORTED, assert_one_line_error, run_script
+from tests.ports import free_port
+
+
+@pytest.fixture
+def versioned_base(tmp_path):
+    """A base path with a version folder holding a (dummy) saved_model.pb: passes the folder checks."""
+    (tmp_path / "ispan" / "1").mkdir(parents=True)
+    (tmp_path / "ispan" / "1" / "saved_model.pb").write_bytes(b"")
+    return tmp_path / "ispan"
+
+
+def _server(*args, importtime=True):
+    return run_script("serving/server.py", f"--port={free_port()}", *args, importtime=importtime)
+
+
+def test_server_missing_config_file(tmp_path):
+    done = _server(f"--model_config_file={tmp_path / 'models.config'}")
+    assert_one_line_error(done, "server.py", "--model_config_file", "models.config", "no such file")
+    assert not TENSORFLOW_IMPORTED.search(done.stderr)
+
+
+def test_server_unparseable_config_file(tmp_path):
+    config = tmp_path / "models.config"
+    config.write_text("model_config_list { config { name: 'a' base_path: \n")
+    done = _server(f"--model_config_file={config}", importtime=False)
+    assert_one_line_error(done, "server.py", f"--model_config_file {config}")
+
+
+def test_server_refuses_a_keras_file_as_base_path(tmp_path):
+    model = tmp_path / "best.keras"
+    model.write_bytes(b"PK")
+    done = _server(f"--model_base_path={model}")
+    line = assert_one_line_error(done, "server.py", f"--model_base_path {model}", "is a file")
+    assert "serving/export.py" in line
+    assert "READY" not in done.stdout
+    assert not TENSORFLOW_IMPORTED.search(done.stderr)
+
+
+def test_server_refuses_a_base_path_without_versions(tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "best.keras").write_bytes(b"PK")
+    done = _server(f"--model_base_path={tmp_path}", "--model_name=ispan")
+    assert_one_line_error(
+        done, "server.py", "No versions of servable ispan found under base path",
+        "best.keras", "notes/",
+    )  # fmt: skip
+    assert not TENSORFLOW_IMPORTED.search(done.stderr)
+
+
+@pytest.mark.parametrize("flag", ["--port", "--rest_api_port"])
+def test_server_refuses_a_port_in_use_before_loading(versioned_base, flag):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        other = "--rest_api_port" if flag == "--port" else "--port"
+        done = run_script(
+            "serving/server.py", f"{flag}={port}", f"{other}={free_port()}",
+            f"--model_base_path={versioned_base}", importtime=True,
+        )  # fmt: skip
+    assert_one_line_error(done, "server.py", f"{flag}={port}", "another server is using it")
+    assert "READY" not in done.stdout
+    assert not TENSORFLOW_IMPORTED.search(done.stderr), "checked after loading"
+
+
+def test_export_missing_model(tmp_path):
+    done = run_script(
+        "serving/export.py", "--model", tmp_path / "none.keras", "--export-base", tmp_path,
+        importtime=True,
+    )  # fmt: skip
+    assert_one_line_error(done, "export.py", "--model", "none.keras", "file not found")
+    assert not TENSORFLOW_IMPORTED.search(done.stderr)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--rest", "localhost:8501"], "expected http://HOST:PORT"),
+        (["--grpc", "127.0.0.1:8500", "--frames", "0"], "--frames 0: must be >= 1"),
+    ],
+)
+def test_client_usage_errors(args, fragment):
+    done = run_script("serving/client.py", "clip.mp4", *args)
+    assert_one_line_error(done, "client.py", fragment)

@@ -1,0 +1,83 @@
+"""The training scripts: `--help` with defaults and argument errors before TensorFlow is imported, one
+line per mistake (exit status 2), a traceback only with `--debug`."""
+
+import pytest
+
+from tests.cli.scripts import (
+    SCRIPTS,
+    TENSORFLOW_IMPORTED,
+    assert_one_line_error,
+    run_script,
+)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_shows_defaults_without_tensorflow(script):
+    done = run_script(script, "--help", importtime=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "--debug" in done.stdout and "--verbose" in done.stdout
+    assert "default" in done.stdout
+    assert not TENSORFLOW_IMPORTED.search(done.stderr), f"{script} --help imported TensorFlow"
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "fragments"),
+    [
+        ("training/fit.py", ["--set", "fuson=1"], ["Received: key='fuson'"]),
+        ("training/fit.py", ["--backbone", "resnet5"], ["model.backbone", "resnet5"]),
+        ("training/tune.py", ["--set", "train.epochs=abc"], ["train.epochs"]),
+        ("training/evaluate.py", ["--model", "m.keras", "--sweep", "1,2,x"],
+         ["--sweep: '1,2,x' is not a comma-separated list of integers"]),
+        ("training/evaluate.py", ["--model", "missing.keras"], ["--model missing.keras: file not found"]),
+        ("training/evaluate.py", ["--model", "m.keras", "--segments", "0"], ["segments=0"]),
+        ("training/predict.py", ["v.mp4", "--model", "missing.keras"], ["--model missing.keras"]),
+        ("training/prepare.py", ["--videos", "v", "--output", "o", "--jpeg-quality", "0"],
+         ["jpeg_quality", "Received: 0"]),
+        ("training/reindex.py", ["no/such/folder"], ["no/such/folder"]),
+    ],
+)  # fmt: skip
+def test_argument_and_config_errors_are_one_line_before_tensorflow(script, args, fragments):
+    prog = script.rsplit("/", 1)[1]
+    done = run_script(script, *args, importtime=True)
+    assert_one_line_error(done, prog, *fragments)
+    assert not TENSORFLOW_IMPORTED.search(done.stderr), f"{script} imported TensorFlow first"
+
+
+def test_debug_shows_the_traceback():
+    done = run_script("training/evaluate.py", "--model", "missing.keras", "--debug")
+    assert done.returncode != 0
+    assert "Traceback" in done.stderr and "missing.keras" in done.stderr
+
+
+def test_keras_ispan_io_does_not_import_keras():
+    import subprocess
+    import sys
+
+    from tests.cli.scripts import REPO_ROOT
+
+    code = (
+        "import sys, keras_ispan.io.atomic, keras_ispan.io.transform, keras_ispan.io.quiet_logs;"
+        "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_keras_ispan_names_load_on_first_use():
+    import keras_ispan
+    from keras_ispan import PCARegularizer, PyramidAttention, layers
+
+    assert PyramidAttention is layers.PyramidAttention
+    assert PCARegularizer is keras_ispan.regularizers.PCARegularizer
+    assert set(keras_ispan.__all__) <= set(dir(keras_ispan))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        keras_ispan.nope  # noqa: B018
+
+
+def test_backbone_names_match_the_registry():
+    from keras_ispan.models import BACKBONES
+    from training.config.sections import BACKBONE_NAMES
+
+    assert tuple(BACKBONES) == BACKBONE_NAMES

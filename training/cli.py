@@ -1,0 +1,76 @@
+"""What every command line of `training/` shares: help with defaults, `--debug` and `--verbose`, quiet
+library logs, and mistakes answered with one line `prog: error: ...` (exit status 2).
+
+Nothing here imports TensorFlow or Keras: a script parses and validates its arguments with these, and
+imports the heavy modules only after (so `--help` and argument errors are fast).
+"""
+
+import argparse
+import sys
+
+# the mistakes a user can make (a wrong path, a bad value, a finished run): one line, no traceback
+USER_ERRORS = (
+    ValueError,
+    FileNotFoundError,
+    FileExistsError,
+    NotADirectoryError,
+    IsADirectoryError,
+)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the description's line breaks (its examples) and shows every option's default."""
+
+
+def make_parser(prog, description):
+    """An `ArgumentParser` named `prog` with defaults in `--help`, `--debug` and `--verbose`."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=HelpFormatter
+    )
+    add_common_flags(parser)
+    return parser
+
+
+def add_common_flags(parser):
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error instead of one line"
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="keep the logs of TensorFlow and other libraries"
+    )
+
+
+def quiet_libraries(verbose=False):
+    """Keeps TensorFlow's C++ and absl logs quiet unless `verbose` (call before importing TensorFlow)."""
+    from keras_ispan.io.quiet_logs import quiet_library_logs
+
+    quiet_library_logs(verbose)
+
+
+def fail(prog, message):
+    """Prints `prog: error: message` on stderr; returns the exit status of a usage error, 2."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 2
+
+
+class one_line_errors:  # noqa: N801 (a context manager used like a function)
+    """Turns a user mistake raised inside into one error line and `status = 2` (the exception is
+    swallowed; check `status` right after the block); with `debug` the exception propagates.
+
+        with one_line_errors("fit.py", args.debug) as errors:
+            ...
+        if errors.status:
+            return errors.status
+    """
+
+    def __init__(self, prog, debug=False):
+        self.prog, self.debug, self.status = prog, debug, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        if kind is None or self.debug or not issubclass(kind, USER_ERRORS):
+            return False
+        self.status = fail(self.prog, error)
+        return True
