@@ -122,8 +122,18 @@ def _rest_error(status, body, code):
 
 
 def test_missing_base_path_is_logged_and_bad_config_is_one_line(tmp_path):
+    """A config entry whose base path does not exist yet is logged and watched, as TF Serving does
+    (versions may be exported later); `--model_base_path` itself must hold a version (tests/cli)."""
     missing = tmp_path / "nowhere"
-    server = _start(missing, tmp_path)
+    watched = tmp_path / "watched.config"
+    watched.write_text(f'model_config_list {{ config {{ name: "ispan" base_path: "{missing}" '
+                       'model_platform: "tensorflow" } }')  # fmt: skip
+    rest_port, grpc_port = free_port(), free_port()
+    command = [
+        sys.executable, "serving/server.py", f"--port={grpc_port}", f"--rest_api_port={rest_port}",
+        f"--model_config_file={watched}", "--file_system_poll_wait_seconds=0.2",
+    ]  # fmt: skip
+    server = ServerProcess("local", command, rest_port, grpc_port, tmp_path / "server.log")
     try:
         _wait_for(lambda: "nowhere" in server.log_path.read_text(), "the missing path logged", 60)
         assert "does not exist" in server.log_path.read_text()
