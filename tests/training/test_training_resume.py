@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from tests.training.conftest import python_subprocess
+from tests.training.schedules import learning_rate_at
 from training.config.core import apply_overrides
-from training.engine.optim import learning_rate_at, make_schedule
+from training.engine.optim import make_schedule
 from training.engine.run import run
 
 SLOW_RUN = """

@@ -22,6 +22,13 @@ __all__ = [
 ]
 
 
+# `data.synthetic_<key>` -> the `SyntheticConfig` field it sets.
+_SYNTHETIC_FIELDS = {
+    "classes": "num_classes", "train": "train", "val": "val", "test": "test",
+    "frames": "num_frames", "size": "image_size", "seed": "seed",
+}  # fmt: skip
+
+
 def synthetic_config(config: TrainConfig):
     """The `keras_ispan.data.synthetic.SyntheticConfig` described by the `data.synthetic_*` keys (object sizes are
     scaled from the generator's 112-pixel defaults to `synthetic_size`)."""
@@ -30,15 +37,9 @@ def synthetic_config(config: TrainConfig):
     data = config.data
     scale = data.synthetic_size / SyntheticConfig.image_size
     return SyntheticConfig(
-        num_classes=data.synthetic_classes,
-        train=data.synthetic_train,
-        val=data.synthetic_val,
-        test=data.synthetic_test,
-        num_frames=data.synthetic_frames,
-        image_size=data.synthetic_size,
+        **{field: getattr(data, f"synthetic_{key}") for key, field in _SYNTHETIC_FIELDS.items()},
         target_size=max(4, round(SyntheticConfig.target_size * scale)),
         distractor_size=max(3, round(SyntheticConfig.distractor_size * scale)),
-        seed=data.synthetic_seed,
     )
 
 
