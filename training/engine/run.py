@@ -34,8 +34,7 @@ from training.engine import callbacks as callbacks_lib
 from training.engine import datasets, optim
 from training.engine.strategy import is_chief, make_strategy
 from training.evaluation import attention_pictures as visualize
-from training.evaluation import multiview as eval_lib
-from training.evaluation import plots
+from training.evaluation import multiview, plots
 
 __all__ = [
     "RunResult",
@@ -313,7 +312,7 @@ def _conclude(config, run_dir, result, model, initial_epoch, start, log) -> RunR
     """Exports (`output.export`), writes `metrics.json` last (it marks a finished run), logs the headline."""
     export_dir = _export(config, run_dir, log) if config.output.export else None
     result["wall_time_s"] = time.perf_counter() - start
-    eval_lib.write_json(run_dir / "metrics.json", result)
+    multiview.write_json(run_dir / "metrics.json", result)
     log(f"[run] finished in {result['wall_time_s']:.0f} s: {_headline(result)}; folder {run_dir}")
     return RunResult(
         run_dir=run_dir,
@@ -411,7 +410,7 @@ def mark_training_done(run_dir, initial_epoch, fit_seconds) -> None:
 
     A run killed after this point resumes straight to evaluation and writing instead of training again.
     """
-    eval_lib.write_json(
+    multiview.write_json(
         pathlib.Path(run_dir) / TRAINING_DONE,
         {"initial_epoch": int(initial_epoch), "fit_seconds": float(fit_seconds)},
     )
@@ -499,7 +498,7 @@ def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch
         f"[run] evaluating {run_dir / 'best.keras'} (epoch {best_state['epoch'] + 1}) on '{split}': "
         f"{config.eval.num_segments} frames x {config.eval.num_crops * config.eval.num_clips} views"
     )
-    test = eval_lib.evaluate(
+    test = multiview.evaluate(
         model,
         eval_ds,
         multi_label=info.multi_label,
