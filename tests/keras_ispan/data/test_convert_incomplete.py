@@ -23,18 +23,9 @@ PREPARE = pathlib.Path(__file__).resolve().parents[3] / "training" / "prepare.py
 
 def _write_faststart(path, num_frames=120, fps=30):
     """Noisy 64x48 H.264 frames (the bytes spread over the whole clip), index at the front."""
-    import av
-
-    rng = np.random.default_rng(0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for _ in range(num_frames):
-            image = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        out.mux(stream.encode())
-    return path
+    frames = np.random.default_rng(0).integers(0, 256, (num_frames, 48, 64, 3), dtype=np.uint8)
+    return write_video(path, frames, fps, "mp4", options={},
+                       container_options={"movflags": "faststart"})  # fmt: skip
 
 
 @pytest.fixture(scope="module")
