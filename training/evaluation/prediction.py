@@ -141,13 +141,10 @@ def predict_video_anytime(
     predictor: Predictor, video, *, threshold=0.9, max_frames=8, budget_ms=None, top_k=5,
     criterion="top1", anytime=None,
 ) -> Prediction:  # fmt: skip
-    """Anytime prediction on `video`: frames in coarse-to-fine order until the model is confident.
-
-    Decodes the `max_frames` TSN segment centres (as `predict_video(num_frames=max_frames)`), applies
-    the evaluation transform, and runs `keras_ispan.models.AnytimeClassifier.predict` on them in
-    `keras_ispan.io.coarse_to_fine` order: the centre first, then evenly spread 2, 4, 8, ... frames.
-    The `Prediction` holds the frames used, in the order taken (`frames`, `attention`,
-    `frame_indices` into the decoded video), `latency_ms` of the model calls and `anytime` (the stop).
+    """Anytime prediction on `video`: the `max_frames` TSN centres (as `predict_video`), transformed,
+    through `keras_ispan.models.AnytimeClassifier.predict` in coarse-to-fine order. The `Prediction`
+    holds the frames used in the order taken (`frames`, `attention`, `frame_indices` into the video),
+    `latency_ms` of the model calls and `anytime` (the stop).
 
     Args:
         predictor: `load_predictor(model_path)`.
