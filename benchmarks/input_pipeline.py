@@ -258,6 +258,31 @@ def _row(stage, runs, bound_runs, target, bound_is):
                 bound_is=bound_is)  # fmt: skip
 
 
+# the table's rows after the first, all against the same bound (`bound_pipeline`): run -> stage
+STAGES = {
+    "index_pipeline": "training pipeline: index reads, resize in the pipeline (clips/s)",
+    "records_pipeline": "training pipeline: whole records, resize in the pipeline (clips/s)",
+    "records_cached": "training pipeline: whole records, cache=True, resize in the pipeline (clips/s)",
+    "plan_index": "plan alone, index reads: parse, TSN, read K frames, windows, targets (clips/s)",
+    "plan_records": "plan alone, whole records: parse, TSN, cut K frames, windows, targets (clips/s)",
+    "transform": "transform alone: crop decode + resize + flip, in memory (clips/s)",
+    "transform_no_resize": "transform alone: crop decode (resize, flip left to the model), in memory (clips/s)",
+    "model_resize": "FrameResize to 224 + clip flip in the model, on this CPU (clips/s)",
+}
+
+
+def _rows(runs, conv, conv_bound, args):
+    """The table: the training pipeline against its bound (the headline), each stage, conversion."""
+    bound, headline = runs["bound"], "training pipeline: index reads, resize in the model (clips/s)"
+    rows = [_row(headline, runs["index_model"], bound, ">= 0.8",
+                 f"decode the {args.segments} sampled JPEGs only")]  # fmt: skip
+    rows += [_row(stage, runs[name], bound, "", "same bound") for name, stage in STAGES.items()]
+    conversion = f"PyAV decode + resize + JPEG encode, {args.workers} processes"
+    rows.append(dict(stage="conversion (frames/s)", measured=median(conv), bound=median(conv_bound),
+                     ratio=median(conv) / median(conv_bound), target=">= 0.7", bound_is=conversion))  # fmt: skip
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", default=None, help="folder of videos (default: shared clips)")
@@ -296,30 +321,7 @@ def main(argv=None):
             runs["model_resize"].append(measure_model_resize(*common))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    same, bound = "same bound", runs["bound"]
-    rows = [
-        _row("training pipeline: index reads, resize in the model (clips/s)", runs["index_model"],
-             bound, ">= 0.8", f"decode the {args.segments} sampled JPEGs only"),
-        _row("training pipeline: index reads, resize in the pipeline (clips/s)",
-             runs["index_pipeline"], bound, "", same),
-        _row("training pipeline: whole records, resize in the pipeline (clips/s)",
-             runs["records_pipeline"], bound, "", same),
-        _row("training pipeline: whole records, cache=True, resize in the pipeline (clips/s)",
-             runs["records_cached"], bound, "", same),
-        _row("plan alone, index reads: parse, TSN, read K frames, windows, targets (clips/s)",
-             runs["plan_index"], bound, "", same),
-        _row("plan alone, whole records: parse, TSN, cut K frames, windows, targets (clips/s)",
-             runs["plan_records"], bound, "", same),
-        _row("transform alone: crop decode + resize + flip, in memory (clips/s)",
-             runs["transform"], bound, "", same),
-        _row("transform alone: crop decode (resize, flip left to the model), in memory (clips/s)",
-             runs["transform_no_resize"], bound, "", same),
-        _row("FrameResize to 224 + clip flip in the model, on this CPU (clips/s)",
-             runs["model_resize"], bound, "", same),
-        dict(stage="conversion (frames/s)", measured=median(conv), bound=median(conv_bound),
-             ratio=median(conv) / median(conv_bound), target=">= 0.7",
-             bound_is=f"PyAV decode + resize + JPEG encode, {args.workers} processes"),
-    ]  # fmt: skip
+    rows = _rows(runs, conv, conv_bound, args)
     print(f"videos: {source}; K={args.segments}, {args.image_size}x{args.image_size} crops, "
           f"batch {args.batch}, {args.repeats} alternating repeats (medians)")  # fmt: skip
     print_table(rows, ["stage", "measured", "bound", "ratio", "cpu_ms", "bound_cpu_ms",

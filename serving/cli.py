@@ -10,23 +10,26 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
     """Keeps the description's line breaks and shows every option's default."""
 
 
+# the flags of every serving command line, all `store_true`
+COMMON_FLAGS = {
+    "--debug": "show the traceback of an error instead of one line",
+    "--verbose": "keep the logs of TensorFlow, gRPC and the server",
+}
+
+
 def add_common_flags(parser):
-    parser.add_argument(
-        "--debug", action="store_true", help="show the traceback of an error instead of one line"
-    )
-    parser.add_argument(
-        "--verbose", action="store_true", help="keep the logs of TensorFlow, gRPC and the server"
-    )
-
-
-def quiet_libraries(verbose=False):
-    """Keeps TensorFlow's C++, absl and gRPC logs quiet unless `verbose` (before TensorFlow loads)."""
-    from keras_ispan.io.quiet_logs import quiet_library_logs
-
-    quiet_library_logs(verbose)
+    for flag, text in COMMON_FLAGS.items():
+        parser.add_argument(flag, action="store_true", help=text)
 
 
 def fail(prog, message):
     """Prints `prog: error: message` on stderr; returns the exit status of a usage error, 2."""
     print(f"{prog}: error: {message}", file=sys.stderr)
     return 2
+
+
+def quiet_libraries(verbose=False):
+    """`keras_ispan.io.quiet_logs.quiet_library_logs`, imported only when called (not for --help)."""
+    from keras_ispan.io.quiet_logs import quiet_library_logs
+
+    quiet_library_logs(verbose)

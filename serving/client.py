@@ -151,8 +151,15 @@ class Transport:
         )
 
 
+@dataclasses.dataclass
 class _ClientBase:
-    """What both clients share: learning the transport from the server, classifying a clip."""
+    """What both clients share: the model version or label asked for, the timeout (seconds),
+    keyword-only; learning the transport from the server, classifying a clip."""
+
+    _: dataclasses.KW_ONLY
+    version: int | None = None
+    label: str | None = None
+    timeout: float = 60.0
 
     def transport(self, short_side=None):
         """The `Transport` to use (learned once per client and cached; `short_side` overrides)."""
@@ -198,9 +205,6 @@ class RestClient(_ClientBase):
 
     url: str
     model: str
-    version: int | None = None
-    label: str | None = None
-    timeout: float = 60.0
 
     def __post_init__(self):
         parts = urllib.parse.urlsplit(self.url)
@@ -301,9 +305,6 @@ class GrpcClient(_ClientBase):
 
     target: str
     model: str
-    version: int | None = None
-    label: str | None = None
-    timeout: float = 60.0
     max_message_bytes: int = MAX_MESSAGE_BYTES
 
     def __post_init__(self):

@@ -28,6 +28,24 @@ def _bool(text):
     return value in ("true", "1")
 
 
+_REFUSED = "a request may declare; beyond it: INVALID_ARGUMENT / HTTP 400"
+# int flags of the request limits, gRPC threads and load retries (--help order; ServerOptions' defaults)
+REQUEST_FLAGS = {
+    "max_request_bytes": "largest request accepted",
+    "grpc_max_threads": "gRPC worker threads",
+    "max_batch_size": f"largest examples per request input (axis 0) {_REFUSED}",
+    "max_clip_frames": f"largest frames per clip of an input named frames (axis 1) {_REFUSED}",
+    "max_tensor_elements": f"largest elements per request input tensor {_REFUSED}",
+    "max_num_load_retries": "retries of a version that failed to load (the serving version stays)",
+    "load_retry_interval_micros": "microseconds between load retries",
+}
+
+
+def _add_request_flags(p, defaults):
+    for name, text in REQUEST_FLAGS.items():
+        p.add_argument(f"--{name}", type=int, default=defaults[name].default, help=text)
+
+
 def parse_args(argv=None):
     """`(ServerOptions, flags)`: the options (raises `ValueError` on a bad value) and `--verbose`,
     `--debug`; nothing heavy is imported."""
@@ -57,29 +75,7 @@ def parse_args(argv=None):
         "--allow_version_labels_for_unavailable_models", type=_bool, default=False,
         help="accept labels of versions not loaded",
     )  # fmt: skip
-    p.add_argument(
-        "--max_request_bytes", type=int, default=d["max_request_bytes"].default,
-        help="largest request accepted",
-    )  # fmt: skip
-    p.add_argument("--grpc_max_threads", type=int, default=16, help="gRPC worker threads")
-    limits = {
-        "max_batch_size": "examples per request input (axis 0)",
-        "max_clip_frames": "frames per clip of an input named frames (axis 1)",
-        "max_tensor_elements": "elements per request input tensor",
-    }
-    for name, what in limits.items():
-        p.add_argument(
-            f"--{name}", type=int, default=d[name].default,
-            help=f"largest {what} a request may declare; beyond it: INVALID_ARGUMENT / HTTP 400",
-        )  # fmt: skip
-    p.add_argument(
-        "--max_num_load_retries", type=int, default=d["max_num_load_retries"].default,
-        help="retries of a version that failed to load (the serving version stays)",
-    )  # fmt: skip
-    p.add_argument(
-        "--load_retry_interval_micros", type=int, default=d["load_retry_interval_micros"].default,
-        help="microseconds between load retries",
-    )  # fmt: skip
+    _add_request_flags(p, d)
     add_common_flags(p)
     args = p.parse_args(argv)
     flags = argparse.Namespace(

@@ -5,6 +5,7 @@ Examples:
     python training/predict.py clip.mp4 --model M --frames 16 --top-k 3 --visualize attention.gif
     python training/predict.py a.mp4 b.mp4 --model M --json     # one JSON object per video per line
     python training/predict.py long.mp4 --model M --window 10    # a timeline: one row per 10 s window
+    python training/predict.py clip.mp4 --model M --anytime --threshold 0.9 --max-frames 8 --json
 """
 
 import pathlib
@@ -30,7 +31,8 @@ def parse_args(argv=None):
         "--json",
         action="store_true",
         help="print one JSON object per video per line: video, top_k [{class, score}], frames_used, "
-        "frame_indices, attention_shape, latency_ms, rotation, warnings (errors go to stderr)",
+        "frame_indices, attention_shape, latency_ms, rotation, warnings, with --anytime also anytime "
+        "{threshold, criterion, max_frames, budget_ms, stopped, confidence} (errors go to stderr)",
     )
     parser.add_argument(
         "--visualize",
@@ -44,7 +46,40 @@ def parse_args(argv=None):
         "score per window; with --json one object per window: video, start_s, end_s, top_k, "
         "frame_times), in one streaming pass that keeps only each window's frames",
     )
+    anytime = parser.add_argument_group("anytime inference (--anytime)")
+    anytime.add_argument(
+        "--anytime",
+        action="store_true",
+        help="take frames coarse to fine (the centre, then 2, 4, 8, ... evenly spread) and stop when "
+        "the top-1 probability reaches --threshold; the output says how many frames were used",
+    )
+    anytime.add_argument(
+        "--threshold", type=float, help="confidence that stops --anytime (default 0.9; > 1: never)"
+    )
+    anytime.add_argument(
+        "--max-frames", type=int, help="frames at most with --anytime (default: --frames)"
+    )
+    anytime.add_argument(
+        "--budget-ms", type=float, help="stop --anytime once the model took this many milliseconds"
+    )
     return parser.parse_args(argv)
+
+
+def _anytime_error(args):
+    """The one-line problem with the anytime arguments, or None."""
+    given = [f"--{n.replace('_', '-')}" for n in ("threshold", "max_frames", "budget_ms")
+             if getattr(args, n) is not None]  # fmt: skip
+    if given and not args.anytime:
+        return f"{', '.join(given)} need --anytime. Received: {' '.join(given)} without --anytime"
+    if args.anytime and args.window is not None:
+        return f"--anytime classifies whole videos, not windows. Received: window={args.window}"
+    if args.threshold is not None and not args.threshold >= 0:
+        return f"--threshold must be >= 0. Received: threshold={args.threshold}"
+    if args.max_frames is not None and args.max_frames < 1:
+        return f"--max-frames must be >= 1. Received: max_frames={args.max_frames}"
+    if args.budget_ms is not None and not args.budget_ms > 0:
+        return f"--budget-ms must be > 0. Received: budget_ms={args.budget_ms}"
+    return None
 
 
 def predict_timeline(predictor, video, args) -> int:
@@ -96,7 +131,7 @@ def _argument_error(args):
                 f"Received: window={args.window}")  # fmt: skip
     if args.visualize and pathlib.Path(args.visualize).suffix.lower() not in (".png", ".gif"):
         return f"--visualize must end in .png or .gif. Received: {args.visualize}"
-    return None
+    return _anytime_error(args)
 
 
 def main(argv=None) -> int:
@@ -134,12 +169,28 @@ def _predict_all(args, predictor, visualize_to) -> int:
     return status
 
 
+def _predict(args, predictor, video):
+    """`predict_video`, or `predict_video_anytime` with `--anytime` (one split model for all videos)."""
+    from training.evaluation.prediction import predict_video, predict_video_anytime
+
+    if not args.anytime:
+        return predict_video(predictor, video, num_frames=args.frames, top_k=args.top_k)
+    if getattr(args, "_anytime_model", None) is None:
+        from keras_ispan.models import AnytimeClassifier
+
+        args._anytime_model = AnytimeClassifier(predictor.outputs_model)
+    return predict_video_anytime(
+        predictor, video, threshold=0.9 if args.threshold is None else args.threshold,
+        max_frames=args.max_frames or args.frames, budget_ms=args.budget_ms, top_k=args.top_k,
+        anytime=args._anytime_model,
+    )  # fmt: skip
+
+
 def _predict_one(args, predictor, video, picture) -> int:
     from training.evaluation.attention_pictures import save_attention_picture
-    from training.evaluation.prediction import predict_video
 
     try:
-        result = predict_video(predictor, video, num_frames=args.frames, top_k=args.top_k)
+        result = _predict(args, predictor, video)
     except ValueError as error:
         if args.debug:
             raise
@@ -154,6 +205,9 @@ def _predict_one(args, predictor, video, picture) -> int:
         print(f"{video}:")
         for name, score in result.top_k:
             print(f"  {score:7.4f}  {name}")
+        if result.anytime is not None:
+            print(f"  anytime: {result.frames.shape[0]} of {result.anytime['max_frames']} frames "
+                  f"({result.anytime['stopped']}), {result.latency_ms:.1f} ms")  # fmt: skip
     if picture is not None:
         best, score = result.top_k[0]
         save_attention_picture(

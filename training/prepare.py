@@ -23,7 +23,11 @@ import sys
 if not __package__:  # run as a script from a checkout: the repository root on the path
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from keras_ispan.data.layouts import LAYOUTS  # noqa: E402 (no TensorFlow: `--help` stays fast)
+from keras_ispan.data.layouts import (  # noqa: E402 (no TensorFlow: `--help` stays fast)
+    LAYOUTS,
+    TEST_FRACTION,
+    VAL_FRACTION,
+)
 from training.cli import make_parser, one_line_errors, quiet_libraries  # noqa: E402
 
 
@@ -50,12 +54,22 @@ def parse_args(argv=None):
     p.add_argument("--jpeg-quality", type=int, default=90)
     p.add_argument("--clips-per-shard", type=int, default=64)
     p.add_argument(
-        "--val-fraction", type=float, default=0.0, help="folders/manifest without splits"
+        "--val-fraction",
+        type=float,
+        default=VAL_FRACTION,
+        help="folders/manifest without splits: the share of each class carved into `val`, where "
+        "fit.py selects its best epoch (a class of 3 or more videos keeps at least one; 0: no val, "
+        "and fit.py then carves one from train at load time)",
     )
     p.add_argument(
-        "--test-fraction", type=float, default=0.2, help="folders/manifest without splits"
+        "--test-fraction",
+        type=float,
+        default=TEST_FRACTION,
+        help="folders/manifest without splits: the share of each class carved into `test`",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="the split's seed (recorded in metadata.json)"
+    )
     p.add_argument(
         "--overwrite", action="store_true", help="discard what --output holds, start over"
     )

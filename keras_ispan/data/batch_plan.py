@@ -18,7 +18,14 @@ group (it becomes one batch of one shape, resized by the model).
 import tensorflow as tf
 
 from keras_ispan.data.augment import crop_windows, scale_pairs, scale_sides, tsn_random_indices
-from keras_ispan.data.clip_reader import CONTEXT_FEATURES, INDEX_FEATURES
+from keras_ispan.data.clip_reader import (
+    CONTEXT_FEATURES,
+    INDEX_FEATURES,
+    batch_targets,
+    dense_rows,
+    frame_count,
+    frame_spans,
+)
 from keras_ispan.data.shard_index import read_group
 
 _SHAPE = {
@@ -34,17 +41,6 @@ def parse_group(records, indexed=False):
     return context
 
 
-def _frame_spans(frame_index, indices):
-    """`(offset, length)` `(R, K, 2)` int64 of the sampled frames, from the records' frame indexes."""
-    positions = 16 * tf.cast(indices, tf.int64)
-    entries = tf.strings.substr(
-        frame_index[:, None], positions, tf.fill(tf.shape(positions), tf.constant(16, tf.int64))
-    )
-    return tf.reshape(
-        tf.io.decode_raw(entries, tf.int64, little_endian=True), [-1, positions.shape[1], 2]
-    )
-
-
 def group_frames(records, context, indices, shards=None):
     """The sampled frames' JPEG bytes `(R, K)`.
 
@@ -52,7 +48,7 @@ def group_frames(records, context, indices, shards=None):
     parsed whole), or, for index records, read from the shard files `shards` `(R,)`.
     """
     if shards is not None:  # index records always hold a frame index
-        spans = _frame_spans(context["frame_index"], indices)
+        spans = frame_spans(context["frame_index"], indices)
         offsets = context["record_offset"][:, None] + spans[..., 0]
         frames = tf.numpy_function(
             read_group, [shards, offsets, spans[..., 1], context["shard_bytes"]], tf.string,
@@ -61,7 +57,7 @@ def group_frames(records, context, indices, shards=None):
         return tf.ensure_shape(frames, indices.shape)
 
     def by_index():
-        spans = _frame_spans(context["frame_index"], indices)
+        spans = frame_spans(context["frame_index"], indices)
         return tf.strings.substr(records[:, None], spans[..., 0], spans[..., 1])
 
     def by_parse():
@@ -74,41 +70,9 @@ def group_frames(records, context, indices, shards=None):
     return tf.cond(has_index, by_index, by_parse)
 
 
-def _group_times(context, indices):
-    """Seconds `(R, K)` of the sampled frames: the stored timestamps (format version 3) of the clips
-    that have them, `index / fps` for the others (as `clip_reader.frame_times_at`)."""
-    by_index = tf.cast(indices, tf.float32) / tf.maximum(context["fps"], 1e-6)[:, None]
-    if "frame_times" not in context:
-        return by_index
-    times = context["frame_times"]  # sparse (R, T); rows without times are empty
-    stored = tf.pad(tf.sparse.to_dense(times), [[0, 0], [0, 1]])  # (R, Tmax + 1): never empty
-    count = tf.math.bincount(
-        tf.cast(times.indices[:, 0], tf.int32), minlength=tf.shape(indices)[0], dtype=tf.int64
-    )[: tf.shape(indices)[0]]
-    indices64 = tf.cast(indices, tf.int64)
-    picked = tf.gather(stored, tf.minimum(indices64, tf.cast(tf.shape(stored)[1] - 1, tf.int64)),
-                       batch_dims=1)  # fmt: skip
-    return tf.where((count > tf.reduce_max(indices64, axis=1))[:, None], picked, by_index)
-
-
 def group_targets(context, indices, num_classes, multi_label, label_source):
-    """Targets of the group: int32 `(R,)` class ids, or multi-hot float32 `(R, num_classes)`; as
-    `clip_record.clip_target` clip by clip."""
-    labels = tf.sparse.to_dense(context["label"], default_value=-1)
-    if not multi_label:
-        return tf.cast(labels[:, 0], tf.int32)
-    hot = tf.reduce_max(tf.one_hot(labels, num_classes, dtype=tf.float32), axis=1)
-    if label_source == "video":
-        return hot
-    actions = tf.sparse.to_dense(context["action_labels"], default_value=-1)
-    starts = tf.sparse.to_dense(context["action_starts"])
-    ends = tf.sparse.to_dense(context["action_ends"])
-    times = _group_times(context, indices)[:, :, None]  # (R, K, 1)
-    under = (starts[:, None, :] <= times) & (times <= ends[:, None, :])  # (R, K, A)
-    seen = tf.where(tf.reduce_any(under, axis=1), actions, -1)
-    timed_hot = tf.reduce_max(tf.one_hot(seen, num_classes, dtype=tf.float32), axis=1)
-    timed = tf.reduce_any(actions >= 0, axis=1)[:, None]
-    return tf.where(timed, timed_hot, hot)
+    """Targets of the group (`clip_reader.batch_targets`) from its batched parse `context`."""
+    return batch_targets(dense_rows(context), indices, num_classes, multi_label, label_source)
 
 
 def plan_group(source, seed, *, num_segments, image_size, scales, max_distort, flip, crop_base,
@@ -127,12 +91,7 @@ def plan_group(source, seed, *, num_segments, image_size, scales, max_distort, f
     shards, records = source if isinstance(source, tuple) else (None, source)
     context = parse_group(records, indexed=shards is not None)
     seeds = tf.random.experimental.stateless_split(seed, 4)
-    frame_index = context["frame_index"]
-    num_frames = tf.where(
-        tf.strings.length(frame_index) > 0,
-        tf.cast(tf.strings.length(frame_index) // 16, tf.int64),
-        context["num_frames"],
-    )
+    num_frames = frame_count(context["frame_index"], context["num_frames"])
     indices = tsn_random_indices(num_frames, num_segments, seeds[0])
     frames = group_frames(records, context, indices, shards)
     heights, widths = _frame_shapes(context, frames)

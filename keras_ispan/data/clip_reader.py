@@ -7,12 +7,18 @@ index) fall back to parsing every frame, inside the same graph (`tf.cond`), so o
 `read_indexed_clip(shard_path, index_record)` does the same from a clip's index record
 (`keras_ispan/data/shard_index.py`), reading only the sampled frames' bytes from the shard file.
 `ClipFrames.from_encoded` wraps an already parsed `(T,)` string tensor the same way.
+
+One implementation per concept, shared with the batched training plan (`batch_plan.py`): a frame's
+byte range from the `frame_index` (`frame_spans`, `frame_count`) and a clip's target from its labels
+or its timed actions (`batch_targets`; `clip_target` is a batch of one).
 """
 
 import dataclasses
 from collections.abc import Callable
 
 import tensorflow as tf
+
+from keras_ispan.data import records
 
 CONTEXT_FEATURES = {  # the context of a clip record that readers parse
     "video_id": tf.io.FixedLenFeature([], tf.string, default_value=""),
@@ -54,16 +60,31 @@ def parse_clip(serialized):
     }
 
 
+def frame_spans(frame_index, indices):
+    """`(offset, length)` int64 `(..., n, 2)` of the frames `indices` `(..., n)` of clips whose
+    `frame_index` features `(...)` are given: `records.INDEX_ENTRY_BYTES` bytes a frame, a
+    little-endian int64 pair (as `records.encode_frame_index` writes it)."""
+    positions = records.INDEX_ENTRY_BYTES * tf.cast(indices, tf.int64)
+    sizes = tf.fill(tf.shape(positions), tf.constant(records.INDEX_ENTRY_BYTES, tf.int64))
+    entries = tf.strings.substr(tf.expand_dims(frame_index, -1), positions, sizes)
+    spans = tf.io.decode_raw(entries, tf.int64, little_endian=True)
+    return tf.ensure_shape(spans, indices.shape.concatenate([2]))
+
+
+def frame_count(frame_index, num_frames):
+    """int64 frame counts of clips: their `frame_index` entries, or `num_frames` for records without
+    an index (format version 1)."""
+    indexed = tf.cast(tf.strings.length(frame_index), tf.int64) // records.INDEX_ENTRY_BYTES
+    return tf.where(indexed > 0, indexed, tf.cast(num_frames, tf.int64))
+
+
 def _context(serialized, extra=None):
-    """`(context dict, frame index (T, 2) int64, has_index, num_frames)` of a record's context."""
+    """`(context dict, has_index, num_frames)` of a record's context."""
     features = dict(CONTEXT_FEATURES, **(extra or {}))
     context, _ = tf.io.parse_single_sequence_example(serialized, context_features=features)
-    index = tf.reshape(
-        tf.io.decode_raw(context["frame_index"], tf.int64, little_endian=True), [-1, 2]
-    )
-    has_index = tf.shape(index)[0] > 0
-    num_frames = tf.where(has_index, tf.shape(index)[0], tf.cast(context["num_frames"], tf.int32))
-    return context, index, has_index, num_frames
+    has_index = tf.strings.length(context["frame_index"]) > 0
+    num_frames = tf.cast(frame_count(context["frame_index"], context["num_frames"]), tf.int32)
+    return context, has_index, num_frames
 
 
 def _info(context):
@@ -79,11 +100,11 @@ def read_clip(serialized):
     `action_labels` `(A,)` int64, `action_starts`, `action_ends` `(A,)` float32 (empty without them)
     and `frame_times` `(T,)` float32 (the frames' timestamps, format version 3; empty without them).
     """
-    context, index, has_index, num_frames = _context(serialized)
+    context, has_index, num_frames = _context(serialized)
 
     def take(indices):
         def by_index():
-            spans = tf.gather(index, indices)
+            spans = frame_spans(context["frame_index"], indices)
             return tf.strings.substr(serialized, spans[:, 0], spans[:, 1])
 
         def by_parse():  # format version 1: no index
@@ -108,10 +129,10 @@ def read_indexed_clip(shard_path, index_record):
     """
     from keras_ispan.data.shard_index import read_ranges
 
-    context, index, _, num_frames = _context(index_record, INDEX_FEATURES)
+    context, _, num_frames = _context(index_record, INDEX_FEATURES)
 
     def take(indices):
-        spans = tf.gather(index, indices)
+        spans = frame_spans(context["frame_index"], indices)
         frames = tf.numpy_function(
             read_ranges,
             [shard_path, context["record_offset"] + spans[:, 0], spans[:, 1],
@@ -125,44 +146,93 @@ def read_indexed_clip(shard_path, index_record):
     return ClipFrames(num_frames, take), _info(context)
 
 
-def make_target(label, num_classes, multi_label):
-    """int32 scalar class id, or multi-hot float32 `(num_classes,)` for multi-label."""
-    if multi_label:
-        hot = tf.reduce_sum(tf.one_hot(label, num_classes, dtype=tf.float32), axis=0)
-        return tf.minimum(hot, 1.0)
-    return tf.cast(label[0], tf.int32)
+def batch_targets(info, indices, num_classes, multi_label, label_source="video"):
+    """The training/evaluation targets of `R` clips: int32 `(R,)` class ids, or multi-hot float32
+    `(R, num_classes)` for multi-label.
+
+    `info` holds the clips' contexts as dense rows: `label` `(R, L)` and `action_labels` `(R, A)`
+    int64 padded with -1, `action_starts`, `action_ends` `(R, A)`, `fps` `(R,)`, `frame_times`
+    `(R, T)` of which the first `frame_count` `(R,)` are a clip's own (`dense_rows` makes them).
+    `label_source="video"`: the records' labels (every action of the video). `"frames"` (multi-label
+    datasets with timed actions, such as Charades): the actions under the sampled frames `indices`
+    `(R, K)`; a clip without timed actions keeps its video labels. `PipelineConfig` validates
+    `label_source`.
+    """
+    labels = info["label"]
+    if not multi_label:
+        return tf.cast(labels[:, 0], tf.int32)
+    hot = _multi_hot(labels, num_classes)
+    if label_source == "video":
+        return hot
+    actions = info["action_labels"]
+    seen = tf.where(_actions_under(info, indices), actions, -1)
+    timed = tf.reduce_any(actions >= 0, axis=1)[:, None]
+    return tf.where(timed, _multi_hot(seen, num_classes), hot)
 
 
-def frame_times_at(frame_times, fps, indices):
-    """Times (seconds) of the frames `indices`: the stored timestamps `frame_times` `(T,)` when the
-    record has them (format version 3), else `index / fps` (older records)."""
-    indices = tf.reshape(indices, [-1])
-    by_index = tf.cast(indices, tf.float32) / tf.maximum(fps, 1e-6)
-    stored = tf.cast(tf.size(frame_times), indices.dtype) > tf.reduce_max(indices)
-    return tf.cond(stored, lambda: tf.gather(frame_times, indices), lambda: by_index)
+def clip_target(info, indices, num_classes, multi_label, label_source="video"):
+    """`batch_targets` of one clip from its context `info` (see `read_clip`) and the indices of its
+    sampled frames (any shape)."""
+    indices = tf.reshape(indices, [1, -1])
+    return batch_targets(_one_row(info), indices, num_classes, multi_label, label_source)[0]
 
 
 def actions_at(info, indices):
-    """Labels `(n,)` int64 of the timed actions under any sampled frame.
+    """Labels `(n,)` int64 of the timed actions of one clip (`read_clip`'s `info`) under any of its
+    sampled frames `indices` (any shape).
 
     An action is under frame `i` when `start <= t_i <= end` (seconds), `t_i` the frame's stored
     timestamp, or `i / fps` for records without timestamps (`frame_times_at`).
     """
-    times = frame_times_at(info.get("frame_times", tf.zeros([0])), info["fps"], indices)
-    starts, ends = info["action_starts"], info["action_ends"]
-    under = (starts[None, :] <= times[:, None]) & (times[:, None] <= ends[None, :])
-    return tf.boolean_mask(info["action_labels"], tf.reduce_any(under, axis=0))
+    under = _actions_under(_one_row(info), tf.reshape(indices, [1, -1]))[0]
+    return tf.boolean_mask(info["action_labels"], under)
 
 
-def clip_target(info, indices, num_classes, multi_label, label_source="video"):
-    """The training/evaluation target of a clip from its context `info` (see `read_clip`).
+def frame_times_at(info, indices):
+    """Times (seconds) `(R, K)` of the frames `indices` `(R, K)` of clips (`batch_targets`'s `info`):
+    a clip's stored timestamps when it has them (format version 3), else `index / fps` (older
+    records)."""
+    by_index = tf.cast(indices, tf.float32) / tf.maximum(info["fps"], 1e-6)[:, None]
+    stored = tf.pad(info["frame_times"], [[0, 0], [0, 1]])  # (R, T + 1): never empty
+    indices64 = tf.cast(indices, tf.int64)
+    last = tf.cast(tf.shape(stored)[1] - 1, tf.int64)
+    picked = tf.gather(stored, tf.minimum(indices64, last), batch_dims=1)
+    has_times = tf.cast(info["frame_count"], tf.int64) > tf.reduce_max(indices64, axis=1)
+    return tf.where(has_times[:, None], picked, by_index)
 
-    `label_source="video"`: the record's labels (every action of the video). `"frames"` (multi-label
-    datasets with timed actions, such as Charades): the actions under the sampled frames `indices`;
-    a clip without timed actions keeps its video labels. `PipelineConfig` validates `label_source`.
-    """
-    if label_source == "video":
-        return make_target(info["label"], num_classes, multi_label)
-    timed = tf.size(info["action_labels"]) > 0
-    labels = tf.cond(timed, lambda: actions_at(info, indices), lambda: info["label"])
-    return make_target(labels, num_classes, multi_label)
+
+def _actions_under(info, indices):
+    """`(R, A)` bool: whether each timed action is under any of the clip's sampled frames."""
+    times = frame_times_at(info, indices)[:, :, None]  # (R, K, 1)
+    starts, ends = info["action_starts"][:, None, :], info["action_ends"][:, None, :]
+    return tf.reduce_any((starts <= times) & (times <= ends), axis=1)
+
+
+def _multi_hot(labels, num_classes):
+    """`(R, L)` int64 labels (-1: none) -> `(R, num_classes)` float32 multi-hot."""
+    hot = tf.reduce_sum(tf.one_hot(labels, num_classes, dtype=tf.float32), axis=1)
+    return tf.minimum(hot, 1.0)
+
+
+def _one_row(info):
+    """`read_clip`'s context of one clip as `batch_targets`'s rows of a batch of one."""
+    times = info.get("frame_times", tf.zeros([0]))
+    keys = ("label", "action_labels", "action_starts", "action_ends", "fps")
+    return {**{k: info[k][None] for k in keys}, "frame_times": times[None],
+            "frame_count": tf.size(times)[None]}  # fmt: skip
+
+
+def dense_rows(context):
+    """A batched parse's context (`batch_plan.parse_group`) as `batch_targets`'s dense rows."""
+    lists = ("action_starts", "action_ends")
+    rows = {k: tf.sparse.to_dense(context[k], default_value=-1) for k in ("label", "action_labels")}
+    rows.update({k: tf.sparse.to_dense(context[k]) for k in lists}, fps=context["fps"])
+    count = tf.shape(context["fps"])[0]
+    times = context.get("frame_times")
+    if times is None:
+        times = tf.SparseTensor(tf.zeros([0, 2], tf.int64), tf.zeros([0]), [count, 0])
+    rows["frame_times"] = tf.sparse.to_dense(times)
+    rows["frame_count"] = tf.math.bincount(
+        tf.cast(times.indices[:, 0], tf.int32), minlength=count, dtype=tf.int64
+    )[:count]
+    return rows

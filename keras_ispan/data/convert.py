@@ -29,7 +29,13 @@ import numpy as np
 
 from keras_ispan.data import records
 from keras_ispan.data import shard_index as clip_index
-from keras_ispan.data.layouts import LAYOUTS, VIDEO_EXTENSIONS, parse_layout
+from keras_ispan.data.layouts import (
+    LAYOUTS,
+    TEST_FRACTION,
+    VAL_FRACTION,
+    VIDEO_EXTENSIONS,
+    parse_layout,
+)
 from keras_ispan.io.atomic import write_json_atomic
 from keras_ispan.io.video import VideoDecodeError, decode_video
 
@@ -52,8 +58,8 @@ class ConvertConfig:
     max_frames: int | None = None
     jpeg_quality: int = 90
     clips_per_shard: int = 64
-    val_fraction: float = 0.0
-    test_fraction: float = 0.2
+    val_fraction: float = VAL_FRACTION
+    test_fraction: float = TEST_FRACTION
     seed: int = 0
     overwrite: bool = False
     incomplete: str = "keep"
@@ -368,7 +374,7 @@ def _finish(config, layout, plan, out, state_dir, skipped, start, progress, log)
         created_by="training/prepare.py", layout=config.layout,
         source=str(config.videos), settings={**config.encoding(), "incomplete": config.incomplete},
         failed=failed, warnings=warnings, skipped_entries=layout.problems, incomplete=incomplete,
-        unused_files=unused,
+        unused_files=unused, split_rule=layout.split_rule,
     )  # fmt: skip
     summary = ConvertSummary(
         output=out, counts={s: v["count"] for s, v in splits.items()}, failed=failed,

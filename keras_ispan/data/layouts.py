@@ -4,8 +4,9 @@
 `VideoItem(path, labels, video_id)`. Entries of annotation files that name missing videos are reported in
 `Layout.problems` (file, line, path) and skipped; a missing folder or annotation file raises an error
 naming it. Layouts:
-- `folders`: `videos/<class>/*.mp4`, split by `val_fraction`/`test_fraction` per class (seeded), or
-  `videos/{train,val,test}/<class>/*` when split folders exist.
+- `folders`: `videos/<class>/*.mp4`, split by `val_fraction` (default 0.1) / `test_fraction` (0.2) per
+  class (seeded; a class of 3 or more videos keeps at least one in val; the rule is `Layout.split_rule`,
+  recorded in `metadata.json`), or `videos/{train,val,test}/<class>/*` when split folders exist.
 - `ucf101`: `classInd.txt`, `trainlist0N.txt`, `testlist0N.txt` (N = `split`) in `annotations`
   (default: `videos/ucfTrainTestlist` or beside `videos`).
 - `hmdb51`: `<class>_test_split{N}.txt` files (`name.avi 1|2|0`: train, test, unused); videos in
@@ -16,7 +17,7 @@ naming it. Layouts:
   `PipelineConfig(label_source="frames")` labels a clip with the actions under its sampled frames).
 - `manifest`: a CSV (`path`, `label` or `labels` separated by `;`, optional `split`) or JSON lines
   (`{"path": ..., "label": ... | "labels": [...], "split": ...}`) given as `annotations`; relative paths
-  are resolved against `videos`.
+  are resolved against `videos`; rows without a split are carved per class as `folders` does.
 """
 
 import csv
@@ -61,6 +62,7 @@ class Layout:
     splits: dict
     problems: list = dataclasses.field(default_factory=list)
     annotation_paths: list = dataclasses.field(default_factory=list)  # the annotation files read
+    split_rule: dict | None = None  # how splits were carved (`split_rule`); None: the layout's
 
 
 def _folder(path, what="videos folder"):
@@ -90,11 +92,34 @@ def _video_id(path, root):
         return path.as_posix()
 
 
+VAL_FRACTION = 0.1  # the share of each class carved into val (`prepare.py --val-fraction`)
+TEST_FRACTION = 0.2
+MIN_VAL_VIDEOS = 3  # a class with at least this many videos keeps at least one in `val`
+
+
+def split_rule(val_fraction, test_fraction, seed):
+    """The record of how `folders`/`manifest` carve splits (`metadata.json` `split_rule`)."""
+    return {
+        "kind": "carved per class",
+        "val_fraction": val_fraction,
+        "test_fraction": test_fraction,
+        "seed": seed,
+        "min_val_per_class": 1 if val_fraction > 0 else 0,
+        "min_val_class_size": MIN_VAL_VIDEOS,
+        "order": "numpy default_rng([seed, class index]).permutation; test first, then val",
+    }
+
+
 def _split_by_fraction(items, val_fraction, test_fraction, seed, key=0):
-    """Deterministic split of one class's items; returns {split: items}."""
+    """Deterministic split of one class's items; returns {split: items}.
+
+    `round(n * fraction)` videos each for test and val; a class of at least `MIN_VAL_VIDEOS` videos
+    keeps at least one in val when `val_fraction > 0` (and always one in train)."""
     order = np.random.default_rng([seed, key]).permutation(len(items))
     n_test = int(round(len(items) * test_fraction))
     n_val = int(round(len(items) * val_fraction))
+    if val_fraction > 0 and len(items) >= MIN_VAL_VIDEOS:
+        n_val = max(1, min(n_val, len(items) - n_test - 1))
     picked = [items[i] for i in order]
     return {
         "test": picked[:n_test],
@@ -107,7 +132,7 @@ def _merge(splits):
     return {s: sorted(v, key=lambda it: it.video_id) for s, v in splits.items() if v}
 
 
-def folders(videos, *, val_fraction=0.0, test_fraction=0.2, seed=0, **_):
+def folders(videos, *, val_fraction=VAL_FRACTION, test_fraction=TEST_FRACTION, seed=0, **_):
     root = _folder(videos)
     split_dirs = [d for d in ("train", "val", "test") if (root / d).is_dir()]
     if split_dirs:
@@ -131,7 +156,9 @@ def folders(videos, *, val_fraction=0.0, test_fraction=0.2, seed=0, **_):
         items = [VideoItem(p, (i,), _video_id(p, root)) for p in _videos_in(root / name)]
         for split, part in _split_by_fraction(items, val_fraction, test_fraction, seed, i).items():
             splits[split] += part
-    return Layout(names, False, _merge(splits))
+    layout = Layout(names, False, _merge(splits))
+    layout.split_rule = split_rule(val_fraction, test_fraction, seed)
+    return layout
 
 
 def _find_annotation_dir(videos, annotations, marker):
@@ -279,7 +306,9 @@ def _manifest_rows(path):
             yield from enumerate(csv.DictReader(f), 2)
 
 
-def manifest(videos, *, annotations=None, val_fraction=0.0, test_fraction=0.2, seed=0, **_):
+def manifest(
+    videos, *, annotations=None, val_fraction=VAL_FRACTION, test_fraction=TEST_FRACTION, seed=0, **_
+):
     if annotations is None:
         raise ValueError("The manifest layout needs the manifest file. Received: annotations=None")
     path = _file(annotations, "manifest")
@@ -307,8 +336,15 @@ def manifest(videos, *, annotations=None, val_fraction=0.0, test_fraction=0.2, s
         item = _resolve_item(root, rel, [index[x] for x in labels], path, n, layout.problems)
         if item is not None:
             (by_split[split] if split else unsplit).append(item)
-    for split, part in _split_by_fraction(unsplit, val_fraction, test_fraction, seed).items():
-        by_split[split] += part
+    by_class = {}  # rows without a split: carved per class (the first label of multi-label rows)
+    for item in unsplit:
+        by_class.setdefault(item.labels[0] if item.labels else len(names), []).append(item)
+    for key, items in sorted(by_class.items()):
+        parts = _split_by_fraction(items, val_fraction, test_fraction, seed, key)
+        for split, part in parts.items():
+            by_split[split] += part
+    if unsplit:
+        layout.split_rule = split_rule(val_fraction, test_fraction, seed)
     layout.splits = _merge(by_split)
     return layout
 

@@ -17,7 +17,8 @@ optional tf.data service -> prefetch. With `resize="model"` the training crops k
 once per batch, unflipped: the model resizes and flips them on the accelerator
 (`keras_ispan.models.with_frame_resize`). Randomness is stateless, one seed per batch from
 `Dataset.random`, so a fixed `seed` gives the same stream whatever the parallelism; evaluation has no
-randomness at all. Normalisation lives in the model: frames stay uint8 in [0, 255].
+randomness at all. `holdout` keeps or drops the clips whose hashed `video_id` falls in a fixed share
+(a validation split carved from `train`, the same clips every run). Normalisation lives in the model: frames stay uint8 in [0, 255].
 
 Performance: `python benchmarks/input_pipeline.py --repeats 3` measures every configuration against
 decoding the K sampled JPEGs alone; the figures are in README.md ("Measured") and docs/data.md.
@@ -126,6 +127,11 @@ class PipelineConfig:
             neither resized nor flipped, and the model does both on the accelerator
             (`keras_ispan.models.with_frame_resize(model, flip=True)`); needs `flip=False` here.
             Evaluation always yields `S x S`.
+        holdout: None, or `(fraction, seed, "keep" | "drop")`: a clip is held out when a stable
+            hash of its `video_id` and `seed` (`holdout_mask`) falls below `fraction`; `"keep"`
+            yields only the held-out clips, `"drop"` only the others. The same clips every run, on
+            every machine; `"keep"` and `"drop"` of one split are disjoint and together the split
+            (a validation split carved from `train`, see `training/engine/datasets.py`).
     """
 
     num_segments: int = 8
@@ -150,8 +156,10 @@ class PipelineConfig:
     label_source: str = "video"
     reader: str = "auto"
     resize: str = "pipeline"
+    holdout: tuple | None = None
 
     def __post_init__(self):
+        _check_holdout(self.holdout)
         for name in ("num_segments", "image_size", "batch_size", "num_clips", "shuffle_buffer"):
             _positive(name, getattr(self, name))
         if self.num_classes is not None:
@@ -201,6 +209,57 @@ class PipelineConfig:
     @property
     def num_views(self):
         return 1 if self.training else self.num_clips * self.crops
+
+
+HOLDOUT_MODES = ("keep", "drop")
+_HOLDOUT_BUCKETS = 1_000_000
+
+
+def _check_holdout(holdout):
+    if holdout is None:
+        return
+    ok = isinstance(holdout, tuple | list) and len(holdout) == 3
+    if ok:
+        fraction, seed, mode = holdout
+        ok = 0 < fraction < 1 and isinstance(seed, int) and mode in HOLDOUT_MODES
+    if not ok:
+        raise ValueError(
+            "`holdout` must be None or (fraction in (0, 1), int seed, 'keep' or 'drop'). "
+            f"Received: holdout={holdout!r}"
+        )
+
+
+def holdout_mask(video_id, fraction, seed):
+    """True where a clip is held out: the FarmHash fingerprint of `"seed/video_id"` (stable across
+    runs, processes and machines) below `fraction` of its range. `video_id`: a string tensor."""
+    key = tf.strings.join([tf.strings.as_string(tf.constant(seed, tf.int64)), "/", video_id])
+    bucket = tf.strings.to_hash_bucket_fast(key, _HOLDOUT_BUCKETS)
+    return bucket < int(round(fraction * _HOLDOUT_BUCKETS))
+
+
+def _holdout_filter(holdout):
+    """The `Dataset.filter` predicate of a clip source (a record, or `(shard, index record)`)."""
+    fraction, seed, mode = holdout
+    features = {"video_id": tf.io.FixedLenFeature([], tf.string, default_value="")}
+
+    def predicate(*source):
+        context, _ = tf.io.parse_single_sequence_example(source[-1], context_features=features)
+        held = holdout_mask(context["video_id"], fraction, seed)
+        return held if mode == "keep" else tf.logical_not(held)
+
+    return predicate
+
+
+def count_clips(data_dir, split, config):
+    """The number of clips `make_dataset(data_dir, split, config)` yields (with `config.holdout`,
+    those kept): contexts only, from the index files when they are current."""
+    info = read_dataset_info(data_dir)
+    files = _split_files(info, split)
+    ds, read_file, _ = _read_clips(info, split, files, config)
+    ds = ds.interleave(read_file, num_parallel_calls=AUTOTUNE)
+    if config.holdout is not None:
+        ds = ds.filter(_holdout_filter(config.holdout))
+    return int(ds.reduce(tf.constant(0, tf.int64), lambda n, *_: n + 1))
 
 
 def _split_files(info, split):
@@ -312,6 +371,8 @@ def make_dataset(data_dir, split, config, *, input_context=None):
     )
     if config.cache:  # the serialized records (or index records): parsed again from the cache
         ds = ds.cache("" if config.cache is True else str(config.cache))
+    if config.holdout is not None:  # after the cache: one cache serves both sides of a holdout
+        ds = ds.filter(_holdout_filter(config.holdout))
     batch = config.batch_size
     if input_context is not None:
         batch = input_context.get_per_replica_batch_size(batch)

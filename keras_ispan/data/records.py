@@ -30,7 +30,7 @@ LABEL_SOURCES = ("video", "frames")
 READERS = ("auto", "index", "records")
 RESIZE_IN = ("pipeline", "model")
 FORMAT_VERSION = 3
-INDEX_ENTRY_BYTES = 16  # one (offset, length) pair of int64
+INDEX_ENTRY_BYTES = 16  # one (offset, length) pair of little-endian int64 in `frame_index`
 
 
 def shard_name(split, shard, num_shards):
@@ -101,7 +101,7 @@ def serialize_clip(
     )
     draft = example.SerializeToString(deterministic=True)
     index = frame_index(draft, jpeg_frames)
-    example.context.feature["frame_index"].bytes_list.value[0] = index.astype("<i8").tobytes()
+    example.context.feature["frame_index"].bytes_list.value[0] = encode_frame_index(index)
     serialized = example.SerializeToString(deterministic=True)
     if len(serialized) != len(draft) or any(
         serialized[o : o + n] != f for (o, n), f in zip(index, jpeg_frames, strict=True)
@@ -120,6 +120,12 @@ def frame_index(serialized, jpeg_frames):
         index[i] = offset, len(frame)
         position = offset + len(frame)
     return index
+
+
+def encode_frame_index(index):
+    """The `frame_index` feature of `(T, 2)` `(offset, length)` pairs: little-endian int64,
+    `INDEX_ENTRY_BYTES` a frame (read in-graph by `clip_reader.frame_spans`)."""
+    return np.asarray(index, "<i8").tobytes()
 
 
 def write_tfrecord_atomic(path, serialized_records):

@@ -87,7 +87,7 @@ def _context_and_index(fd, offset, length):
     serialized = os.pread(fd, length, offset)  # format version 1, or a foreign writer's field order
     example = tf.train.SequenceExample.FromString(serialized)
     frames = [f.bytes_list.value[0] for f in example.feature_lists.feature_list["frames"].feature]
-    index = records.frame_index(serialized, frames).astype("<i8").tobytes()
+    index = records.encode_frame_index(records.frame_index(serialized, frames))
     context = example.context
     context.feature["frame_index"].bytes_list.value[:] = [index]
     return context

@@ -37,8 +37,7 @@ import time
 
 import numpy as np
 
-from keras_ispan.data import records
-from keras_ispan.data import shard_index as clip_index
+from keras_ispan.data import records, shard_index
 
 CLASS_SHAPES = ("disk", "square", "triangle", "plus", "ring", "diamond", "hollow_square", "x_cross")
 DISTRACTOR_SHAPES = ("h_ellipse", "v_ellipse", "dot_triad", "chevron", "bar")
@@ -327,7 +326,7 @@ def generate_synthetic_dataset(output_dir=None, config=None, *, write_videos=Fal
     log = log or (lambda line: None)
     if _is_complete(output_dir, config) and (not write_videos or (output_dir / "videos").is_dir()):
         log(f"[synthetic] reusing {output_dir} (same config)")
-        clip_index.ensure_indexes(output_dir)  # a dataset written before index files existed
+        shard_index.ensure_indexes(output_dir)  # a dataset written before index files existed
         return output_dir
     _check_output(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -341,7 +340,7 @@ def generate_synthetic_dataset(output_dir=None, config=None, *, write_videos=Fal
         labels = split_labels(config, split)
         if len(labels):
             splits[split] = _write_split(config, split, labels, output_dir, write_videos, progress)
-    clip_index.ensure_indexes(output_dir)
+    shard_index.ensure_indexes(output_dir)
     records.write_dataset_metadata(
         output_dir,
         config.classes,

@@ -29,7 +29,14 @@ Signatures (the frames axis is dynamic everywhere):
   `(batch, frames, S, S, 3)` (the model input `serving_default` computes), `short_side` and
   `image_size` int32 `(batch,)` (the transform's numbers, the same for every clip). A client learns
   the transform from it through the TF Serving API.
-Outputs of the classifying signatures: `logits` and `probabilities` float32 `(batch, classes)`
+- `serve_anytime`: `frames` uint8 `(batch, K, height, width, 3)`, any size, up to K frames in the
+  coarse-to-fine order (`keras_ispan.io.coarse_to_fine.coarse_to_fine_indices`), and `threshold` float32
+  scalar; the transform, then the frames one by one inside one `tf.while_loop`
+  (`keras_ispan.export.anytime`): a clip stops when its top-1 probability reaches `threshold`. Outputs
+  `probabilities` `(batch, classes)`, `frames_used` int32 `(batch,)` and `attention` `(batch, K, h, w)`
+  (zeros on the frames not used). `keras_ispan.json` records the default threshold
+  (`anytime.threshold`).
+Outputs of the other classifying signatures: `logits` and `probabilities` float32 `(batch, classes)`
 (softmax, or per-class sigmoid scores for a multi-label model), `attention` `(batch, frames, h, w)`,
 `top_k_classes` string `(batch, k)`, `top_k_scores` `(batch, k)` and `top_k_indices` int32 `(batch, k)`.
 Class names come from the labels asset file through a lookup table.
@@ -57,11 +64,17 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from keras_ispan.export import server_configs as configs
 from keras_ispan.export import warmup
+from keras_ispan.export.anytime import anytime_outputs
 from keras_ispan.export.server_configs import check_model_name
 from keras_ispan.io import frames_tf
 from keras_ispan.io.atomic import fault_point, publish_dir
 from keras_ispan.io.transform import ClipTransform
-from keras_ispan.models import classifier_info, export_outputs_model, load_classifier
+from keras_ispan.models import (
+    AnytimeClassifier,
+    classifier_info,
+    export_outputs_model,
+    load_classifier,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +82,14 @@ SIGNATURE_FRAMES = "serving_default"
 SIGNATURE_JPEG = "serve_jpeg"
 SIGNATURE_PREPROCESSED = "serve_preprocessed"
 SIGNATURE_PREPROCESS = "preprocess"
-SIGNATURES = (SIGNATURE_FRAMES, SIGNATURE_JPEG, SIGNATURE_PREPROCESSED, SIGNATURE_PREPROCESS)
+SIGNATURE_ANYTIME = "serve_anytime"
+SIGNATURES = (
+    SIGNATURE_FRAMES,
+    SIGNATURE_JPEG,
+    SIGNATURE_PREPROCESSED,
+    SIGNATURE_PREPROCESS,
+    SIGNATURE_ANYTIME,
+)
 CLASSIFY_SIGNATURES = (SIGNATURE_FRAMES, SIGNATURE_JPEG, SIGNATURE_PREPROCESSED)
 INPUT_KEY = "frames"
 OUTPUT_KEYS = (
@@ -81,6 +101,8 @@ OUTPUT_KEYS = (
     "top_k_indices",
 )
 PREPROCESS_OUTPUT_KEYS = ("frames", "short_side", "image_size")
+THRESHOLD_KEY = "threshold"
+ANYTIME_OUTPUT_KEYS = ("probabilities", "frames_used", "attention")
 LABELS_FILE = "labels.txt"
 INFO_FILE = "keras_ispan.json"
 INFO_FORMAT = 1
@@ -98,12 +120,15 @@ class ExportOptions:
         warmup_num_frames: frame counts of the warmup requests (one request per signature and count).
         warmup_size: `(height, width)` of the raw warmup frames; None uses a 4:3 frame whose short
             side is the transform's.
+        anytime_threshold: the default threshold of `serve_anytime` recorded in `keras_ispan.json`
+            (clients send it; `benchmarks/frames_tradeoff.py` recommends one).
     """
 
     top_k: int = 5
     resize_ratio: float | None = None
     warmup_num_frames: tuple = (8,)
     warmup_size: tuple | None = None
+    anytime_threshold: float = 0.9
 
     def __post_init__(self):
         if not isinstance(self.top_k, int) or self.top_k < 1:
@@ -119,6 +144,11 @@ class ExportOptions:
                 f"Received: warmup_num_frames={self.warmup_num_frames}"
             )
         object.__setattr__(self, "warmup_num_frames", counts)
+        if not (isinstance(self.anytime_threshold, int | float) and self.anytime_threshold >= 0):
+            raise ValueError(
+                "`anytime_threshold` must be a number >= 0. "
+                f"Received: anytime_threshold={self.anytime_threshold!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,6 +302,7 @@ def _signature_fns(export, table, transform, k):
     spec = tf.TensorSpec
     uint8_frames = spec([None, None, None, None, 3], tf.uint8, INPUT_KEY)
     return {
+        SIGNATURE_ANYTIME: _anytime_signature(export, model_input, uint8_frames),
         SIGNATURE_FRAMES: (serve_frames, uint8_frames),
         SIGNATURE_JPEG: (serve_jpeg, spec([None, None], tf.string, INPUT_KEY)),
         SIGNATURE_PREPROCESSED: (
@@ -280,6 +311,16 @@ def _signature_fns(export, table, transform, k):
         ),
         SIGNATURE_PREPROCESS: (preprocess, uint8_frames),
     }
+
+
+def _anytime_signature(export, model_input, frames_spec):
+    """`serve_anytime`: the transform, then `keras_ispan.export.anytime.anytime_outputs`."""
+    anytime = AnytimeClassifier(export)
+
+    def serve_anytime(frames, threshold):
+        return anytime_outputs(anytime, tf.cast(model_input(frames), tf.float32), threshold)
+
+    return serve_anytime, [frames_spec, tf.TensorSpec([], tf.float32, THRESHOLD_KEY)]
 
 
 def warmup_inputs(transform, options):
@@ -311,6 +352,7 @@ def warmup_inputs(transform, options):
             (SIGNATURE_JPEG, {INPUT_KEY: jpegs}),
             (SIGNATURE_PREPROCESSED, {INPUT_KEY: pixels}),
             (SIGNATURE_PREPROCESS, {INPUT_KEY: frames}),
+            (SIGNATURE_ANYTIME, {INPUT_KEY: frames, THRESHOLD_KEY: np.float32(2.0)}),
         ]
     return out
 
@@ -340,7 +382,8 @@ def _write_saved_model(export, class_names, transform, options, tmp_dir):
         archive.track(export)
         archive.track(table)
         for name, (fn, spec) in _signature_fns(export, table, transform, k).items():
-            archive.add_endpoint(name, fn, input_signature=[spec])
+            specs = spec if isinstance(spec, list) else [spec]
+            archive.add_endpoint(name, fn, input_signature=specs)
         archive.write_out(str(tmp_dir), verbose=False)
     finally:
         shutil.rmtree(labels_src.parent, ignore_errors=True)
@@ -368,7 +411,7 @@ def signature_summary(version_dir):
     }
 
 
-def write_info(version_dir, info, transform, top_k):
+def write_info(version_dir, info, transform, top_k, anytime_threshold=0.9):
     """Writes `assets.extra/keras_ispan.json` (what the export applies and returns); returns its path."""
     import keras_ispan
 
@@ -380,6 +423,7 @@ def write_info(version_dir, info, transform, top_k):
         "multi_label": info.multi_label,
         "top_k": min(top_k, info.num_classes),
         "transform": transform.to_dict(),
+        "anytime": {"threshold": float(anytime_threshold), "order": "coarse_to_fine"},
         "signatures": signature_summary(version_dir),
     }
     path = pathlib.Path(version_dir) / "assets.extra" / INFO_FILE
@@ -424,7 +468,7 @@ def export_model(model, export_base, name="ispan", version=None, options=None):
     tmp_dir = model_dir / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
     try:
         _write_saved_model(export, info.class_names, transform, options, tmp_dir)
-        write_info(tmp_dir, info, transform, options.top_k)
+        write_info(tmp_dir, info, transform, options.top_k, options.anytime_threshold)
         requests = [
             warmup.make_predict_request(name, sig, inputs)
             for sig, inputs in warmup_inputs(transform, options)

@@ -4,6 +4,11 @@
 `keras_ispan.io.frames_tf` holds the TensorFlow evaluation preprocessing shared with serving export.
 """
 
+from keras_ispan.io.coarse_to_fine import (
+    coarse_to_fine_indices,
+    coarse_to_fine_steps,
+    stream_indices,
+)
 from keras_ispan.io.video import (
     VideoDecodeError,
     VideoWindow,
@@ -18,10 +23,13 @@ from keras_ispan.io.video import (
 __all__ = [
     "VideoDecodeError",
     "VideoWindow",
+    "coarse_to_fine_indices",
+    "coarse_to_fine_steps",
     "count_frames",
     "decode_video",
     "iter_windows",
     "read_clip",
     "sample_clip_indices",
     "sample_segment_indices",
+    "stream_indices",
 ]

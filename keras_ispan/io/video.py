@@ -305,6 +305,50 @@ def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_typ
     Raises:
         VideoDecodeError: missing, empty or unreadable file, no video stream, or no decodable frame.
     """
+    _check_decode_args(short_side, max_frames, fps)
+    container, stream = _open(path)
+    if thread_type:
+        stream.thread_type = thread_type
+    source_fps = _stream_fps(stream)
+    declared = _declared_length(container, stream)
+    orientation = _probe_orientation(path)
+    keep = _period_filter(fps, source_fps)
+    try:
+        out = _decode_frames(container, stream, keep, orientation, short_side, max_frames)
+    finally:
+        codec = stream.codec_context.name
+        container.close()
+    notes = [note for note in (orientation[5], out.error) if note]
+    if not out.frames:
+        raise VideoDecodeError(path, "; ".join(notes) or "no decodable video frame")
+    incomplete = None if out.stopped else _incomplete_note(out.decoded, out.end, declared)
+    if incomplete:
+        notes.append(incomplete)
+    array = np.stack(out.frames)
+    info = _decoded_info(array, out, fps, source_fps, codec)
+    return array, info | _display_info(orientation, declared, incomplete, notes)
+
+
+def _decoded_info(array, out, fps, source_fps, codec):
+    """`decode_video`'s `info` keys about the frames: rates, counts, sizes, codec, times."""
+    out_fps = (
+        float(fps) if fps is not None and (source_fps <= 0 or fps < source_fps) else source_fps
+    )
+    return {
+        "fps": out_fps,
+        "num_frames": int(array.shape[0]),
+        "height": int(array.shape[1]),
+        "width": int(array.shape[2]),
+        "source_fps": source_fps,
+        "source_num_frames": out.decoded,
+        "source_height": int(out.size[0]),
+        "source_width": int(out.size[1]),
+        "codec": codec,
+        "frame_times": out.times[: len(out.frames)],
+    }
+
+
+def _check_decode_args(short_side, max_frames, fps):
     for name, value in (("short_side", short_side), ("max_frames", max_frames)):
         if value is not None and (not isinstance(value, int | np.integer) or value < 1):
             raise ValueError(
@@ -312,17 +356,54 @@ def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_typ
             )
     if fps is not None and not fps > 0:
         raise ValueError(f"`fps` must be positive or None. Received: fps={fps}")
-    container, stream = _open(path)
-    if thread_type:
-        stream.thread_type = thread_type
-    source_fps = _stream_fps(stream)
-    declared = _declared_length(container, stream)
-    rate = None if fps is None else fractions.Fraction(fps).limit_denominator(1_000_000)
+
+
+def _period_filter(fps, source_fps):
+    """`keep(index, time)`: whether `decode_video(fps=...)` keeps the frame decoded `index`-th at `time`.
+
+    A frame is kept when it starts a new output period: `floor(t * fps)` increases, `t` its timestamp
+    (exact); without one, its index over the average rate. Every frame is kept when `fps` is None.
+    """
+    if fps is None:
+        return lambda index, time: True
+    rate = fractions.Fraction(fps).limit_denominator(1_000_000)
     last_period = None
-    orientation = _probe_orientation(path)
-    notes = [orientation[5]] if orientation[5] else []
+
+    def keep(index, time):
+        nonlocal last_period
+        if time is not None:
+            period = math.floor(time * rate)
+        elif source_fps > 0:
+            period = int(index * fps / source_fps)
+        else:
+            period = index
+        if last_period is not None and period <= last_period:
+            return False
+        last_period = period
+        return True
+
+    return keep
+
+
+class _Decoded(typing.NamedTuple):
+    """What `_decode_frames` read: the kept frames and their times, the size of the last one
+    `(display h, w, resized h, w)`, frames decoded, the latest frame end (seconds), whether
+    `max_frames` stopped it, and the decoding error that ended it early (or None)."""
+
+    frames: list
+    times: list
+    size: tuple | None
+    decoded: int
+    end: float | None
+    stopped: bool
+    error: str | None
+
+
+def _decode_frames(container, stream, keep, orientation, short_side, max_frames) -> _Decoded:
+    """The decoding loop of `decode_video`; a corrupt packet ends it, keeping what was decoded."""
+    source_fps = _stream_fps(stream)
     frames, times, size, decoded, end = [], [], None, 0, None
-    stopped = False
+    stopped, error = False, None
     try:
         for frame in container.decode(stream):
             index = decoded
@@ -330,18 +411,8 @@ def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_typ
             time = _frame_time(frame, stream)
             stop = _frame_end(frame, time, source_fps)
             end = stop if end is None or (stop is not None and stop > end) else end
-            if rate is not None:
-                # Keep a frame when it starts a new output period: floor(t fps) increases, t its
-                # timestamp (exact); without one, its index over the average rate.
-                if time is not None:
-                    period = math.floor(time * rate)
-                elif source_fps > 0:
-                    period = int(index * fps / source_fps)
-                else:
-                    period = index
-                if last_period is not None and period <= last_period:
-                    continue
-                last_period = period
+            if not keep(index, time):
+                continue
             times.append(None if time is None else float(time))
             display = _display_size(frame, orientation)
             if size is None or display != size[:2]:  # the first frame, or a mid-stream size change
@@ -351,30 +422,13 @@ def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_typ
                 stopped = True
                 break
     except Exception as e:  # corrupt packet: keep what was decoded, report it
-        notes.append(f"decoding stopped after {decoded} frames ({type(e).__name__}: {e})")
-    finally:
-        codec = stream.codec_context.name
-        container.close()
-    if not frames:
-        raise VideoDecodeError(path, "; ".join(notes) or "no decodable video frame")
-    incomplete = None if stopped else _incomplete_note(decoded, end, declared)
-    if incomplete:
-        notes.append(incomplete)
-    out_fps = (
-        float(fps) if fps is not None and (source_fps <= 0 or fps < source_fps) else source_fps
-    )
-    array = np.stack(frames)
-    info = {
-        "fps": out_fps,
-        "num_frames": int(array.shape[0]),
-        "height": int(array.shape[1]),
-        "width": int(array.shape[2]),
-        "source_fps": source_fps,
-        "source_num_frames": decoded,
-        "source_height": int(size[0]),
-        "source_width": int(size[1]),
-        "codec": codec,
-        "frame_times": times[: len(frames)],
+        error = f"decoding stopped after {decoded} frames ({type(e).__name__}: {e})"
+    return _Decoded(frames, times, size, decoded, end, stopped, error)
+
+
+def _display_info(orientation, declared, incomplete, notes):
+    """The `info` keys `decode_video` and `read_clip` share: orientation, declared length, warnings."""
+    return {
         "rotation": int(orientation[3]),
         "mirrored": bool(orientation[4]),
         "declared_frames": declared[0],
@@ -383,7 +437,6 @@ def decode_video(path, *, short_side=None, max_frames=None, fps=None, thread_typ
         "warning": "; ".join(notes) or None,
         "warnings": _warnings(orientation, notes),
     }
-    return array, info
 
 
 def _check_counts(num_frames, num_segments, num_clips=1):
@@ -506,6 +559,30 @@ def read_clip(path, num_segments, *, num_clips=1, short_side=256):
     counted, seconds, declared = _demux_length(path)
     if counted < 1:
         raise VideoDecodeError(path, "no video packet in the file")
+    indices, kept, decoded, warning, orientation = _decode_views(
+        path, counted, num_segments, num_clips, short_side
+    )
+    frames = np.stack([kept[int(i)] for i in indices.ravel()])
+    frames = frames.reshape(indices.shape + frames.shape[1:])
+    num_frames = int(min(counted, decoded) if warning else counted)
+    incomplete = _incomplete_note(num_frames, seconds, declared)
+    notes = [n for n in (warning, incomplete, orientation[5]) if n]
+    info = {
+        "num_frames": num_frames,
+        "frame_indices": indices,
+        "height": int(frames.shape[-3]),
+        "width": int(frames.shape[-2]),
+        **_display_info(orientation, declared, incomplete, notes),
+    }
+    return frames, info
+
+
+def _decode_views(path, counted, num_segments, num_clips, short_side):
+    """The frames of `sample_clip_indices` over the `counted` frames, decoded; when some of them do
+    not decode, sampled again over the frames that do (with a warning saying so).
+
+    Returns `(indices, kept, decoded, warning, orientation)` (see `_decode_at`).
+    """
     indices = sample_clip_indices(counted, num_segments, num_clips)
     kept, decoded, warning, orientation = _decode_at(path, indices.ravel(), short_side)
     if any(int(i) not in kept for i in indices.ravel()):
@@ -517,25 +594,7 @@ def read_clip(path, num_segments, *, num_clips=1, short_side=256):
         kept, _, _, orientation = _decode_at(path, indices.ravel(), short_side)
         if any(int(i) not in kept for i in indices.ravel()):
             raise VideoDecodeError(path, warning)
-    frames = np.stack([kept[int(i)] for i in indices.ravel()])
-    frames = frames.reshape(indices.shape + frames.shape[1:])
-    num_frames = int(min(counted, decoded) if warning else counted)
-    incomplete = _incomplete_note(num_frames, seconds, declared)
-    notes = [n for n in (warning, incomplete, orientation[5]) if n]
-    info = {
-        "num_frames": num_frames,
-        "frame_indices": indices,
-        "height": int(frames.shape[-3]),
-        "width": int(frames.shape[-2]),
-        "rotation": int(orientation[3]),
-        "mirrored": bool(orientation[4]),
-        "declared_frames": declared[0],
-        "declared_seconds": declared[1],
-        "incomplete": bool(incomplete),
-        "warning": "; ".join(notes) or None,
-        "warnings": _warnings(orientation, notes),
-    }
-    return frames, info
+    return indices, kept, decoded, warning, orientation
 
 
 class VideoWindow(typing.NamedTuple):

@@ -5,11 +5,11 @@ from keras import ops
 
 from keras_ispan.io.transform import DEFAULT_RESIZE_RATIO
 from keras_ispan.layers.validation import check_choice
+from keras_ispan.options import PREPROCESSING_MODES
 
 # Per-channel statistics of the keras.applications preprocessing modes (RGB order, 0..255).
 _IMAGENET_MEAN = (123.68, 116.779, 103.939)
 _IMAGENET_STD = (58.393, 57.12, 57.375)
-PREPROCESSING_MODES = ("caffe", "tf", "torch", "unit", "none")
 
 
 @keras.saving.register_keras_serializable(package="keras_ispan")

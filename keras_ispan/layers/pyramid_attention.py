@@ -3,13 +3,10 @@
 import keras
 from keras import ops
 
-from keras_ispan.layers.resampling import DOWNSAMPLE_MODES, downsample_to
+from keras_ispan.layers.resampling import downsample_to
 from keras_ispan.layers.validation import check_choice, check_pyramid_shapes
+from keras_ispan.options import BIAS_MODES, DOWNSAMPLE_MODES, FUSION_MODES, POOLING_MODES
 from keras_ispan.regularizers import get as get_regularizer
-
-FUSION_MODES = ("sum", "mean", "max", "weighted")
-BIAS_MODES = ("position", "row", "none")
-POOLING_MODES = ("l2", "softmax")
 
 
 @keras.saving.register_keras_serializable(package="keras_ispan")

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-DOWNSAMPLE_MODES = ("avg", "max", "bilinear")
+from keras_ispan.options import DOWNSAMPLE_MODES  # noqa: F401 (re-exported)
 
 
 def downsample_to(images, size, mode):

@@ -1,5 +1,6 @@
 """Model builders: backbones as pyramids, ISPAN and baseline heads, export variants."""
 
+from keras_ispan.models.anytime import AnytimeClassifier, AnytimeResult
 from keras_ispan.models.backbones import (
     BACKBONES,
     BackboneSpec,
@@ -14,6 +15,8 @@ from keras_ispan.models.saving import ClassifierInfo, classifier_info, load_clas
 from keras_ispan.models.small_cnn import small_cnn
 
 __all__ = [
+    "AnytimeClassifier",
+    "AnytimeResult",
     "BACKBONES",
     "HEADS",
     "BackboneSpec",

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import keras
 
 from keras_ispan.models.small_cnn import small_cnn
+from keras_ispan.options import BACKBONE_NAMES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,47 +44,41 @@ def _small(input_shape, weights):
     return small_cnn(input_shape)
 
 
-apps = keras.applications
-BACKBONES = {
-    "small_cnn": BackboneSpec(
-        _small,
-        ("block2_out", "block3_out", "block4_out"),
-        ("block1_out", "block2_out", "block3_out", "block4_out"),
-        "unit",
-    ),
-    "resnet50": BackboneSpec(
-        _application(apps.ResNet50),
-        ("conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
+# name: (keras.applications model, candidate pyramid layers shallow to deep, indices of the default
+# levels among them, PixelPreprocessing mode).
+_APPLICATIONS = {
+    "resnet50": (
+        "ResNet50",
         ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
+        (1, 2, 3),
         "caffe",
     ),
-    "resnet101": BackboneSpec(
-        _application(apps.ResNet101),
-        ("conv3_block4_out", "conv4_block23_out", "conv5_block3_out"),
+    "resnet101": (
+        "ResNet101",
         ("conv2_block3_out", "conv3_block4_out", "conv4_block23_out", "conv5_block3_out"),
+        (1, 2, 3),
         "caffe",
     ),
-    "resnet152": BackboneSpec(
-        _application(apps.ResNet152),
-        ("conv3_block8_out", "conv4_block36_out", "conv5_block3_out"),
+    "resnet152": (
+        "ResNet152",
         ("conv2_block3_out", "conv3_block8_out", "conv4_block36_out", "conv5_block3_out"),
+        (1, 2, 3),
         "caffe",
     ),
-    "inception_v3": BackboneSpec(
-        _application(apps.InceptionV3),
-        ("mixed2", "mixed7", "mixed10"),
+    "inception_v3": (
+        "InceptionV3",
         ("mixed2", "mixed5", "mixed7", "mixed9", "mixed10"),
+        (0, 2, 4),
         "tf",
     ),
-    "mobilenet_v2": BackboneSpec(
-        _application(apps.MobileNetV2),
-        ("block_5_add", "block_12_add", "out_relu"),
+    "mobilenet_v2": (
+        "MobileNetV2",
         ("block_2_add", "block_5_add", "block_9_add", "block_12_add", "block_15_add", "out_relu"),
+        (1, 3, 5),
         "tf",
     ),
-    "efficientnet_b0": BackboneSpec(
-        _application(apps.EfficientNetB0),
-        ("block3b_add", "block5c_add", "top_activation"),
+    "efficientnet_b0": (
+        "EfficientNetB0",
         (
             "block2b_add",
             "block3b_add",
@@ -92,9 +87,24 @@ BACKBONES = {
             "block6d_add",
             "top_activation",
         ),
+        (1, 3, 5),
         "none",
     ),
 }
+
+
+def _registry():
+    small = ("block1_out", "block2_out", "block3_out", "block4_out")
+    specs = {"small_cnn": BackboneSpec(_small, small[1:], small, "unit")}
+    for name, (model, candidates, default, preprocessing) in _APPLICATIONS.items():
+        constructor = _application(getattr(keras.applications, model))
+        levels = tuple(candidates[i] for i in default)
+        specs[name] = BackboneSpec(constructor, levels, candidates, preprocessing)
+    return specs
+
+
+BACKBONES = _registry()
+assert tuple(BACKBONES) == BACKBONE_NAMES, "keras_ispan.options.BACKBONE_NAMES is out of date"
 
 
 def get_backbone_spec(name):

@@ -8,7 +8,8 @@ from keras_ispan.layers.outputs import ClassLogits, UniformSaliency
 from keras_ispan.layers.preprocessing import PixelPreprocessing
 from keras_ispan.layers.validation import check_choice
 from keras_ispan.models.backbones import build_backbone, get_backbone_spec, pyramid_model
-from keras_ispan.models.heads import HEADS, attention_head, gap_head, tsn_head
+from keras_ispan.models.heads import attention_head, gap_head, tsn_head
+from keras_ispan.options import HEADS
 
 
 def build_classifier(
@@ -104,16 +105,12 @@ def build_classifier(
         "kernel_regularizer": kernel_regularizer,
     }
     if head in ("ispan", "single"):
+        attention = dict(downsample=downsample, fusion=fusion, bias=bias, pooling=attention_pooling)
         logits = attention_head(
             features,
             head=head,
-            downsample=downsample,
-            fusion=fusion,
-            bias=bias,
-            pooling=attention_pooling,
-            interaction_weight=interaction_weight,
-            diversity_weight=diversity_weight,
-            normalize_features=normalize_features,
+            attention=attention,
+            losses=(interaction_weight, diversity_weight, normalize_features),
             **common,
         )
     elif head == "tsn":

@@ -3,31 +3,35 @@
 import keras
 
 from keras_ispan.layers import FrameWise, PyramidAttention
+from keras_ispan.options import HEADS  # noqa: F401 (re-exported)
 from keras_ispan.regularizers import AttentionDiversityRegularizer, PCARegularizer
-
-HEADS = ("ispan", "single", "tsn", "gap")
 
 
 def attention_head(
     levels,
     *,
     head,
-    downsample,
-    fusion,
-    bias,
-    pooling="l2",
-    interaction_weight,
-    diversity_weight,
-    normalize_features,
+    attention,
+    losses,
     dropout,
     num_classes,
     kernel_regularizer=None,
 ):
     """ISPAN (`"ispan"`: all levels, both losses) or single-level attention (`"single"`).
 
-    `levels`: list of `(batch, frames, h_j, w_j, c_j)`. Returns `(batch, num_classes)` logits. The
-    attention layer is named `pyramid_attention`; its second output is the saliency map.
+    Args:
+        levels: list of `(batch, frames, h_j, w_j, c_j)` feature maps, shallow to deep.
+        head: `"ispan"` or `"single"`.
+        attention: `PyramidAttention`'s `downsample`, `fusion`, `bias` and `pooling`, as a dict.
+        losses: `(interaction_weight, diversity_weight, normalize_features)`: the weights of
+            `PCARegularizer` and `AttentionDiversityRegularizer` (0 disables one) and the former's
+            `normalize_features`; ignored by `"single"`.
+        dropout, num_classes, kernel_regularizer: the classifier's.
+
+    Returns `(batch, num_classes)` logits. The attention layer is named `pyramid_attention`; its
+    second output is the saliency map.
     """
+    interaction_weight, diversity_weight, normalize_features = losses
     if head == "single":
         levels = levels[-1:]
         interaction, diversity = None, None
@@ -37,15 +41,12 @@ def attention_head(
         )
         diversity = AttentionDiversityRegularizer(diversity_weight) if diversity_weight else None
     pooled, _ = PyramidAttention(
-        downsample=downsample,
-        fusion=fusion,
-        bias=bias,
-        pooling=pooling,
         interaction_regularizer=interaction,
         diversity_regularizer=diversity,
         return_attention=True,
         kernel_regularizer=kernel_regularizer,
         name="pyramid_attention",
+        **attention,
     )(levels)
     x = keras.layers.GlobalAveragePooling2D(name="spatial_pool")(pooled)
     x = keras.layers.Dropout(dropout, name="dropout")(x)

@@ -6,6 +6,7 @@ Message size limits are raised on the server (`max_message_bytes` for receiving 
 """
 
 import concurrent.futures
+import functools
 import logging
 
 import grpc
@@ -35,6 +36,23 @@ def _abort(context, error):
     context.abort(error.grpc_code, error.message)
 
 
+def _rpc(method):
+    """A servicer method whose `ServingError` aborts the call with its gRPC code, and any other error
+    with INTERNAL (logged)."""
+
+    @functools.wraps(method)
+    def handler(self, request, context):
+        try:
+            return method(self, request, context)
+        except ServingError as e:
+            _abort(context, e)
+        except Exception as e:
+            log.exception("gRPC %s failed", method.__name__)
+            _abort(context, ServingError("INTERNAL", f"{type(e).__name__}: {e}"))
+
+    return handler
+
+
 def _to_ndarray(key, proto, limits):
     """`tf.make_ndarray` of a request's TensorProto, after checking its declared shape."""
     if proto.tensor_shape.unknown_rank:
@@ -52,55 +70,43 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._registry = registry
         self._limits = limits
 
+    @_rpc
     def Predict(self, request, context):
-        try:
-            servable = _resolve(self._registry, request.model_spec)
-            inputs = {k: _to_ndarray(k, v, self._limits) for k, v in request.inputs.items()}
-            name, _ = predict.signature_def(servable, request.model_spec.signature_name)
-            outputs = predict.run_predict(servable, name, inputs)
-            keys = set(request.output_filter) or set(outputs)
-            unknown = keys - set(outputs)
-            if unknown:
-                raise invalid_argument(
-                    f"output tensor alias not found in signature: {sorted(unknown)}"
-                )
-            response = predict_pb2.PredictResponse()
-            response.model_spec.name = servable.name
-            response.model_spec.version.value = servable.version
-            response.model_spec.signature_name = name
-            for key in sorted(keys):
-                response.outputs[key].CopyFrom(tf.make_tensor_proto(outputs[key]))
-            return response
-        except ServingError as e:
-            _abort(context, e)
-        except Exception as e:
-            log.exception("gRPC Predict failed")
-            _abort(context, ServingError("INTERNAL", f"{type(e).__name__}: {e}"))
+        servable = _resolve(self._registry, request.model_spec)
+        inputs = {k: _to_ndarray(k, v, self._limits) for k, v in request.inputs.items()}
+        name, _ = predict.signature_def(servable, request.model_spec.signature_name)
+        outputs = predict.run_predict(servable, name, inputs)
+        keys = set(request.output_filter) or set(outputs)
+        unknown = keys - set(outputs)
+        if unknown:
+            raise invalid_argument(f"output tensor alias not found in signature: {sorted(unknown)}")
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name = servable.name
+        response.model_spec.version.value = servable.version
+        response.model_spec.signature_name = name
+        for key in sorted(keys):
+            response.outputs[key].CopyFrom(tf.make_tensor_proto(outputs[key]))
+        return response
 
+    @_rpc
     def GetModelMetadata(self, request, context):
-        try:
-            fields = list(request.metadata_field)
-            if not fields:
-                raise invalid_argument(
-                    "GetModelMetadataRequest must specify at least one metadata_field"
-                )
-            for field in fields:
-                if field != "signature_def":
-                    raise invalid_argument(f"Metadata field {field} is not supported")
-            servable = _resolve(self._registry, request.model_spec)
-            sig_map = get_model_metadata_pb2.SignatureDefMap()
-            for key, value in servable.signature_defs.items():
-                sig_map.signature_def[key].CopyFrom(value)
-            response = get_model_metadata_pb2.GetModelMetadataResponse()
-            response.model_spec.name = servable.name
-            response.model_spec.version.value = servable.version
-            response.metadata["signature_def"].Pack(sig_map)
-            return response
-        except ServingError as e:
-            _abort(context, e)
-        except Exception as e:
-            log.exception("gRPC GetModelMetadata failed")
-            _abort(context, ServingError("INTERNAL", f"{type(e).__name__}: {e}"))
+        fields = list(request.metadata_field)
+        if not fields:
+            raise invalid_argument(
+                "GetModelMetadataRequest must specify at least one metadata_field"
+            )
+        for field in fields:
+            if field != "signature_def":
+                raise invalid_argument(f"Metadata field {field} is not supported")
+        servable = _resolve(self._registry, request.model_spec)
+        sig_map = get_model_metadata_pb2.SignatureDefMap()
+        for key, value in servable.signature_defs.items():
+            sig_map.signature_def[key].CopyFrom(value)
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        response.model_spec.name = servable.name
+        response.model_spec.version.value = servable.version
+        response.metadata["signature_def"].Pack(sig_map)
+        return response
 
     def _unimplemented(self, request, context):
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "Not supported by this server; use Predict")
@@ -112,25 +118,20 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
     def __init__(self, registry):
         self._registry = registry
 
+    @_rpc
     def GetModelStatus(self, request, context):
-        try:
-            spec = request.model_spec
-            version = spec.version.value if spec.HasField("version") else None
-            if spec.WhichOneof("version_choice") == "version_label":
-                version = self._registry.resolve(spec.name, label=spec.version_label).version
-            response = get_model_status_pb2.GetModelStatusResponse()
-            for v, state, code, message in self._registry.status(spec.name, version):
-                entry = response.model_version_status.add(version=v)
-                entry.state = get_model_status_pb2.ModelVersionStatus.State.Value(state)
-                entry.status.CopyFrom(
-                    status_pb2.StatusProto(error_code=_code_number(code), error_message=message)
-                )
-            return response
-        except ServingError as e:
-            _abort(context, e)
-        except Exception as e:
-            log.exception("gRPC GetModelStatus failed")
-            _abort(context, ServingError("INTERNAL", f"{type(e).__name__}: {e}"))
+        spec = request.model_spec
+        version = spec.version.value if spec.HasField("version") else None
+        if spec.WhichOneof("version_choice") == "version_label":
+            version = self._registry.resolve(spec.name, label=spec.version_label).version
+        response = get_model_status_pb2.GetModelStatusResponse()
+        for v, state, code, message in self._registry.status(spec.name, version):
+            entry = response.model_version_status.add(version=v)
+            entry.state = get_model_status_pb2.ModelVersionStatus.State.Value(state)
+            entry.status.CopyFrom(
+                status_pb2.StatusProto(error_code=_code_number(code), error_message=message)
+            )
+        return response
 
     def HandleReloadConfigRequest(self, request, context):
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "Config reload over gRPC is not supported")

@@ -23,16 +23,10 @@ def run_script(script, *args, importtime=False):
         k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY")
     }
     flags = ["-X", "importtime"] if importtime else []
+    command = [sys.executable, *flags, script, *map(str, args)]
+    captured = dict(capture_output=True, text=True, check=False)
     try:
-        return subprocess.run(
-            [sys.executable, *flags, script, *map(str, args)],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=HANG_LIMIT_S,
-            check=False,
-        )
+        return subprocess.run(command, cwd=REPO_ROOT, env=env, timeout=HANG_LIMIT_S, **captured)
     except subprocess.TimeoutExpired as error:
         raise AssertionError(
             f"{script} {' '.join(map(str, args))} hung for {HANG_LIMIT_S} s"

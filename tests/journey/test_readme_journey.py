@@ -15,13 +15,12 @@ import pathlib
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 
 import numpy as np
 import pytest
 
 from tests.ports import free_port
+from tests.servers import ServerProcess
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SHARED_CLIPS = REPO.parent / "shared" / "data" / "clips"
@@ -75,45 +74,15 @@ def write_video(path, seed=0, frames=24, size=(72, 96)):
     return path
 
 
-class Server:
-    def __init__(self, config, log_path):
-        self.grpc_port, self.rest_port = free_port(), free_port()
-        self.rest = f"http://127.0.0.1:{self.rest_port}"
-        self.grpc = f"127.0.0.1:{self.grpc_port}"
-        self.log_path = log_path
-        self._log = open(log_path, "w")  # noqa: SIM115 (closed in stop)
-        command = [
-            sys.executable, "serving/server.py", f"--port={self.grpc_port}",
-            f"--rest_api_port={self.rest_port}", f"--model_config_file={config}",
-        ]  # fmt: skip
-        print("$", " ".join(command[1:]), flush=True)
-        self.process = subprocess.Popen(
-            command, cwd=REPO, env=ENV, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def wait_ready(self):
-        deadline = time.monotonic() + HANG_LIMIT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"server.py exited:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.rest}/v1/models/ispan", timeout=2) as r:
-                    if b"AVAILABLE" in r.read():
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.5)
-        pytest.fail(f"server.py not ready after {HANG_LIMIT_S} s:\n{self.log_path.read_text()}")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+def start_server(config, log_path):
+    """`serving/server.py --model_config_file=config` on free ports (`tests/servers.py`)."""
+    grpc_port, rest_port = free_port(), free_port()
+    command = [
+        sys.executable, "serving/server.py", f"--port={grpc_port}",
+        f"--rest_api_port={rest_port}", f"--model_config_file={config}",
+    ]  # fmt: skip
+    return ServerProcess("local", command, rest_port, grpc_port, log_path, env=ENV,
+                         start_timeout_s=HANG_LIMIT_S)  # fmt: skip
 
 
 def records(stdout):
@@ -146,7 +115,7 @@ def journey(tmp_path, fit_args, videos):
     run("serving/export.py", "--model", model, "--export-base", models, "--name", "ispan")
     assert (models / "ispan" / "1" / "saved_model.pb").is_file()
 
-    server = Server(models / "models.config", tmp_path / "server.log").wait_ready()
+    server = start_server(models / "models.config", tmp_path / "server.log").wait_ready()
     try:
         for transport, fmt, atol in (
             (["--rest", server.rest], "uint8", 2e-3),

@@ -15,6 +15,7 @@ MODULES = [
     "keras_ispan.regularizers.pca",
     "keras_ispan.regularizers.diversity",
     "keras_ispan.models.classifier",
+    "keras_ispan.io.coarse_to_fine",
 ]
 
 

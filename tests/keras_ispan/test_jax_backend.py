@@ -1,12 +1,12 @@
 """Runs the core test suite again in a fresh process under the JAX backend; compares backends."""
 
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from tests import hang
 from tests.conftest import REPO_ROOT
 
 
@@ -29,16 +29,12 @@ def test_core_suite_passes_under_jax():
         "--ignore",
         str(REPO_ROOT / "tests" / "keras_ispan" / "data"),  # the TensorFlow data pipeline
     ]
-    result = subprocess.run(
-        cmd,
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=2400,  # only against a hang
+    # streamed line by line (`pytest -s` shows the progress); the limit is only against a hang
+    code, output = hang.stream(
+        cmd, step="the core suite under JAX", limit=2400, cwd=REPO_ROOT, env=env
     )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout and "failed" not in result.stdout
+    assert code == 0, output[-6000:]
+    assert " passed" in output and "failed" not in output
 
 
 _FRAME_RESIZE_UNDER_JAX = """
@@ -70,8 +66,8 @@ def test_frame_resize_matches_the_current_backend_under_jax(tmp_path):
         tmp_path / "clips.npy",
         tmp_path / "out.npz",
     ]
-    result = subprocess.run(
-        cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+    result = hang.run(
+        cmd, step="FrameResize under JAX", cwd=REPO_ROOT, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-2000:]
     under_jax = np.load(tmp_path / "out.npz")

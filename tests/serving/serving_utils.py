@@ -1,18 +1,18 @@
-"""Helpers for the serving tests (plain functions; fixtures live in conftest.py)."""
+"""Helpers for the serving tests (plain functions; fixtures live in conftest.py; the server process
+helper is shared with the README journey: `tests/servers.py`)."""
 
 import json
 import pathlib
-import subprocess
-import time
 import urllib.error
 import urllib.request
 
 import numpy as np
 
+from tests.servers import ServerProcess as ServerProcess  # re-exported for the serving tests
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLASS_NAMES = ["archery", "bowling", "cycling"]
 IMAGE_SIZE = 32
-START_TIMEOUT_S = 180
 
 
 def random_frames(shape, seed=0):
@@ -63,44 +63,3 @@ def build_tiny_model(seed=0, multi_label=False):
         class_names=CLASS_NAMES,
         multi_label=multi_label,
     )
-
-
-class ServerProcess:
-    """A running server: `rest` URL, `grpc` target, `kind` ("local" or "tfs")."""
-
-    def __init__(self, kind, command, rest_port, grpc_port, log_path):
-        self.kind = kind
-        self.rest = f"http://127.0.0.1:{rest_port}"
-        self.grpc = f"127.0.0.1:{grpc_port}"
-        self.log_path = log_path
-        self._log = open(log_path, "w")  # noqa: SIM115  (closed in stop)
-        self.process = subprocess.Popen(
-            command, cwd=REPO_ROOT, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def wait_ready(self, model="ispan"):
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"{self.kind} server exited:\n{self.log_path.read_text()[-3000:]}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.rest}/v1/models/{model}", timeout=2) as r:
-                    if b"AVAILABLE" in r.read():
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise TimeoutError(f"{self.kind} server not ready:\n{self.log_path.read_text()[-3000:]}")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        self._log.close()

@@ -94,7 +94,7 @@ def test_warmup_is_replayed_and_broken_versions_do_not_load(exported, tmp_path):
     registry = model_registry.ModelRegistry(config, predict_fn=counting, max_num_load_retries=0)
     registry.poll()
     assert sorted(c[1] for c in calls) == [
-        "preprocess", "serve_jpeg", "serve_preprocessed", "serving_default"
+        "preprocess", "serve_anytime", "serve_jpeg", "serve_preprocessed", "serving_default"
     ]  # fmt: skip
     assert all(c[0] == 1 for c in calls)
     (v1, s1, c1, _), (v2, s2, c2, m2) = registry.status("m")

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.training.schedules import learning_rate_at
 from training.config.core import apply_overrides, preset
 from training.engine import compat
 from training.engine.optim import (
@@ -14,7 +15,6 @@ from training.engine.optim import (
     build_loss,
     build_optimizer,
     freeze_layers,
-    learning_rate_at,
     make_schedule,
 )
 

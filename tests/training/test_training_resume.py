@@ -3,6 +3,7 @@ the same number of epochs, continuing the learning-rate schedule where it stoppe
 
 import dataclasses
 import json
+import pathlib
 import signal
 import time
 
@@ -10,8 +11,9 @@ import numpy as np
 import pytest
 
 from tests.training.conftest import python_subprocess
+from tests.training.schedules import learning_rate_at
 from training.config.core import apply_overrides
-from training.engine.optim import learning_rate_at, make_schedule
+from training.engine.optim import make_schedule
 from training.engine.run import run
 
 SLOW_RUN = """
@@ -42,7 +44,8 @@ def test_killed_run_resumes_and_ends_with_the_same_epochs(tiny_config):
                     rows = [line for line in handle.read().splitlines()[1:] if line]
             except FileNotFoundError:
                 rows = []
-            if rows:  # epoch 0 is backed up and logged; epoch 1 is running
+            committed = pathlib.Path(run_dir, "backup", "training_metadata.json").is_file()
+            if rows and committed:  # epoch 0 is logged and its backup committed; epoch 1 runs
                 break
             assert process.poll() is None, process.stdout.read()
             time.sleep(0.05)
@@ -55,8 +58,6 @@ def test_killed_run_resumes_and_ends_with_the_same_epochs(tiny_config):
             process.kill()
             process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
-    import pathlib
-
     run_path = pathlib.Path(config_run_dir)
     assert (run_path / "backup").is_dir() and not (run_path / "metrics.json").exists()
 

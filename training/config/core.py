@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import json
@@ -45,9 +46,11 @@ __all__ = [
     "TrainConfig",
     "TrainLoopConfig",
     "apply_overrides",
+    "config_from_values",
     "load_config",
     "parse_override",
     "preset",
+    "read_config_file",
     "save_config",
 ]
 
@@ -90,22 +93,14 @@ class TrainConfig:
 # Presets
 # ---------------------------------------------------------------------------------------------------------
 
+# What the real-dataset presets share. Real datasets do not fit in memory: no cache; small evaluation batches
+# (25 frames x 10 crops per clip).
+_REAL_DATA = {"image_size": 224, "eval_batch_size": 4, "scale_jitter": True, "cache": False}
+_IMAGENET_RESNET50 = {"backbone": "resnet50", "weights": "imagenet", "partial_bn": True}
+
 _TSN_RESNET50 = {
-    # Real datasets do not fit in memory: no cache; small evaluation batches (25 frames x 10 crops per clip).
-    "data": {
-        "num_segments": 3,
-        "image_size": 224,
-        "batch_size": 32,
-        "eval_batch_size": 4,
-        "scale_jitter": True,
-        "cache": False,
-    },
-    "model": {
-        "backbone": "resnet50",
-        "weights": "imagenet",
-        "dropout": 0.8,
-        "partial_bn": True,
-    },
+    "data": {**_REAL_DATA, "num_segments": 3, "batch_size": 32},
+    "model": {**_IMAGENET_RESNET50, "dropout": 0.8},
     "optim": {
         "optimizer": "sgd",
         "learning_rate": 0.001,
@@ -127,21 +122,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "ucf101": _TSN_RESNET50,
     "hmdb51": _TSN_RESNET50,  # TSN trains HMDB51 with UCF101's recipe
     "charades": {
-        "data": {
-            "num_segments": 8,
-            "image_size": 224,
-            "batch_size": 16,
-            "eval_batch_size": 4,
-            "scale_jitter": True,
-            "cache": False,
-        },
-        "model": {
-            "backbone": "resnet50",
-            "weights": "imagenet",
-            "dropout": 0.5,
-            "multi_label": True,
-            "partial_bn": True,
-        },
+        "data": {**_REAL_DATA, "num_segments": 8, "batch_size": 16},
+        "model": {**_IMAGENET_RESNET50, "dropout": 0.5, "multi_label": True},
         "optim": {
             "optimizer": "sgd",
             "learning_rate": 0.01,
@@ -298,27 +280,46 @@ def load_config(
             keys (see `apply_overrides`).
         preset: the preset to start from; `None` uses the file's preset, else `synthetic`.
     """
-    file_values: dict[str, Any] = {}
-    if path is not None:
-        file_values = _read_file(pathlib.Path(path))
-    file_preset = file_values.pop("preset", None) or file_values.get("output", {}).get("preset")
-    base = globals()["preset"](preset or file_preset or "synthetic")
-    merged = base.to_dict()
-    for section, values in file_values.items():
+    values = read_config_file(path) if path is not None else {}
+    return config_from_values(values, overrides, preset=preset, source=path)
+
+
+def config_from_values(
+    values: Mapping[str, Any],
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    preset: str | None = None,
+    source: str | os.PathLike | None = None,
+) -> TrainConfig:
+    """The config of a file's `values` (`read_config_file`): its preset, its sections, then `overrides`.
+
+    Args:
+        values: `{section: {key: value}}`, plus optionally a top-level `"preset"`; merged over the preset.
+        overrides: applied last (see `apply_overrides`).
+        preset: the preset to start from; `None` uses `values["preset"]` or `output.preset`, else
+            `synthetic`.
+        source: the file the values came from, named in the errors.
+    """
+    values = dict(values)
+    output = values.get("output")
+    file_preset = values.pop("preset", None) or (
+        output.get("preset") if isinstance(output, Mapping) else None
+    )
+    merged = globals()["preset"](preset or file_preset or "synthetic").to_dict()
+    for section, entries in values.items():
         if section not in merged:
             raise ValueError(
-                f"Unknown config section{_suggest(section, merged)} in {path}. Received: section={section!r}"
+                f"Unknown config section{_suggest(section, merged)} in {source}. Received: section={section!r}"
             )
-        if not isinstance(values, Mapping):
+        if not isinstance(entries, Mapping):
             raise ValueError(
-                f"Config section {section!r} in {path} must be a table/object. Received: {section}={values!r}"
+                f"Config section {section!r} in {source} must be a table/object. Received: {section}={entries!r}"
             )
-        merged[section].update(values)
+        merged[section].update(entries)
     try:
         config = TrainConfig.from_dict(merged)
     except ValueError as error:
-        if path is not None:
-            raise ValueError(f"{error} (in config file {path})") from None
+        if source is not None:
+            raise ValueError(f"{error} (in config file {source})") from None
         raise
     return apply_overrides(config, overrides)
 
@@ -332,7 +333,14 @@ def save_config(config: TrainConfig, path: str | os.PathLike) -> pathlib.Path:
     return path
 
 
-def _read_file(path: pathlib.Path) -> dict[str, Any]:
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The top-level object of a `.toml` or JSON config file.
+
+    Raises:
+        FileNotFoundError: "Config file not found: <path>".
+        ValueError: the file does not parse, or holds something other than an object.
+    """
+    path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Config file not found: {path}")
     text = path.read_text()
@@ -400,14 +408,11 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        errors = []
         for arg in args:
             if arg is type(None):
                 continue
-            try:
+            with contextlib.suppress(ValueError):  # try the next type of the union
                 return _convert(arg, value, key)
-            except ValueError as error:
-                errors.append(str(error))
         raise ValueError(f"Config key {key} has the wrong type ({hint}). Received: {key}={value!r}")
     if origin is tuple:
         item = args[0] if args else Any

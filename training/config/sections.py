@@ -6,18 +6,15 @@ import dataclasses
 import re
 
 from keras_ispan.data.records import LABEL_SOURCES, READERS, RESIZE_IN
-
-# Kept in sync with `keras_ispan.models.BACKBONES`; `run()` re-checks against the registry itself.
-BACKBONE_NAMES = (
-    "small_cnn",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "inception_v3",
-    "mobilenet_v2",
-    "efficientnet_b0",
+from keras_ispan.options import (
+    BACKBONE_NAMES,
+    BIAS_MODES,
+    DOWNSAMPLE_MODES,
+    FUSION_MODES,
+    HEADS,
+    POOLING_MODES,
 )
-HEADS = ("ispan", "single", "tsn", "gap")
+
 OPTIMIZERS = ("sgd", "adamw", "adam")
 SCHEDULES = ("constant", "step", "cosine")
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -36,12 +33,6 @@ def _positive(name: str, value, allow_zero: bool = False) -> None:
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound}. Received: {name}={value!r}")
-
-
-def _known_backbones() -> tuple[str, ...]:
-    """The backbone names; `BACKBONE_NAMES` (kept equal to `keras_ispan.models.BACKBONES`, tested) so
-    that validating a config does not import Keras and TensorFlow."""
-    return BACKBONE_NAMES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +162,7 @@ class ModelConfig:
             raise ValueError(
                 f"model.bn_momentum must be in [0, 1) or null. Received: model.bn_momentum={self.bn_momentum}"
             )
-        backbones = _known_backbones()
+        backbones = BACKBONE_NAMES  # the registry's keys, without importing Keras
         if self.backbone not in backbones:
             import difflib
 
@@ -182,10 +173,10 @@ class ModelConfig:
                 f"Received: model.backbone={self.backbone!r}"
             )
         _choice("model.head", self.head, HEADS)
-        _choice("model.downsample", self.downsample, ("avg", "max", "bilinear"))
-        _choice("model.fusion", self.fusion, ("sum", "mean", "max", "weighted"))
-        _choice("model.bias", self.bias, ("position", "row", "none"))
-        _choice("model.attention_pooling", self.attention_pooling, ("l2", "softmax"))
+        _choice("model.downsample", self.downsample, DOWNSAMPLE_MODES)
+        _choice("model.fusion", self.fusion, FUSION_MODES)
+        _choice("model.bias", self.bias, BIAS_MODES)
+        _choice("model.attention_pooling", self.attention_pooling, POOLING_MODES)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(
                 f"model.dropout must be in [0, 1). Received: model.dropout={self.dropout}"

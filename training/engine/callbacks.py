@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import pathlib
 import sys
 import tempfile
@@ -30,7 +29,6 @@ __all__ = [
     "AtomicBackupAndRestore",
     "BestModelCheckpoint",
     "LearningRateLogger",
-    "StopAfterEpochs",
     "fault_point",
     "make_callbacks",
     "progress_verbosity",
@@ -220,18 +218,6 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             fault_point("during_best_save", epoch)
         state = {"monitor": self.monitor, "best": value, "epoch": int(epoch)}
         write_text_atomic(self.state_path, json.dumps(state))
-
-
-class StopAfterEpochs(keras.callbacks.Callback):
-    """Test helper: hard-exits the process (like a kill) after `epochs` epochs have been backed up."""
-
-    def __init__(self, epochs):
-        super().__init__()
-        self.epochs = int(epochs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 >= self.epochs:
-            os._exit(17)
 
 
 def make_callbacks(

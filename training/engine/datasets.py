@@ -3,12 +3,15 @@ train/validation/evaluation datasets (also used by the tuner)."""
 
 from __future__ import annotations
 
+import functools
 import math
 import pathlib
 
 from training.config.core import TrainConfig
 
 __all__ = [
+    "CARVED_SPLIT",
+    "carved_holdout",
     "dataset_info",
     "eval_steps",
     "eval_dataset",
@@ -22,6 +25,13 @@ __all__ = [
 ]
 
 
+# `data.synthetic_<key>` -> the `SyntheticConfig` field it sets.
+_SYNTHETIC_FIELDS = {
+    "classes": "num_classes", "train": "train", "val": "val", "test": "test",
+    "frames": "num_frames", "size": "image_size", "seed": "seed",
+}  # fmt: skip
+
+
 def synthetic_config(config: TrainConfig):
     """The `keras_ispan.data.synthetic.SyntheticConfig` described by the `data.synthetic_*` keys (object sizes are
     scaled from the generator's 112-pixel defaults to `synthetic_size`)."""
@@ -30,15 +40,9 @@ def synthetic_config(config: TrainConfig):
     data = config.data
     scale = data.synthetic_size / SyntheticConfig.image_size
     return SyntheticConfig(
-        num_classes=data.synthetic_classes,
-        train=data.synthetic_train,
-        val=data.synthetic_val,
-        test=data.synthetic_test,
-        num_frames=data.synthetic_frames,
-        image_size=data.synthetic_size,
+        **{field: getattr(data, f"synthetic_{key}") for key, field in _SYNTHETIC_FIELDS.items()},
         target_size=max(4, round(SyntheticConfig.target_size * scale)),
         distractor_size=max(3, round(SyntheticConfig.distractor_size * scale)),
-        seed=data.synthetic_seed,
     )
 
 
@@ -68,12 +72,62 @@ def dataset_info(data_dir):
     return read_dataset_info(data_dir)
 
 
+CARVED_SPLIT = "train-holdout"  # the validation split carved from `train` at load time
+HOLDOUT_FRACTIONS = (0.1, 0.2, 0.3)  # the first that holds at least one clip is taken
+HOLDOUT_SEED = 0  # fixed: the same clips every run, whatever `train.seed`
+
+
+def _has_split(info, split) -> bool:
+    return info.counts.get(split, 0) > 0 or any(info.path.glob(f"{split}-*-of-*.tfrecord"))
+
+
 def validation_split(info, config: TrainConfig) -> str | None:
-    """`data.val_split` when the dataset has it, else `data.test_split`, else `None`."""
-    for split in (config.data.val_split, config.data.test_split):
-        if info.counts.get(split, 0) > 0 or any(info.path.glob(f"{split}-*-of-*.tfrecord")):
-            return split
+    """The split the best epoch is selected on: `data.val_split` when the dataset has it, else
+    `CARVED_SPLIT` (clips of `data.train_split` held out by `carved_holdout`, never the test
+    split), else `None` (a training split too small to carve from)."""
+    if _has_split(info, config.data.val_split):
+        return config.data.val_split
+    if carved_holdout(info, config) is not None:
+        return CARVED_SPLIT
     return None
+
+
+def carved_holdout(info, config: TrainConfig) -> tuple | None:
+    """`(fraction, seed, count)` of the validation split carved from `data.train_split` when the
+    dataset has no `data.val_split`: the clips whose hashed video id falls below `fraction`
+    (`keras_ispan.data.pipeline.holdout_mask`), the first of `HOLDOUT_FRACTIONS` that holds at least
+    one clip and leaves one to train on; None when there is none."""
+    return _carved(str(info.path), config.data.train_split, config.data.reader)
+
+
+@functools.lru_cache(maxsize=16)
+def _carved(path: str, split: str, reader: str) -> tuple | None:
+    from keras_ispan.data.pipeline import PipelineConfig, count_clips
+
+    if not any(pathlib.Path(path).glob(f"{split}-*-of-*.tfrecord")):
+        return None
+    total = count_clips(path, split, PipelineConfig(training=False, reader=reader))
+    for fraction in HOLDOUT_FRACTIONS:
+        settings = PipelineConfig(
+            training=False, reader=reader, holdout=(fraction, HOLDOUT_SEED, "keep")
+        )
+        count = count_clips(path, split, settings)
+        if 0 < count < total:
+            return fraction, HOLDOUT_SEED, count
+    return None
+
+
+def _source(info, config: TrainConfig, split: str) -> tuple:
+    """`(split on disk, holdout or None)` of a split name (`CARVED_SPLIT` included)."""
+    if split != CARVED_SPLIT:
+        return split, None
+    carved = carved_holdout(info, config)
+    if carved is None:
+        raise ValueError(
+            f"Dataset {info.path} has no {config.data.train_split!r} clips to carve a validation "
+            f"split from. Received: split={split!r}"
+        )
+    return config.data.train_split, (carved[0], carved[1], "keep")
 
 
 def steps_per_epoch(info, config: TrainConfig) -> int:
@@ -86,12 +140,17 @@ def steps_per_epoch(info, config: TrainConfig) -> int:
             f"Dataset {info.path} has no clips in split {config.data.train_split!r}. "
             f"Received: counts={info.counts}"
         )
+    if validation_split(info, config) == CARVED_SPLIT:
+        count -= carved_holdout(info, config)[2]
     return max(1, math.ceil(count / config.data.batch_size))
 
 
 def eval_steps(info, config: TrainConfig, split: str) -> int:
-    """Evaluation batches covering `split` once."""
-    count = int(info.counts.get(split, 0))
+    """Evaluation batches covering `split` (`CARVED_SPLIT` included) once."""
+    if split == CARVED_SPLIT:
+        count = carved_holdout(info, config)[2]
+    else:
+        count = int(info.counts.get(split, 0))
     return max(1, math.ceil(count / (config.data.eval_batch_size or config.data.batch_size)))
 
 
@@ -104,8 +163,10 @@ def pipeline_config(
     crops: int = 1,
     num_clips: int = 1,
     batch_size: int | None = None,
+    holdout: tuple | None = None,
 ):
-    """The `keras_ispan.data.pipeline.PipelineConfig` for training (random TSN sampling, augmentation) or evaluation."""
+    """The `keras_ispan.data.pipeline.PipelineConfig` for training (random TSN sampling, augmentation)
+    or evaluation; `holdout`: `PipelineConfig.holdout`."""
     from keras_ispan.data.pipeline import PipelineConfig
 
     data = config.data
@@ -122,6 +183,7 @@ def pipeline_config(
         "seed": config.train.seed,
         "label_source": data.label_source,
         "reader": data.reader,
+        "holdout": holdout,
     }
     resize = training_resize(config) if training else "pipeline"
     # with the resize in the model, the model flips too (`with_frame_resize(model, flip=data.flip)`)
@@ -143,19 +205,39 @@ def training_resize(config: TrainConfig) -> str:
     return "model" if tf.config.list_physical_devices("GPU") else "pipeline"
 
 
-def make_datasets(config: TrainConfig, data_dir=None):
-    """`(train_dataset, validation_dataset or None)` of `(frames (batch, K, S, S, 3), labels)` for `config`."""
+def make_datasets(config: TrainConfig, data_dir=None, log=print):
+    """`(train_dataset, validation_dataset or None)` of `(frames (batch, K, S, S, 3), labels)` for `config`.
+
+    Without a `data.val_split` split the validation dataset is `CARVED_SPLIT`: clips held out of the
+    training split (and excluded from training), never the test split; `log` says so in one line."""
     from keras_ispan.data.pipeline import make_dataset
 
     data_dir = data_dir or resolve_data_dir(config)
     info = dataset_info(data_dir)
-    train = make_dataset(
-        data_dir, config.data.train_split, pipeline_config(config, info, training=True)
-    )
     split = validation_split(info, config)
+    train_holdout = None
+    if split == CARVED_SPLIT:
+        fraction, seed, count = carved_holdout(info, config)
+        train_holdout = (fraction, seed, "drop")
+        log(
+            f"[data] WARNING: {info.path} has no {config.data.val_split!r} split: the best epoch is "
+            f"selected on {count} clips carved from {config.data.train_split!r} ({fraction:.0%} by "
+            f"a hash of the video id, seed {seed}; excluded from training), never on "
+            f"{config.data.test_split!r}. Give the dataset a val split: `prepare.py --val-fraction`."
+        )
+    elif split is None:
+        log(
+            f"[data] WARNING: {info.path} has no {config.data.val_split!r} split and too few "
+            f"{config.data.train_split!r} clips to carve one: no validation, the last epoch is kept."
+        )
+    settings = pipeline_config(config, info, training=True, holdout=train_holdout)
+    train = make_dataset(data_dir, config.data.train_split, settings)
     val = None
     if split is not None:
-        val = make_dataset(data_dir, split, pipeline_config(config, info, training=False))
+        source, holdout = _source(info, config, split)
+        val = make_dataset(
+            data_dir, source, pipeline_config(config, info, training=False, holdout=holdout)
+        )
     return train, val
 
 
@@ -169,7 +251,7 @@ def eval_dataset(
     num_clips=1,
     resize_ratio=None,
 ):
-    """The deterministic evaluation dataset of `split`: `(frames, labels)`, frames
+    """The deterministic evaluation dataset of `split` (`CARVED_SPLIT` included): `(frames, labels)`, frames
     `(batch, views, K, S, S, 3)` when `crops * num_clips > 1`, else `(batch, K, S, S, 3)`.
 
     `resize_ratio`: the evaluation transform's ratio recorded in the model
@@ -179,6 +261,7 @@ def eval_dataset(
     from keras_ispan.data.pipeline import make_dataset
 
     info = dataset_info(data_dir)
+    source, holdout = _source(info, config, split)
     settings = pipeline_config(
         config,
         info,
@@ -186,7 +269,8 @@ def eval_dataset(
         num_segments=num_segments or config.eval.num_segments,
         crops=crops,
         num_clips=num_clips,
+        holdout=holdout,
     )
     if resize_ratio is not None:
         settings = dataclasses.replace(settings, resize_ratio=float(resize_ratio))
-    return make_dataset(data_dir, split, settings)
+    return make_dataset(data_dir, source, settings)

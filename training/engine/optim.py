@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 
 import keras
-import numpy as np
 from keras import ops
 
 from training.config.sections import ModelConfig, OptimConfig
@@ -20,7 +19,6 @@ __all__ = [
     "build_metrics",
     "build_optimizer",
     "freeze_layers",
-    "learning_rate_at",
     "synchronize_batch_norm",
 ]
 
@@ -93,11 +91,6 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
             "gamma": self.gamma,
             "min_ratio": self.min_ratio,
         }
-
-
-def learning_rate_at(schedule: WarmupSchedule, steps) -> np.ndarray:
-    """The schedule's learning rates at integer `steps`, as a NumPy array (for plots and tests)."""
-    return np.array([float(schedule(s)) for s in np.asarray(steps).reshape(-1)], dtype=np.float64)
 
 
 def make_schedule(config: OptimConfig, steps_per_epoch: int, epochs: int) -> WarmupSchedule:

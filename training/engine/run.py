@@ -34,8 +34,7 @@ from training.engine import callbacks as callbacks_lib
 from training.engine import datasets, optim
 from training.engine.strategy import is_chief, make_strategy
 from training.evaluation import attention_pictures as visualize
-from training.evaluation import multiview as eval_lib
-from training.evaluation import plots
+from training.evaluation import multiview, plots
 
 __all__ = [
     "RunResult",
@@ -74,6 +73,13 @@ class RunResult:
     export_dir: pathlib.Path | None = None
 
 
+# `model.*` keys passed to `build_classifier` under the same name.
+_CLASSIFIER_KEYS = (
+    "backbone", "head", "dropout", "downsample", "fusion", "bias", "attention_pooling",
+    "interaction_weight", "diversity_weight", "normalize_features",
+)  # fmt: skip
+
+
 def build_model(config: TrainConfig, info) -> keras.Model:
     """The (uncompiled) classifier of `config` for the dataset described by `info` (its classes)."""
     from keras_ispan.models import build_classifier
@@ -84,21 +90,12 @@ def build_model(config: TrainConfig, info) -> keras.Model:
         raise FileNotFoundError(f"Backbone weights file not found: {weights} (model.weights)")
     model = build_classifier(
         num_classes=info.num_classes,
-        backbone=model_cfg.backbone,
-        head=model_cfg.head,
         levels=list(model_cfg.levels) if model_cfg.levels else None,
         image_size=config.data.image_size,
         weights=weights,
         multi_label=info.multi_label,
-        dropout=model_cfg.dropout,
-        downsample=model_cfg.downsample,
-        fusion=model_cfg.fusion,
-        bias=model_cfg.bias,
-        attention_pooling=model_cfg.attention_pooling,
-        interaction_weight=model_cfg.interaction_weight,
-        diversity_weight=model_cfg.diversity_weight,
-        normalize_features=model_cfg.normalize_features,
         class_names=list(info.classes),
+        **{name: getattr(model_cfg, name) for name in _CLASSIFIER_KEYS},
     )
     optim.freeze_layers(model, model_cfg)
     return model
@@ -270,19 +267,8 @@ def run(
         setup = _set_up(config, info, data_dir, strategy, steps)
         # Everything that can reject the input has run: from here on the run folder is written.
         if chief:
-            if config.output.overwrite and not resuming and run_dir.exists():
-                shutil.rmtree(run_dir)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            callbacks_lib.remove_stale_temporaries(run_dir)
-            save_config(config, run_dir / "config.json")
-        log(
-            f"[run] {run_dir} ({'resuming' if resuming else 'new'}): {info.num_classes} classes, "
-            f"{info.counts.get(config.data.train_split, '?')} training clips, {steps} steps/epoch, "
-            f"{setup.model.count_params():,} parameters, strategy={config.train.strategy} "
-            f"({strategy.num_replicas_in_sync} replicas), "
-            f"policy={mixed_precision_policy(config.train.mixed_precision) or 'float32'}, "
-            f"crops resized in the {setup.resize}"
-        )
+            _start_run_dir(config, run_dir, resuming)
+        log(_start_line(config, run_dir, resuming, info, steps, setup, strategy))
         done = read_training_done(run_dir) if chief and resuming else None
         if done is None:
             history, fit_seconds = _fit(config, setup, run_dir, chief, steps, extra_callbacks)
@@ -299,23 +285,46 @@ def run(
             shutil.rmtree(run_dir / "backup", ignore_errors=True)  # killed before it was removed
             log(f"[run] training had finished ({TRAINING_DONE}): evaluating and writing only")
         result = _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch, log)
-        export_dir = _export(config, run_dir, log) if config.output.export else None
-        result["wall_time_s"] = time.perf_counter() - start
-        eval_lib.write_json(run_dir / "metrics.json", result)
-        log(
-            f"[run] finished in {result['wall_time_s']:.0f} s: {_headline(result)}; folder {run_dir}"
-        )
-        return RunResult(
-            run_dir=run_dir,
-            config=config,
-            model_path=run_dir / "best.keras",
-            metrics=result,
-            history=plots.read_csv_log(run_dir / "log.csv"),
-            initial_epoch=initial_epoch,
-            epochs_completed=result["epochs_completed"],
-            model=setup.model,
-            export_dir=export_dir,
-        )
+        return _conclude(config, run_dir, result, setup.model, initial_epoch, start, log)
+
+
+def _start_run_dir(config: TrainConfig, run_dir: pathlib.Path, resuming: bool) -> None:
+    """The chief's first writes: a fresh folder (`output.overwrite`), temporaries swept, `config.json`."""
+    if config.output.overwrite and not resuming and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    callbacks_lib.remove_stale_temporaries(run_dir)
+    save_config(config, run_dir / "config.json")
+
+
+def _start_line(config, run_dir, resuming, info, steps, setup, strategy) -> str:
+    return (
+        f"[run] {run_dir} ({'resuming' if resuming else 'new'}): {info.num_classes} classes, "
+        f"{info.counts.get(config.data.train_split, '?')} training clips, {steps} steps/epoch, "
+        f"{setup.model.count_params():,} parameters, strategy={config.train.strategy} "
+        f"({strategy.num_replicas_in_sync} replicas), "
+        f"policy={mixed_precision_policy(config.train.mixed_precision) or 'float32'}, "
+        f"crops resized in the {setup.resize}"
+    )
+
+
+def _conclude(config, run_dir, result, model, initial_epoch, start, log) -> RunResult:
+    """Exports (`output.export`), writes `metrics.json` last (it marks a finished run), logs the headline."""
+    export_dir = _export(config, run_dir, log) if config.output.export else None
+    result["wall_time_s"] = time.perf_counter() - start
+    multiview.write_json(run_dir / "metrics.json", result)
+    log(f"[run] finished in {result['wall_time_s']:.0f} s: {_headline(result)}; folder {run_dir}")
+    return RunResult(
+        run_dir=run_dir,
+        config=config,
+        model_path=run_dir / "best.keras",
+        metrics=result,
+        history=plots.read_csv_log(run_dir / "log.csv"),
+        initial_epoch=initial_epoch,
+        epochs_completed=result["epochs_completed"],
+        model=model,
+        export_dir=export_dir,
+    )
 
 
 @contextlib.contextmanager
@@ -401,7 +410,7 @@ def mark_training_done(run_dir, initial_epoch, fit_seconds) -> None:
 
     A run killed after this point resumes straight to evaluation and writing instead of training again.
     """
-    eval_lib.write_json(
+    multiview.write_json(
         pathlib.Path(run_dir) / TRAINING_DONE,
         {"initial_epoch": int(initial_epoch), "fit_seconds": float(fit_seconds)},
     )
@@ -489,7 +498,7 @@ def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch
         f"[run] evaluating {run_dir / 'best.keras'} (epoch {best_state['epoch'] + 1}) on '{split}': "
         f"{config.eval.num_segments} frames x {config.eval.num_crops * config.eval.num_clips} views"
     )
-    test = eval_lib.evaluate(
+    test = multiview.evaluate(
         model,
         eval_ds,
         multi_label=info.multi_label,

@@ -1,6 +1,8 @@
 """PNG plots of a run: training curves from the CSV log, the confusion matrix, the frames sweep.
 
 Every figure is written atomically, with the umask's file mode (`keras_ispan.io.atomic.atomic_path`).
+Figures are drawn on their own Agg canvas (`matplotlib.figure.Figure`, not `pyplot`), so importing this
+module or plotting changes neither matplotlib's backend nor pyplot's list of open figures.
 """
 
 from __future__ import annotations
@@ -8,23 +10,25 @@ from __future__ import annotations
 import csv
 import pathlib
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 __all__ = ["plot_confusion", "plot_curves", "plot_frames_sweep", "read_csv_log"]
+
+
+def _figure(figsize) -> Figure:
+    """A figure on its own Agg canvas: no global backend, nothing for `pyplot` to close."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _save(fig, path) -> pathlib.Path:
     from keras_ispan.io.atomic import atomic_path  # here: importing `keras_ispan` loads Keras
 
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
-    finally:
-        plt.close(fig)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
     return pathlib.Path(path)
 
 
@@ -61,7 +65,8 @@ def plot_curves(history: dict[str, list[float]], path, title: str = "") -> pathl
     lr_key = "lr" if "lr" in history else ("learning_rate" if "learning_rate" in history else None)
     if lr_key:
         groups.append(("learning rate", [lr_key]))
-    fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3.2), squeeze=False)
+    fig = _figure((4 * len(groups), 3.2))
+    axes = fig.subplots(1, len(groups), squeeze=False)
     for ax, (label, keys) in zip(axes[0], groups):
         for key in keys:
             ax.plot(epochs, history[key], marker="o", label="train" if key != lr_key else key)
@@ -82,7 +87,8 @@ def plot_confusion(matrix, class_names, path, title: str = "confusion matrix") -
     matrix = np.asarray(matrix)
     totals = np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     size = max(4.0, 0.45 * len(matrix) + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig = _figure((size, size))
+    ax = fig.subplots()
     ax.imshow(matrix / totals, cmap="Blues", vmin=0, vmax=1)
     names = list(class_names) if class_names else [str(i) for i in range(len(matrix))]
     ax.set_xticks(range(len(names)), names, rotation=90)
@@ -104,7 +110,8 @@ def plot_frames_sweep(rows, path, metric: str = "top1") -> pathlib.Path:
     """Accuracy (or mAP) against the number of frames T, log-scaled T axis."""
     frames = [row["frames"] for row in rows]
     values = [row[metric] for row in rows]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig = _figure((5, 3.5))
+    ax = fig.subplots()
     ax.plot(frames, values, marker="o")
     ax.set_xscale("log", base=2)
     ax.set_xticks(frames, [str(f) for f in frames])

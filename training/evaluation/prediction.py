@@ -21,6 +21,7 @@ __all__ = [
     "WindowPrediction",
     "load_predictor",
     "predict_video",
+    "predict_video_anytime",
     "predict_windows",
 ]
 
@@ -62,9 +63,13 @@ class Prediction:
     source_frames: np.ndarray | None = None
     rotation: int = 0
     warnings: tuple = ()
+    anytime: dict | None = None
 
     def to_json(self) -> dict:
-        """The machine-readable record printed by `predict.py --json` (keys shared with `client.py`)."""
+        """The machine-readable record printed by `predict.py --json` (keys shared with `client.py`);
+        with `--anytime` also `anytime`: `threshold`, `criterion`, `max_frames`, `budget_ms`, `stopped`,
+        `confidence`."""
+        extra = {"anytime": dict(self.anytime)} if self.anytime is not None else {}
         return {
             "video": str(self.video),
             "top_k": [{"class": name, "score": score} for name, score in self.top_k],
@@ -74,6 +79,7 @@ class Prediction:
             "latency_ms": round(float(self.latency_ms), 3),
             "rotation": int(self.rotation),
             "warnings": list(self.warnings),
+            **extra,
         }
 
 
@@ -128,6 +134,68 @@ def predict_video(
         source_frames=source,
         rotation=int(clip_info["rotation"]),
         warnings=tuple(clip_info["warnings"]),
+    )
+
+
+def predict_video_anytime(
+    predictor: Predictor, video, *, threshold=0.9, max_frames=8, budget_ms=None, top_k=5,
+    criterion="top1", anytime=None,
+) -> Prediction:  # fmt: skip
+    """Anytime prediction on `video`: the `max_frames` TSN centres (as `predict_video`), transformed,
+    through `keras_ispan.models.AnytimeClassifier.predict` in coarse-to-fine order. The `Prediction`
+    holds the frames used in the order taken (`frames`, `attention`, `frame_indices` into the video),
+    `latency_ms` of the model calls and `anytime` (the stop).
+
+    Args:
+        predictor: `load_predictor(model_path)`.
+        video: a video file.
+        threshold: stop when the confidence reaches it (above 1: never, all `max_frames` are used).
+        max_frames: frames at most (the TSN centres of that many segments).
+        budget_ms: stop once the model calls took this many milliseconds; None for no limit.
+        top_k: labels returned.
+        criterion: `"top1"` or `"margin"` (`AnytimeClassifier`).
+        anytime: an `AnytimeClassifier` of the predictor's model to reuse across videos.
+
+    Raises:
+        keras_ispan.io.video.VideoDecodeError (a `ValueError`) naming the file; ValueError for bad
+        arguments.
+    """
+    from keras_ispan.io import frames_tf
+    from keras_ispan.io.coarse_to_fine import coarse_to_fine_indices
+    from keras_ispan.io.video import read_clip
+    from keras_ispan.models import AnytimeClassifier
+
+    _check_positive("max_frames", max_frames)
+    _check_positive("top_k", top_k)
+    anytime = anytime or AnytimeClassifier(predictor.outputs_model, criterion=criterion)
+    clip, clip_info = read_clip(video, max_frames, short_side=None)
+    source, indices = clip[0], clip_info["frame_indices"][0]
+    transform = predictor.info.transform
+    frames = frames_tf.eval_resize_and_crop(
+        source, transform.image_size, resize_ratio=transform.resize_ratio
+    ).numpy()
+    order = coarse_to_fine_indices(len(frames))
+    result = anytime.predict(frames, threshold, budget_ms=budget_ms, order=order)
+    used = result.frame_indices
+    return Prediction(
+        video=pathlib.Path(video),
+        top_k=_top_k(predictor, result.probabilities, top_k),
+        probabilities=result.probabilities,
+        frames=frames[used],
+        attention=result.attention,
+        frame_indices=indices[used],
+        latency_ms=result.latency_ms,
+        source_frames=source[used],
+        rotation=int(clip_info["rotation"]),
+        warnings=tuple(clip_info["warnings"]),
+        anytime={
+            "threshold": float(threshold),
+            "criterion": anytime.criterion,
+            "max_frames": int(max_frames),
+            "budget_ms": None if budget_ms is None else float(budget_ms),
+            "stopped": result.stopped,
+            "confidence": round(result.confidence, 6),
+        },
     )
 
 

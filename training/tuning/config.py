@@ -21,7 +21,6 @@ documented in `training/tuning/hypermodel.py`). Example (TOML):
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
@@ -147,24 +146,14 @@ def load_tuning(
             values are ignored).
         preset: the training preset to start from; `None` uses the file's, else `synthetic`.
     """
-    values = _read_file(pathlib.Path(path)) if path is not None else {}
+    values = config_lib.read_config_file(path) if path is not None else {}
     tuning_values = values.pop("tuning", None) or {}
     if not isinstance(tuning_values, Mapping):
         raise ValueError(
             f"The 'tuning' section of {path} must be a table. Received: tuning={tuning_values!r}"
         )
-    file_preset = values.pop("preset", None)
-    if isinstance(values.get("output"), Mapping):
-        file_preset = file_preset or values["output"].get("preset")
-    dotted = {}
-    for section, entries in values.items():
-        if not isinstance(entries, Mapping):
-            raise ValueError(
-                f"Config section {section!r} in {path} must be a table. Received: {section}={entries!r}"
-            )
-        dotted.update({f"{section}.{key}": value for key, value in entries.items()})
+    train_config = config_lib.config_from_values(values, preset=preset, source=path)
     try:
-        train_config = config_lib.load_config(None, dotted, preset=preset or file_preset)
         tune_values = {
             **tuning_values,
             **{k: v for k, v in (tuning or {}).items() if v is not None},
@@ -173,23 +162,6 @@ def load_tuning(
     except (ValueError, TypeError) as error:
         raise ValueError(f"{error} (in {path})" if path else str(error)) from None
     return config_lib.apply_overrides(train_config, overrides), tune_config
-
-
-def _read_file(path: pathlib.Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"Tuning config file not found: {path}")
-    try:
-        if path.suffix == ".toml":
-            import tomllib
-
-            values = tomllib.loads(path.read_text())
-        else:
-            values = json.loads(path.read_text())
-    except Exception as error:  # noqa: BLE001 - re-raised with the path
-        raise ValueError(f"Could not parse config file {path}: {error}") from None
-    if not isinstance(values, dict):
-        raise ValueError(f"Config file {path} must hold an object at the top level.")
-    return values
 
 
 def objective_of(train_config: Any, tune_config: TuneConfig) -> kt.Objective:

@@ -39,6 +39,8 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
+from keras_ispan.options import DOWNSAMPLE_MODES, FUSION_MODES, POOLING_MODES
+
 # name -> (config section, config key). The order is the order of `declare`.
 TUNABLE: dict[str, tuple[str, str]] = {
     "levels": ("model", "levels"),
@@ -62,9 +64,6 @@ ISPAN_ONLY = (
     "interaction_weight",
     "diversity_weight",
 )
-DOWNSAMPLE_CHOICES = ("avg", "max", "bilinear")
-FUSION_CHOICES = ("sum", "mean", "max", "weighted")
-POOLING_CHOICES = ("l2", "softmax")
 TEXT_NAMES = ("levels", "downsample", "fusion", "attention_pooling")  # the non-numeric ones
 # Log-spaced grids that include zero (the loss or the decay switched off).
 INTERACTION_GRID = (0.0, 1e-5, 1e-4, 1e-3, 1e-2)
@@ -169,10 +168,10 @@ def default_space(
     lr = float(value["learning_rate"])
     return {
         "levels": _choice("levels", subsets, levels_text),
-        "downsample": _choice("downsample", DOWNSAMPLE_CHOICES, value["downsample"]),
-        "fusion": _choice("fusion", FUSION_CHOICES, value["fusion"]),
+        "downsample": _choice("downsample", DOWNSAMPLE_MODES, value["downsample"]),
+        "fusion": _choice("fusion", FUSION_MODES, value["fusion"]),
         "attention_pooling": _choice(
-            "attention_pooling", POOLING_CHOICES, value["attention_pooling"]
+            "attention_pooling", POOLING_MODES, value["attention_pooling"]
         ),
         "interaction_weight": _choice(
             "interaction_weight", INTERACTION_GRID, float(value["interaction_weight"])
@@ -397,9 +396,9 @@ def _check_values(spec: Spec, level_candidates: Sequence[str]) -> None:
     bounds = [v for v in (spec.min_value, spec.max_value) if v is not None]
     name = spec.name
     allowed = {
-        "downsample": DOWNSAMPLE_CHOICES,
-        "fusion": FUSION_CHOICES,
-        "attention_pooling": POOLING_CHOICES,
+        "downsample": DOWNSAMPLE_MODES,
+        "fusion": FUSION_MODES,
+        "attention_pooling": POOLING_MODES,
     }.get(name)
     for value in values:
         if allowed is not None and value not in allowed:

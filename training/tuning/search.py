@@ -426,12 +426,34 @@ def training_functions(train_config: Any, tune_config: TuneConfig):
     )
 
     def make_datasets(config):
-        train, val = datasets.make_datasets(config, data_dir)
-        if config.train.steps_per_epoch:
-            train = train.repeat()
-        return train, val
+        return sized_datasets(config, data_dir)
 
     return resolved, build_compiled_model, make_datasets
+
+
+def sized_datasets(config: Any, data_dir) -> tuple[Any, Any]:
+    """`training.engine.datasets.make_datasets` with lengths Keras knows: repeated when
+    `train.steps_per_epoch` / `train.validation_steps` are set, else the exact batch count asserted.
+
+    A finite dataset of unknown length ends each first epoch with a `StopIteration` that Keras
+    reports as "Your input ran out of data" although every batch ran."""
+    import tensorflow as tf
+
+    from training.engine import datasets
+
+    info = datasets.dataset_info(data_dir)
+    train, val = datasets.make_datasets(config, data_dir)
+    if config.train.steps_per_epoch:
+        train = train.repeat()
+    else:
+        steps = datasets.steps_per_epoch(info, config)
+        train = train.apply(tf.data.experimental.assert_cardinality(steps))
+    if val is not None and config.train.validation_steps:
+        val = val.repeat()
+    elif val is not None:
+        steps = datasets.eval_steps(info, config, datasets.validation_split(info, config))
+        val = val.apply(tf.data.experimental.assert_cardinality(steps))
+    return train, val
 
 
 @contextlib.contextmanager

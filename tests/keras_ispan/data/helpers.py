@@ -64,19 +64,27 @@ CODECS = {
 }
 
 
-def write_video(path, frames, fps=25, container=None):
-    """Encodes uint8 frames `(T, H, W, 3)` with PyAV; the codec follows the suffix (see `CODECS`)."""
+def write_video(path, frames, fps=25, container=None, *, options=None, container_options=None,
+                rotation=None, hflip=False):  # fmt: skip
+    """Encodes uint8 frames `(T, H, W, 3)` with PyAV; the codec follows the suffix (see `CODECS`).
+
+    `options`: the encoder's options (None: the codec's in `CODECS`); `container_options`: the
+    muxer's (`{"movflags": "faststart"}`); `rotation`: a display matrix of that many degrees
+    counter-clockwise (`hflip`: mirrored too).
+    """
     import av
 
     spec = CODECS[container or path.suffix.lstrip(".")]
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), mode="w") as out:
+    with av.open(str(path), mode="w", options=container_options or {}) as out:
         stream = out.add_stream(spec["codec"], rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = spec["pix_fmt"]
-        stream.options = dict(spec["options"])
+        stream.options = dict(spec["options"] if options is None else options)
         if "bit_rate" in spec:
             stream.bit_rate = spec["bit_rate"]
+        if rotation is not None:
+            stream.set_display_rotation(rotation, hflip=hflip)
         for image in frames:
             out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         out.mux(stream.encode())

@@ -2,7 +2,6 @@
 
 import json
 import pathlib
-import subprocess
 import sys
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from keras_ispan.data.convert import ConvertConfig, convert_dataset
 from keras_ispan.data.layouts import parse_layout
 from keras_ispan.data.pipeline import read_dataset_info
+from tests import hang
 from tests.keras_ispan.data.helpers import smooth_frames, write_video
 
 PREPARE = pathlib.Path(__file__).resolve().parents[3] / "training" / "prepare.py"
@@ -27,7 +27,9 @@ def test_bad_videos_are_reported_and_skipped(tmp_path):
     data = (root / "a" / "good1.mp4").read_bytes()
     (root / "b" / "truncated.mp4").write_bytes(data[: len(data) // 3])
     lines = []
-    config = ConvertConfig(videos=root, output=tmp_path / "ds", test_fraction=0.0, workers=2)
+    config = ConvertConfig(
+        videos=root, output=tmp_path / "ds", test_fraction=0.0, val_fraction=0.0, workers=2
+    )
     summary = convert_dataset(config, log=lines.append)
     assert summary.counts == {"train": 2}
     failed = {pathlib_name(p): reason for p, reason in summary.failed}
@@ -89,12 +91,14 @@ def test_unknown_layout_is_rejected():
 def test_cli_reports_errors_without_traceback(tmp_path):
     args = [sys.executable, str(PREPARE), "--videos", str(tmp_path / "nope"),
             "--output", str(tmp_path / "o")]  # fmt: skip
-    result = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    result = hang.run(
+        args, step="prepare.py with a missing --videos", capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert "prepare.py: error:" in result.stderr and str(tmp_path / "nope") in result.stderr
     assert "Traceback" not in result.stderr
-    bad = subprocess.run(
+    bad = hang.run(
         [sys.executable, str(PREPARE), "--layout", "nope", "--output", "o"],
-        capture_output=True, text=True, timeout=60, check=False,
+        step="prepare.py --layout nope", capture_output=True, text=True,
     )  # fmt: skip
     assert bad.returncode == 2 and "invalid choice: 'nope'" in bad.stderr

@@ -8,7 +8,6 @@ file under the videos folder is a clip or is named with its reason.
 
 import json
 import pathlib
-import subprocess
 import sys
 
 import numpy as np
@@ -16,6 +15,7 @@ import pytest
 
 from keras_ispan.data.convert import ConvertConfig, convert_dataset
 from keras_ispan.io.video import INCOMPLETE_FRACTION, decode_video, read_clip
+from tests import hang
 from tests.keras_ispan.data.helpers import smooth_frames, write_video
 
 PREPARE = pathlib.Path(__file__).resolve().parents[3] / "training" / "prepare.py"
@@ -23,18 +23,9 @@ PREPARE = pathlib.Path(__file__).resolve().parents[3] / "training" / "prepare.py
 
 def _write_faststart(path, num_frames=120, fps=30):
     """Noisy 64x48 H.264 frames (the bytes spread over the whole clip), index at the front."""
-    import av
-
-    rng = np.random.default_rng(0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for _ in range(num_frames):
-            image = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        out.mux(stream.encode())
-    return path
+    frames = np.random.default_rng(0).integers(0, 256, (num_frames, 48, 64, 3), dtype=np.uint8)
+    return write_video(path, frames, fps, "mp4", options={},
+                       container_options={"movflags": "faststart"})  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +80,8 @@ def test_convert_reports_incomplete(faststart, tmp_path, policy):
     cut = _videos_with_cut(tmp_path / "videos", faststart)
     lines = []
     config = ConvertConfig(
-        videos=tmp_path / "videos", output=tmp_path / "ds", test_fraction=0.0, workers=1,
+        videos=tmp_path / "videos", output=tmp_path / "ds", test_fraction=0.0, val_fraction=0.0,
+        workers=1,
         incomplete=policy,
     )  # fmt: skip
     summary = convert_dataset(config, log=lines.append)
@@ -113,10 +105,10 @@ def test_convert_reports_incomplete(faststart, tmp_path, policy):
 def test_prepare_cli_incomplete_skip(faststart, tmp_path):
     cut = _videos_with_cut(tmp_path / "videos", faststart)
     (tmp_path / "videos" / "a" / "notes.txt").write_text("hello\n")
-    run = subprocess.run(
+    run = hang.run(
         [sys.executable, str(PREPARE), "--videos", str(tmp_path / "videos"), "--output",
          str(tmp_path / "ds"), "--test-fraction", "0", "--workers", "1", "--incomplete", "skip"],
-        capture_output=True, text=True, timeout=300,
+        step="prepare.py --incomplete skip", capture_output=True, text=True,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert f"incomplete (skipped): {cut}" in run.stdout
@@ -172,7 +164,12 @@ def test_folder_of_many_kinds_leaves_nothing_unaccounted(faststart, tmp_path):
     (root / "clip.MTS").write_bytes(b"\0" * 100)  # an extension the layouts do not read
     lines = []
     config = ConvertConfig(
-        videos=root, output=tmp_path / "ds", test_fraction=0.0, workers=1, incomplete="skip"
+        videos=root,
+        output=tmp_path / "ds",
+        test_fraction=0.0,
+        val_fraction=0.0,
+        workers=1,
+        incomplete="skip",
     )
     summary = convert_dataset(config, log=lines.append)
     named = _accounted(root, tmp_path / "ds", lines)

@@ -1,5 +1,7 @@
 """Resumability: finished shards are kept, a rerun writes only what is missing; settings are guarded."""
 
+import json
+
 import pytest
 
 from keras_ispan.data.convert import ConvertConfig, convert_dataset
@@ -24,7 +26,12 @@ def test_rerun_skips_finished_shards(videos, tmp_path):
     first = convert_dataset(_config(videos, tmp_path), log=None)
     out = tmp_path / "ds"
     shards = sorted(out.glob("*.tfrecord"))
-    assert first.counts == {"train": 6, "test": 2} and len(shards) == 4  # 3 train + 1 test shards
+    # the default split (issue 19): per class of 4 videos, 1 test (20 %) and 1 val (10 %, at least
+    # one for a class of 3 or more), 2 train; 2 train + 1 val + 1 test shards of 2 clips
+    assert first.counts == {"train": 4, "val": 2, "test": 2} and len(shards) == 4
+    rule = json.loads((out / "metadata.json").read_text())["split_rule"]
+    assert rule["val_fraction"] == 0.1 and rule["test_fraction"] == 0.2 and rule["seed"] == 0
+    assert rule["min_val_per_class"] == 1 and rule["kind"] == "carved per class"
     before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in shards}
     # simulate an interruption: one shard never finished, a temp file left behind
     lost = shards[1]

@@ -38,6 +38,35 @@ def test_folders_fraction_split_is_stratified_and_seeded(tmp_path):
     assert ids(again, "test") == ids(layout, "test")
 
 
+def test_folders_default_carves_val_per_class(tmp_path):
+    for c, n in (("a", 2), ("b", 3), ("c", 10)):
+        for i in range(n):
+            touch(tmp_path / c / f"{i}.mp4")
+    layout = parse_layout("folders", tmp_path, seed=4)
+
+    def per_class(split):
+        return [sum(it.labels[0] == k for it in layout.splits.get(split, [])) for k in range(3)]
+
+    # 10 % to val, at least one for a class of 3 or more videos; 20 % to test
+    assert per_class("val") == [0, 1, 1] and per_class("test") == [0, 1, 2]
+    assert per_class("train") == [2, 1, 7]
+    assert layout.split_rule["val_fraction"] == 0.1 and layout.split_rule["seed"] == 4
+    no_val = parse_layout("folders", tmp_path, val_fraction=0.0)
+    assert "val" not in no_val.splits and no_val.split_rule["min_val_per_class"] == 0
+
+
+def test_manifest_rows_without_split_are_carved_per_class(tmp_path):
+    rows = ["path,label"] + [f"{c}{i}.mp4,{c}" for c in "xy" for i in range(5)]
+    for row in rows[1:]:
+        touch(tmp_path / "v" / row.split(",")[0])
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    layout = parse_layout("manifest", tmp_path / "v", annotations=tmp_path / "m.csv")
+    for split, n in (("train", 3), ("val", 1), ("test", 1)):
+        got = sorted(it.labels[0] for it in layout.splits[split])
+        assert got == [0] * n + [1] * n, split
+    assert layout.split_rule["kind"] == "carved per class"
+
+
 def test_folders_with_split_folders(tmp_path):
     touch(tmp_path / "train" / "x" / "1.avi")
     touch(tmp_path / "train" / "y" / "2.AVI")

@@ -1,7 +1,6 @@
 """Distribution options: tf.data service on loopback (the service reads whole records, the local pipeline
 the index), and file sharding across input pipelines with either reader."""
 
-import subprocess
 import sys
 import textwrap
 
@@ -11,6 +10,7 @@ import tensorflow as tf
 
 from keras_ispan.data import shard_index as clip_index
 from keras_ispan.data.pipeline import PipelineConfig, make_dataset
+from tests import hang
 from tests.keras_ispan.data.helpers import solid_frames, write_dataset
 
 SERVICE_SCRIPT = textwrap.dedent(
@@ -44,9 +44,9 @@ def test_data_service_gives_the_local_batches(tmp_path):
     clips = [(solid_frames(6 + i), [i]) for i in range(4)]
     folder = write_dataset(tmp_path / "ds", clips, ["a", "b", "c", "d"])
     clip_index.ensure_indexes(folder)  # local batches read through the index, the service's records
-    result = subprocess.run(
+    result = hang.run(
         [sys.executable, "-c", SERVICE_SCRIPT, str(folder)],
-        capture_output=True, text=True, timeout=180, check=False,
+        step="the tf.data service script", capture_output=True, text=True,
     )  # fmt: skip
     assert "SERVICE_OK 2" in result.stdout, result.stderr[-3000:]
 

@@ -2,7 +2,6 @@
 
 import json
 import pathlib
-import subprocess
 import sys
 
 import numpy as np
@@ -17,6 +16,7 @@ from keras_ispan.data.synthetic import (
     shape_mask,
     split_labels,
 )
+from tests import hang
 
 SYNTHETIC_SCRIPT = pathlib.Path(__file__).resolve().parents[3] / "training" / "synthetic.py"
 
@@ -96,7 +96,7 @@ def test_cli_writes_dataset(tmp_path):
     args = [sys.executable, str(SYNTHETIC_SCRIPT), "--output", str(tmp_path / "cli")]
     for key, value in TINY.items():
         args += [f"--{key}", str(value)]
-    result = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    result = hang.run(args, step="synthetic.py --output", capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert read_dataset_info(tmp_path / "cli").counts == {"train": 6, "test": 3}
 

@@ -14,6 +14,7 @@ import pytest
 
 from keras_ispan.data.convert import ConvertConfig, convert_dataset
 from keras_ispan.io.video import decode_video, read_clip
+from tests.keras_ispan.data.helpers import write_video
 
 HEIGHT, WIDTH, NUM_FRAMES = 240, 320, 4
 BLOCK = 48  # the bright block's side, in the stored top-left corner
@@ -28,19 +29,8 @@ def _pattern(num_frames=NUM_FRAMES):
 
 
 def _write(path, frames, rotation=None, hflip=False):
-    import av
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {"crf": "10", "preset": "ultrafast"}
-        if rotation is not None:
-            stream.set_display_rotation(rotation, hflip=hflip)
-        for image in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        out.mux(stream.encode())
-    return path
+    """H.264 at 25 fps (`helpers.CODECS["mp4"]`), with a display matrix of `rotation` degrees."""
+    return write_video(path, frames, 25, "mp4", rotation=rotation, hflip=hflip)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,29 @@
+"""The choice lists of the library's options, in one place and without Keras.
+
+The layers and models check their arguments against these tuples, the experiment config
+(`training.config`) validates against them without importing Keras or TensorFlow, and the tuner
+(`training.tuning.hypermodel`) searches over them. `keras_ispan.models.backbones` asserts that its
+registry's keys equal `BACKBONE_NAMES`.
+
+- `BACKBONE_NAMES`: the keys of `keras_ispan.models.BACKBONES`, in registry order.
+- `HEADS`: the classifier heads of `keras_ispan.models.build_classifier`.
+- `DOWNSAMPLE_MODES`, `FUSION_MODES`, `BIAS_MODES`, `POOLING_MODES`: `PyramidAttention`'s
+  `downsample`, `fusion`, `bias` and `pooling` (the config's `model.attention_pooling`).
+- `PREPROCESSING_MODES`: `PixelPreprocessing`'s `mode` (a backbone's pixel scaling).
+"""
+
+BACKBONE_NAMES = (
+    "small_cnn",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "inception_v3",
+    "mobilenet_v2",
+    "efficientnet_b0",
+)
+HEADS = ("ispan", "single", "tsn", "gap")
+DOWNSAMPLE_MODES = ("avg", "max", "bilinear")
+FUSION_MODES = ("sum", "mean", "max", "weighted")
+BIAS_MODES = ("position", "row", "none")
+POOLING_MODES = ("l2", "softmax")
+PREPROCESSING_MODES = ("caffe", "tf", "torch", "unit", "none")

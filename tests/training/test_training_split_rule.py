@@ -1,0 +1,59 @@
+"""No model selection on the test split: a dataset without `val` gets a split carved from `train`
+at load time (and says so), disjoint from the clips trained on."""
+
+import dataclasses
+
+import pytest
+
+from training.config.core import TrainConfig
+from training.engine import datasets
+
+TINY = dict(
+    num_classes=3, train=20, val=0, test=6, num_frames=4, image_size=24,
+    target_size=8, distractor_size=5, num_distractors=1, clips_per_shard=8,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def train_test_only(tmp_path_factory):
+    from keras_ispan.data.synthetic import SyntheticConfig, generate_synthetic_dataset
+
+    out = tmp_path_factory.mktemp("split_rule") / "syn"
+    return generate_synthetic_dataset(out, SyntheticConfig(**TINY), log=None)
+
+
+def _config(data_dir):
+    config = TrainConfig.from_dict(
+        {"data": {"num_segments": 2, "image_size": 24, "batch_size": 4, "eval_batch_size": 1}}
+    )
+    return config.replace(data=dataclasses.replace(config.data, data_dir=str(data_dir)))
+
+
+def _count(dataset):
+    return sum(int(y.shape[0]) for _, y in dataset)
+
+
+def test_a_dataset_without_val_selects_on_a_split_carved_from_train(train_test_only):
+    config = _config(train_test_only)
+    info = datasets.dataset_info(train_test_only)
+    assert set(info.counts) == {"train", "test"}
+    assert datasets.validation_split(info, config) == datasets.CARVED_SPLIT  # never "test"
+    fraction, seed, carved = datasets.carved_holdout(info, config)
+    assert 0 < carved < 20 and seed == datasets.HOLDOUT_SEED
+    lines = []
+    train, val = datasets.make_datasets(config, train_test_only, log=lines.append)
+    assert len(lines) == 1 and "WARNING" in lines[0] and "no 'val' split" in lines[0]
+    assert f"{carved} clips carved from 'train'" in lines[0] and "never on 'test'" in lines[0]
+    assert _count(val) == carved == datasets.eval_steps(info, config, datasets.CARVED_SPLIT)
+    assert _count(train) == 20 - carved  # the carved clips are not trained on
+    assert datasets.steps_per_epoch(info, config) == -(-(20 - carved) // 4)
+    evaluated = datasets.eval_dataset(config, train_test_only, datasets.CARVED_SPLIT)
+    assert _count(evaluated) == carved
+
+
+def test_a_dataset_with_val_keeps_it(tiny_data_dir, tiny_config):
+    info = datasets.dataset_info(tiny_data_dir)
+    assert datasets.validation_split(info, tiny_config) == "val"
+    lines = []
+    datasets.make_datasets(tiny_config, tiny_data_dir, log=lines.append)
+    assert lines == []
