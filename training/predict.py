@@ -187,8 +187,6 @@ def _predict(args, predictor, video):
 
 
 def _predict_one(args, predictor, video, picture) -> int:
-    from training.evaluation.attention_pictures import save_attention_picture
-
     try:
         result = _predict(args, predictor, video)
     except ValueError as error:
@@ -209,17 +207,29 @@ def _predict_one(args, predictor, video, picture) -> int:
             print(f"  anytime: {result.frames.shape[0]} of {result.anytime['max_frames']} frames "
                   f"({result.anytime['stopped']}), {result.latency_ms:.1f} ms")  # fmt: skip
     if picture is not None:
-        best, score = result.top_k[0]
-        save_attention_picture(
-            result.frames, result.attention, picture, title=f"{video.name}: {best} ({score:.2f})",
-            panel_size=max(96, result.frames.shape[1]),
-        )  # fmt: skip
+        _save_picture(predictor, result, video, picture)
         record["attention_picture"] = str(picture)
         if not args.json:
             print(f"  attention -> {picture}")
     if args.json:
         print(json.dumps(record), flush=True)
     return 0
+
+
+def _save_picture(predictor, result, video, picture) -> None:
+    """The attention on the video's own frames (the model's crop outlined), titled with the prediction."""
+    from training.evaluation import attention_pictures as pictures
+
+    title = pictures.prediction_title(video.name, result.top_k)
+    if result.source_frames is None:  # no frames at the video's size: the model's crops
+        pictures.save_attention_picture(result.frames, result.attention, picture, title=title)
+        return
+    transform = predictor.info.transform
+    height, width = result.source_frames.shape[1:3]
+    window = pictures.crop_window(height, width, transform.image_size, transform.short_side)
+    pictures.save_attention_picture(
+        result.source_frames, result.attention, picture, title=title, window=window
+    )
 
 
 if __name__ == "__main__":

@@ -90,8 +90,9 @@ def test_predict_png_and_bad_inputs(shared_clips, trained_model, tmp_path, capsy
     png = tmp_path / "a.png"
     assert predict.main([str(video), "--model", str(trained_model.model_path), "--frames", "4",
                          "--visualize", str(png)]) == 0  # fmt: skip
-    with Image.open(png) as image:
-        assert image.width == 4 * 96
+    with Image.open(png) as image:  # the video's own frames, shorter side 224 to 360 px, titled
+        assert image.width >= 4 * 224 and video.name in image.text["Title"]
+        assert result.top_k[0][0] in image.text["Title"]
     not_video = tmp_path / "x.mp4"
     not_video.write_text("nope")
     assert predict.main([str(not_video), "--model", str(trained_model.model_path)]) == 1

@@ -57,7 +57,8 @@ def test_run_writes_every_artefact_and_metrics_match_numpy(trained_run):
         expected[t, p] += 1
     assert metrics["test"]["confusion_matrix"] == expected.tolist()
     with Image.open(run_dir / "attention.png") as image:
-        assert image.format == "PNG" and image.width == 4 * 96  # one 96-pixel panel per frame
+        assert image.format == "PNG" and image.width == 4 * 224  # one 224-pixel panel per frame
+        assert "true: " in image.text["Title"] and "predicted: " in image.text["Title"]
 
 
 def test_evaluation_is_deterministic(trained_run):

@@ -550,10 +550,11 @@ def write_attention_example(model, config, data_dir, split, info, path, num_clip
         truth = ",".join(info.classes[i] for i, v in enumerate(labels[0].numpy()) if v > 0)
     else:
         truth = info.classes[int(labels[0])]
-    title = f"true {truth} | predicted {info.classes[predicted]} ({probabilities[predicted]:.2f})"
-    return visualize.save_attention_picture(
-        frames[0].numpy(), attention, path, title=title, panel_size=max(96, config.data.image_size)
-    )
+    title = [
+        f"true: {truth}",
+        f"predicted: {info.classes[predicted]} ({probabilities[predicted]:.2f})",
+    ]
+    return visualize.save_attention_picture(frames[0].numpy(), attention, path, title=title)
 
 
 def _export(config: TrainConfig, run_dir: pathlib.Path, log) -> pathlib.Path:
