@@ -470,7 +470,7 @@ def _parser():
     )
     add_common_flags(p)
     p.add_argument("videos", nargs="+", help="video files (MP4, AVI, WebM, GIF, ...)")
-    p.add_argument("--model", default="ispan", help="served model name (default ispan)")
+    p.add_argument("--model", default="ispan", help="served model name")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--rest", help="http://HOST:PORT of the REST API (TF Serving: 8501)")
     target.add_argument("--grpc", help="HOST:PORT of the gRPC API (TF Serving: 8500)")
@@ -487,7 +487,7 @@ def _parser():
     p.add_argument(
         "--frames", type=int, default=8, help="frames sampled per video (segment centres; 8)"
     )
-    p.add_argument("--top-k", type=int, default=5, help="classes printed (default 5)")
+    p.add_argument("--top-k", type=int, default=5, help="classes printed")
     p.add_argument(
         "--short-side",
         type=int,

@@ -80,7 +80,7 @@ def _run(args):
             return run_export(export_config(args))
         finally:
             for w in caught:
-                if pathlib.Path(w.filename).name == "export_lib.py":
+                if pathlib.Path(w.filename).name == "saved_model.py":
                     print(f"{PROG}: warning: {w.message}", file=sys.stderr)
                 else:
                     warnings.showwarning(w.message, w.category, w.filename, w.lineno)
@@ -97,11 +97,19 @@ def main(argv=None):
         return _error(
             f"--model {model}: is a folder; give the .keras file that training/fit.py or model.save writes"
         )
+    base = pathlib.Path(args.export_base)
+    blocking = next((p for p in (base, *base.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        return _error(f"--export-base {base}: {blocking} is a file, not a folder")
     quiet_libraries(args.verbose)
     from keras_ispan.export.saved_model import ModelFileError
 
     try:
         result = _run(args)
+    except PermissionError as error:
+        if args.debug:
+            raise
+        return _error(f"--export-base {base}: {error.strerror}: {error.filename}")
     except (ModelFileError, FileExistsError, ValueError) as error:
         if args.debug:
             raise

@@ -229,12 +229,24 @@ def _check_holdout(holdout):
         )
 
 
-def holdout_mask(video_id, fraction, seed):
-    """True where a clip is held out: the FarmHash fingerprint of `"seed/video_id"` (stable across
-    runs, processes and machines) below `fraction` of its range. `video_id`: a string tensor."""
+def holdout_bucket(video_id, seed):
+    """The holdout bucket of a clip, in `[0, 1e6)`: the FarmHash fingerprint of `"seed/video_id"`
+    (stable across runs, processes and machines). `video_id`: a string tensor."""
     key = tf.strings.join([tf.strings.as_string(tf.constant(seed, tf.int64)), "/", video_id])
-    bucket = tf.strings.to_hash_bucket_fast(key, _HOLDOUT_BUCKETS)
-    return bucket < int(round(fraction * _HOLDOUT_BUCKETS))
+    return tf.strings.to_hash_bucket_fast(key, _HOLDOUT_BUCKETS)
+
+
+def holdout_mask(video_id, fraction, seed):
+    """True where a clip is held out: its `holdout_bucket` below `fraction` of the range."""
+    return holdout_bucket(video_id, seed) < int(round(fraction * _HOLDOUT_BUCKETS))
+
+
+def holdout_fraction(buckets, count):
+    """The smallest `fraction` that holds out exactly the `count` clips of lowest bucket (`buckets`:
+    every clip's `holdout_bucket`), so that a carved split has the size asked for, not what the
+    hash happens to give on a small dataset."""
+    ordered = sorted(int(b) for b in buckets)
+    return (ordered[count - 1] + 1) / _HOLDOUT_BUCKETS
 
 
 def _holdout_filter(holdout):
@@ -248,6 +260,21 @@ def _holdout_filter(holdout):
         return held if mode == "keep" else tf.logical_not(held)
 
     return predicate
+
+
+def clip_buckets(data_dir, split, config, seed):
+    """Every clip's `holdout_bucket` in `split` (contexts only, from the index files when current)."""
+    info = read_dataset_info(data_dir)
+    files = _split_files(info, split)
+    ds, read_file, _ = _read_clips(info, split, files, config)
+    features = {"video_id": tf.io.FixedLenFeature([], tf.string, default_value="")}
+
+    def bucket(*source):
+        context, _ = tf.io.parse_single_sequence_example(source[-1], context_features=features)
+        return holdout_bucket(context["video_id"], seed)
+
+    ds = ds.interleave(read_file, num_parallel_calls=AUTOTUNE).map(bucket)
+    return [int(b) for b in ds.as_numpy_iterator()]
 
 
 def count_clips(data_dir, split, config):

@@ -81,6 +81,19 @@ def test_export_missing_model(tmp_path):
     assert not TENSORFLOW_IMPORTED.search(done.stderr)
 
 
+def test_export_base_that_is_a_file(tmp_path):
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"not read: the export base is checked first")
+    afile = tmp_path / "fake.mp4"
+    afile.write_text("x")
+    for base in (afile, afile / "models"):
+        done = run_script(
+            "serving/export.py", "--model", model, "--export-base", base, importtime=True
+        )
+        assert_one_line_error(done, "export.py", "--export-base", "is a file, not a folder")
+        assert not TENSORFLOW_IMPORTED.search(done.stderr)
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [

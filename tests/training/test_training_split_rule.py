@@ -39,7 +39,7 @@ def test_a_dataset_without_val_selects_on_a_split_carved_from_train(train_test_o
     assert set(info.counts) == {"train", "test"}
     assert datasets.validation_split(info, config) == datasets.CARVED_SPLIT  # never "test"
     fraction, seed, carved = datasets.carved_holdout(info, config)
-    assert 0 < carved < 20 and seed == datasets.HOLDOUT_SEED
+    assert carved == 2 and seed == datasets.HOLDOUT_SEED  # round(0.1 * 20): exactly, not by luck
     lines = []
     train, val = datasets.make_datasets(config, train_test_only, log=lines.append)
     assert len(lines) == 1 and "WARNING" in lines[0] and "no 'val' split" in lines[0]
@@ -57,3 +57,17 @@ def test_a_dataset_with_val_keeps_it(tiny_data_dir, tiny_config):
     lines = []
     datasets.make_datasets(tiny_config, tiny_data_dir, log=lines.append)
     assert lines == []
+
+
+def test_a_tiny_dataset_carves_exactly_one_clip(tmp_path):
+    """4 training clips: 1 held out (a hash threshold alone held out 3 of 4 on a real dataset)."""
+    from keras_ispan.data.synthetic import SyntheticConfig, generate_synthetic_dataset
+
+    tiny = {**TINY, "num_classes": 2, "train": 4, "test": 2}
+    data = generate_synthetic_dataset(tmp_path / "syn", SyntheticConfig(**tiny), log=None)
+    config = _config(data)
+    info = datasets.dataset_info(data)
+    assert datasets.carved_holdout(info, config)[2] == 1
+    train, val = datasets.make_datasets(config, data, log=lambda line: None)
+    assert _count(val) == 1 and _count(train) == 3
+    assert datasets.training_clip_count(info, config) == 3

@@ -73,7 +73,7 @@ def dataset_info(data_dir):
 
 
 CARVED_SPLIT = "train-holdout"  # the validation split carved from `train` at load time
-HOLDOUT_FRACTIONS = (0.1, 0.2, 0.3)  # the first that holds at least one clip is taken
+HOLDOUT_FRACTION = 0.1  # of the training clips, at least 1, leaving at least 1 to train on
 HOLDOUT_SEED = 0  # fixed: the same clips every run, whatever `train.seed`
 
 
@@ -94,27 +94,23 @@ def validation_split(info, config: TrainConfig) -> str | None:
 
 def carved_holdout(info, config: TrainConfig) -> tuple | None:
     """`(fraction, seed, count)` of the validation split carved from `data.train_split` when the
-    dataset has no `data.val_split`: the clips whose hashed video id falls below `fraction`
-    (`keras_ispan.data.pipeline.holdout_mask`), the first of `HOLDOUT_FRACTIONS` that holds at least
-    one clip and leaves one to train on; None when there is none."""
+    dataset has no `data.val_split`: the `count = clip(round(0.1 N), 1, N - 1)` clips of lowest
+    hashed video id (`keras_ispan.data.pipeline.holdout_bucket`), selected by `fraction`; None when
+    the split has fewer than 2 clips."""
     return _carved(str(info.path), config.data.train_split, config.data.reader)
 
 
 @functools.lru_cache(maxsize=16)
 def _carved(path: str, split: str, reader: str) -> tuple | None:
-    from keras_ispan.data.pipeline import PipelineConfig, count_clips
+    from keras_ispan.data.pipeline import PipelineConfig, clip_buckets, holdout_fraction
 
     if not any(pathlib.Path(path).glob(f"{split}-*-of-*.tfrecord")):
         return None
-    total = count_clips(path, split, PipelineConfig(training=False, reader=reader))
-    for fraction in HOLDOUT_FRACTIONS:
-        settings = PipelineConfig(
-            training=False, reader=reader, holdout=(fraction, HOLDOUT_SEED, "keep")
-        )
-        count = count_clips(path, split, settings)
-        if 0 < count < total:
-            return fraction, HOLDOUT_SEED, count
-    return None
+    buckets = clip_buckets(path, split, PipelineConfig(training=False, reader=reader), HOLDOUT_SEED)
+    if len(buckets) < 2:
+        return None
+    count = min(len(buckets) - 1, max(1, round(HOLDOUT_FRACTION * len(buckets))))
+    return holdout_fraction(buckets, count), HOLDOUT_SEED, count
 
 
 def _source(info, config: TrainConfig, split: str) -> tuple:
@@ -134,15 +130,21 @@ def steps_per_epoch(info, config: TrainConfig) -> int:
     """Training batches per epoch (`train.steps_per_epoch`, or the train split's clip count / batch)."""
     if config.train.steps_per_epoch:
         return config.train.steps_per_epoch
-    count = int(info.counts.get(config.data.train_split, 0))
+    count = training_clip_count(info, config)
     if count <= 0:
         raise ValueError(
             f"Dataset {info.path} has no clips in split {config.data.train_split!r}. "
             f"Received: counts={info.counts}"
         )
-    if validation_split(info, config) == CARVED_SPLIT:
-        count -= carved_holdout(info, config)[2]
     return max(1, math.ceil(count / config.data.batch_size))
+
+
+def training_clip_count(info, config: TrainConfig) -> int:
+    """The clips trained on: `data.train_split`'s, less those carved out for validation."""
+    count = int(info.counts.get(config.data.train_split, 0))
+    if count > 0 and validation_split(info, config) == CARVED_SPLIT:
+        count -= carved_holdout(info, config)[2]
+    return count
 
 
 def eval_steps(info, config: TrainConfig, split: str) -> int:

@@ -300,7 +300,7 @@ def _start_run_dir(config: TrainConfig, run_dir: pathlib.Path, resuming: bool) -
 def _start_line(config, run_dir, resuming, info, steps, setup, strategy) -> str:
     return (
         f"[run] {run_dir} ({'resuming' if resuming else 'new'}): {info.num_classes} classes, "
-        f"{info.counts.get(config.data.train_split, '?')} training clips, {steps} steps/epoch, "
+        f"{datasets.training_clip_count(info, config)} training clips, {steps} steps/epoch, "
         f"{setup.model.count_params():,} parameters, strategy={config.train.strategy} "
         f"({strategy.num_replicas_in_sync} replicas), "
         f"policy={mixed_precision_policy(config.train.mixed_precision) or 'float32'}, "
@@ -476,9 +476,10 @@ def _shard_by_data(dataset, strategy):
 
 def _headline(result: dict) -> str:
     test = result.get("test", {})
+    split = result.get("split", "test")
     if "mAP" in test:
-        return f"test mAP {test['mAP']:.4f}"
-    return f"test top-1 {test.get('top1', float('nan')):.4f}, mean class accuracy " + (
+        return f"{split} mAP {test['mAP']:.4f}"
+    return f"{split} top-1 {test.get('top1', float('nan')):.4f}, mean class accuracy " + (
         f"{test.get('mean_class_accuracy', float('nan')):.4f}"
     )
 

@@ -22,6 +22,7 @@ import os
 import pathlib
 import socket
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -314,7 +315,9 @@ def save_best_model(tuner, path: pathlib.Path) -> pathlib.Path | None:
     from keras_ispan.io.atomic import atomic_path
 
     try:
-        models = tuner.get_best_models(1)
+        with warnings.catch_warnings():  # the checkpoint holds optimizer state the model needs not
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            models = tuner.get_best_models(1)
     except (IndexError, ValueError):  # no completed trial
         return None
     if not models:
