@@ -206,10 +206,10 @@ def test_dataset_without_an_evaluation_split_is_refused_before_training(tiny_con
 
     from tests.keras_ispan.data.helpers import solid_frames, write_dataset
 
+    # one training clip: no test, no val, and too few to carve a validation split from
     data = write_dataset(
-        tmp_path / "only_train", [(solid_frames(4), [i % 2]) for i in range(4)], ["a", "b"],
-        split="train",
-    )  # fmt: skip
+        tmp_path / "only_train", [(solid_frames(4), [0])], ["a", "b"], split="train"
+    )
     config = tiny_config.replace(data=dataclasses.replace(tiny_config.data, data_dir=str(data)))
     with pytest.raises(ValueError, match=r"only_train has no clips in split 'test' \(eval.split\)"):
         run(config, log=lambda line: None)
