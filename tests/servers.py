@@ -7,7 +7,7 @@ import time
 import urllib.request
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-START_TIMEOUT_S = 180
+START_TIMEOUT_S = 900  # only against a hang: a loaded machine loads models slowly
 
 
 class ServerProcess:

@@ -23,7 +23,7 @@ def test_serving_benchmark_tiny_run(tmp_path):
     proc = subprocess.run(
         [sys.executable, "benchmarks/serving.py", "--requests=4", "--sequential=1",
          "--concurrency=2", "--reload-clients=2", "--reload-lead=0.5", f"--output={out}"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        cwd=REPO, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads(out.read_text())

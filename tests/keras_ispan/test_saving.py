@@ -82,7 +82,7 @@ def test_fresh_process_loads_a_file_with_a_foreign_schedule(tmp_path):
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=900
     )
     assert done.returncode == 0 and "LOADED" in done.stdout, done.stderr[-3000:]
 

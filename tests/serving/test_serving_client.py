@@ -37,7 +37,7 @@ def test_client_uint8_answer_is_training_predict_answer(server, shared_clips, ti
     proc = _client_cli(
         *videos, "--grpc", server.grpc, "--version", 1, "--format", "uint8", "--top-k", 2, "--json"
     )
-    out, err = proc.communicate(timeout=300)
+    out, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err[-3000:]
     records = [json.loads(line) for line in out.strip().splitlines()]
     tiny_model.save(tmp_path / "v1.keras")  # version 1 of the served model
@@ -93,7 +93,7 @@ def test_client_errors_are_one_line(server, shared_clips, tmp_path):
     }
     procs = {name: _client_cli(*args) for name, (args, _, _) in cases.items()}
     for name, proc in procs.items():
-        out, err = proc.communicate(timeout=300)
+        out, err = proc.communicate(timeout=900)
         _, code, message = cases[name]
         assert proc.returncode == code, (name, err[-2000:])
         assert "Traceback" not in err, (name, err[-2000:])

@@ -133,7 +133,7 @@ def test_clean_process_matches_in_process(exported, tiny_model, tmp_path):
     proc = subprocess.run(
         [sys.executable, str(script), str(result.version_dir), str(tmp_path / "in.npz"),
          str(tmp_path / "out.npz")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0 and "CLEAN_OK" in proc.stdout, proc.stderr[-3000:]
     out = np.load(tmp_path / "out.npz", allow_pickle=True)
@@ -172,7 +172,7 @@ def test_saved_model_cli_lists_signatures(exported):
         pytest.skip("saved_model_cli not installed beside the interpreter")
     proc = subprocess.run(
         [str(cli), "show", "--dir", str(result.version_dir), "--all"],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     blocks = {}
@@ -267,7 +267,7 @@ def test_export_cli(tiny_model, tmp_path):
     proc = subprocess.run(
         [sys.executable, "serving/export.py", "--model", str(model_path), "--export-base",
          str(tmp_path / "models"), "--name", "ispan", "--warmup-frames", "2"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "docker run" in proc.stdout and "tensorflow/serving" in proc.stdout

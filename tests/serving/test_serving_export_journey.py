@@ -35,7 +35,7 @@ def _export_cli(model_path, base, *extra, name="ispan"):
     return subprocess.run(
         [sys.executable, "serving/export.py", "--model", str(model_path), "--export-base", str(base),
          "--name", name, "--warmup-frames", "2", *extra],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env=ENV,
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, env=ENV,
     )  # fmt: skip
 
 
@@ -77,7 +77,7 @@ def fit_run(tmp_path_factory):
         [sys.executable, "training/fit.py", "--name", "t", "--runs-dir", str(runs), "--epochs", "1",
          "--set", "data.synthetic_train=24", "--set", "data.synthetic_val=12",
          "--set", "data.synthetic_test=12"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env=ENV,
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, env=ENV,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (runs / "t" / "best.keras").is_file()
@@ -190,7 +190,7 @@ def test_export_cli_errors_are_one_line(tmp_path):
         for name in cases
     }
     for name, proc in procs.items():
-        out, err = proc.communicate(timeout=300)
+        out, err = proc.communicate(timeout=900)
         assert proc.returncode == 2, (name, err[-2000:])
         assert "Traceback" not in err, (name, err[-2000:])
         lines = [line for line in err.splitlines() if line.startswith("export.py:")]

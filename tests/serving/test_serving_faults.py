@@ -69,7 +69,7 @@ def _states(rest):
     }
 
 
-def _wait_for(predicate, what, seconds=120):
+def _wait_for(predicate, what, seconds=900):  # only against a hang
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if predicate():
@@ -135,7 +135,7 @@ def test_missing_base_path_is_logged_and_bad_config_is_one_line(tmp_path):
     ]  # fmt: skip
     server = ServerProcess("local", command, rest_port, grpc_port, tmp_path / "server.log")
     try:
-        _wait_for(lambda: "nowhere" in server.log_path.read_text(), "the missing path logged", 60)
+        _wait_for(lambda: "nowhere" in server.log_path.read_text(), "the missing path logged")
         assert "does not exist" in server.log_path.read_text()
     finally:
         server.stop()
@@ -147,7 +147,7 @@ def test_missing_base_path_is_logged_and_bad_config_is_one_line(tmp_path):
 
     done = subprocess.run(
         [sys.executable, "serving/server.py", f"--model_config_file={config}", "--port=0"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if line.startswith("server.py:")]
@@ -273,11 +273,11 @@ def test_export_killed_mid_way_leaves_nothing_after_the_next_run(tiny_model, tmp
     command = [sys.executable, "serving/export.py", "--model", str(model_path),
                "--export-base", str(base), "--name", "ispan", "--warmup-frames", "2"]  # fmt: skip
     env = dict(os.environ, KERAS_ISPAN_FAULT="export_before_rename")  # test hook: SIGKILL there
-    killed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, timeout=300)
+    killed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, timeout=900)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     left = list((base / "ispan").glob(".tmp-export-*"))
     assert left and not (base / "ispan" / "1").exists()
-    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert list((base / "ispan").glob(".tmp-export-*")) == []
     assert "Removed a stale export temporary" in done.stderr

@@ -21,7 +21,7 @@ UMASK = 0o022
 FILE_MODE, FOLDER_MODE = 0o644, 0o755
 
 
-def run_tool(args, home, timeout=600):
+def run_tool(args, home, timeout=900):
     """Runs `python <args>` from the repo root under umask 0o022; fails the test on a non-zero exit."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_ISPAN_HOME": str(home)}
     completed = subprocess.run(

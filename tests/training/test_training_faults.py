@@ -25,7 +25,7 @@ def _fit(tmp_path, fault=None):
     command = [sys.executable, "training/fit.py", "--epochs", str(EPOCHS), "--runs-dir",
                str(tmp_path / "runs"), "--name", "r", *SETTINGS]  # fmt: skip
     return subprocess.run(
-        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900
     )
 
 

@@ -164,7 +164,7 @@ def test_fit_script_runs_from_the_repo_root(tiny_config, tmp_path):
     completed = subprocess.run(
         [sys.executable, "training/fit.py", "--config", str(config_file), "--name", "cli",
          "--epochs", "1", "--set", "train.verbose=2"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "[run] finished" in completed.stdout
@@ -172,7 +172,7 @@ def test_fit_script_runs_from_the_repo_root(tiny_config, tmp_path):
     assert metrics["epochs_completed"] == 1
     again = subprocess.run(
         [sys.executable, "training/fit.py", "--config", str(config_file), "--name", "cli"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert again.returncode == 2 and "finished run" in again.stderr
 

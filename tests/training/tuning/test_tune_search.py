@@ -166,7 +166,7 @@ def test_mirrored_trials_train_on_every_local_device(tmp_path):
     command = [sys.executable, "tests/training/tuning/tiny_tuning.py", "mirrored", str(directory)]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(tiny_tuning.REPO)}
     done = subprocess.run(
-        command, cwd=tiny_tuning.REPO, env=env, capture_output=True, text=True, timeout=300
+        command, cwd=tiny_tuning.REPO, env=env, capture_output=True, text=True, timeout=900
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     replicas = (directory / "replicas.txt").read_text().split()
