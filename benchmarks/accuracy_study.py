@@ -12,6 +12,7 @@ an interrupted run resumes from its own backup (`training.engine.run.run`).
 """
 
 import argparse
+import json
 import pathlib
 import statistics
 import sys
@@ -23,8 +24,7 @@ from keras_ispan.io.atomic import write_text_atomic  # noqa: E402
 from keras_ispan.models import load_classifier  # noqa: E402
 from training.config.core import load_config, parse_override  # noqa: E402
 from training.engine import datasets
-from training.evaluation import multiview as eval_lib
-from training.evaluation import plots  # noqa: E402
+from training.evaluation import multiview, plots  # noqa: E402
 
 VARIANTS = {
     "tsn": {"model.head": "tsn"},
@@ -152,8 +152,8 @@ def sweep_best_ispan(runs, rows, args, out):
         )
         return datasets.eval_dataset(segment_config, data_dir, "test", crops=1, num_clips=1)
 
-    sweep = eval_lib.frames_sweep(model, make, args.frames_sweep, multi_label=False)
-    eval_lib.write_json(out / "frames_sweep.json", {"run": best_run, "rows": sweep})
+    sweep = multiview.frames_sweep(model, make, args.frames_sweep, multi_label=False)
+    multiview.write_json(out / "frames_sweep.json", {"run": best_run, "rows": sweep})
     plots.plot_frames_sweep(sweep, out / "frames_sweep.png")
     return {"run": best_run, "rows": sweep}
 
@@ -172,7 +172,7 @@ def main(argv=None):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ledger = out / "runs.json"
-    runs = eval_lib.json.loads(ledger.read_text()) if ledger.exists() else []
+    runs = json.loads(ledger.read_text()) if ledger.exists() else []
     todo = [
         (v, s)
         for s in range(args.seeds)
@@ -183,7 +183,7 @@ def main(argv=None):
     start = time.perf_counter()
     for i, (variant, seed) in enumerate(todo, 1):
         runs.append(run_one(variant, seed, args, out))
-        eval_lib.write_json(ledger, runs)
+        multiview.write_json(ledger, runs)
         rate = (time.perf_counter() - start) / i
         print(
             f"[study] {i}/{len(todo)} {variant} seed {seed}: top-1 {runs[-1]['top1']:.3f}; "
@@ -191,7 +191,7 @@ def main(argv=None):
         )
     rows = summarize([r for r in runs if r["variant"] in args.variants])
     sweep = sweep_best_ispan(runs, rows, args, out)
-    eval_lib.write_json(
+    multiview.write_json(
         out / "study.json", {"args": vars(args), "rows": rows, "frames_sweep": sweep}
     )
     table = markdown(rows, args)

@@ -151,7 +151,7 @@ def bound_pipeline(encoded, batch, batches):
 
 
 def measure_plan(data_dir, k, size, batch, batches, reader):
-    """`train_group.plan_group` alone (batched context parse, TSN indices, reading the sampled frames'
+    """`keras_ispan.data.batch_plan.plan_group` alone (batched context parse, TSN indices, reading the sampled frames'
     bytes, crop windows, flips, targets: everything but the pixels), groups of `batch` clips."""
     from keras_ispan.data.batch_plan import plan_group
     from keras_ispan.data.shard_index import index_path

@@ -1,4 +1,4 @@
-"""Convert a folder of videos into a keras-ispan dataset (sharded TFRecords of JPEG frames).
+r"""Convert a folder of videos into a keras-ispan dataset (sharded TFRecords of JPEG frames).
 
 Examples:
     python training/prepare.py --layout folders --videos my_videos/ --output data/mine

@@ -27,8 +27,8 @@ import time
 
 import numpy as np
 
-from keras_ispan.data import records
-from keras_ispan.data import shard_index as clip_index
+from keras_ispan.checks import check_integers
+from keras_ispan.data import records, shard_index
 from keras_ispan.data.layouts import (
     LAYOUTS,
     TEST_FRACTION,
@@ -71,20 +71,13 @@ class ConvertConfig:
             )
         if self.split not in (1, 2, 3):
             raise ValueError(f"`split` must be 1, 2 or 3. Received: split={self.split!r}")
-        for name in ("short_side", "max_frames"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(
-                    f"`{name}` must be a positive integer or None. Received: {value!r}"
-                )
+        check_integers(self, ("short_side", "max_frames"), optional=True)
+        check_integers(self, ("clips_per_shard",))
+        check_integers(self, ("workers",), minimum=0)  # 0: all cores
         if self.fps is not None and not self.fps > 0:
             raise ValueError(f"`fps` must be positive or None. Received: fps={self.fps!r}")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"`jpeg_quality` must be in [1, 100]. Received: {self.jpeg_quality!r}")
-        if not isinstance(self.clips_per_shard, int) or self.clips_per_shard < 1:
-            raise ValueError(f"`clips_per_shard` must be >= 1. Received: {self.clips_per_shard!r}")
-        if not isinstance(self.workers, int) or self.workers < 0:
-            raise ValueError(f"`workers` must be >= 0 (0: all cores). Received: {self.workers!r}")
         if self.incomplete not in INCOMPLETE_POLICIES:
             raise ValueError(
                 f"`incomplete` must be one of {INCOMPLETE_POLICIES}. "
@@ -165,7 +158,7 @@ def _prepare_output(config, fingerprint, log):
         if any(out.glob("*.tfrecord")) or state_dir.exists():
             log(f"[prepare] --overwrite: removing the previous shards in {out}")
         shutil.rmtree(state_dir, ignore_errors=True)
-        for old in [*out.glob("*.tfrecord"), *out.glob(f"*{clip_index.INDEX_SUFFIX}")]:
+        for old in [*out.glob("*.tfrecord"), *out.glob(f"*{shard_index.INDEX_SUFFIX}")]:
             old.unlink()
     elif state_file.is_file():
         if json.loads(state_file.read_text()).get("fingerprint") != fingerprint:
@@ -351,7 +344,7 @@ def convert_dataset(config, log=print):
 
 def _finish(config, layout, plan, out, state_dir, skipped, start, progress, log):
     # the clip index of every shard (only headers and contexts are read; done again after a resume)
-    clip_index.ensure_indexes(out)
+    shard_index.ensure_indexes(out)
     unused = _unused_files(config, layout, out)
     splits, failed, warnings, incomplete = {}, [], [], []
     for split, shard, num_shards, _ in plan:

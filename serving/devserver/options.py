@@ -1,10 +1,12 @@
 """The development server's settings (`ServerOptions`, TF Serving's flag names) and the checks made
 before anything is loaded: both ports free, a base path holding numbered versions. Standard library
-only, so `serving/server.py` answers its mistakes before TensorFlow is imported."""
+only (and `keras_ispan.checks`), so `serving/server.py` answers its mistakes before TensorFlow is imported."""
 
 import dataclasses
 import pathlib
 import socket
+
+from keras_ispan.checks import check_integers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,14 +78,8 @@ class ServerOptions:
                 "`file_system_poll_wait_seconds` must be >= 0. "
                 f"Received: file_system_poll_wait_seconds={self.file_system_poll_wait_seconds}"
             )
-        for name in (
-            "max_num_load_retries", "load_retry_interval_micros", "max_batch_size",
-            "max_clip_frames", "max_tensor_elements",
-        ):  # fmt: skip
-            value = getattr(self, name)
-            low = 0 if name in ("max_num_load_retries", "load_retry_interval_micros") else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value}")
+        check_integers(self, ("max_num_load_retries", "load_retry_interval_micros"), minimum=0)
+        check_integers(self, ("max_batch_size", "max_clip_frames", "max_tensor_elements"))
         if not isinstance(self.max_request_bytes, int) or self.max_request_bytes < 1024:
             raise ValueError(
                 f"`max_request_bytes` must be an integer >= 1024. "

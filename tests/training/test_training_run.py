@@ -12,7 +12,7 @@ from keras_ispan.models import load_classifier
 from training.config.core import TrainConfig, apply_overrides
 from training.engine import datasets
 from training.engine.run import run
-from training.evaluation import multiview as eval_lib
+from training.evaluation import multiview
 
 
 def _files(root):
@@ -68,7 +68,7 @@ def test_evaluation_is_deterministic(trained_run):
 
     def scores():
         dataset = datasets.eval_dataset(config, config.data.data_dir, "test", crops=3, num_clips=2)
-        return eval_lib.predict_scores(model, dataset, multi_label=False, chunk_views=5)
+        return multiview.predict_scores(model, dataset, multi_label=False, chunk_views=5)
 
     first, second = scores(), scores()
     np.testing.assert_array_equal(first[0], second[0])
@@ -131,11 +131,13 @@ def test_dataset_classes_must_match_the_model(tiny_config, tmp_path):
     info = datasets.dataset_info(tiny_config.data.data_dir)
     model = build_classifier(3, image_size=32, class_names=["a", "b", "c"])
     with pytest.raises(ValueError, match=r"disagree.*only in the model: \['a', 'b', 'c'\]"):
-        eval_lib.check_classes(model, info, "m.keras")
+        multiview.check_classes(model, info, "m.keras")
     model = build_classifier(3, image_size=32, class_names=list(info.classes)[::-1])
     with pytest.raises(ValueError, match="different order"):
-        eval_lib.check_classes(model, info)
-    eval_lib.check_classes(build_classifier(3, image_size=32, class_names=list(info.classes)), info)
+        multiview.check_classes(model, info)
+    multiview.check_classes(
+        build_classifier(3, image_size=32, class_names=list(info.classes)), info
+    )
 
 
 def test_export_writes_a_servable_model(trained_run):

@@ -5,21 +5,14 @@ import dataclasses
 
 import pytest
 
+from tests.keras_ispan.data.helpers import tiny_synthetic
 from training.config.core import TrainConfig
 from training.engine import datasets
-
-TINY = dict(
-    num_classes=3, train=20, val=0, test=6, num_frames=4, image_size=24,
-    target_size=8, distractor_size=5, num_distractors=1, clips_per_shard=8,
-)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def train_test_only(tmp_path_factory):
-    from keras_ispan.data.synthetic import SyntheticConfig, generate_synthetic_dataset
-
-    out = tmp_path_factory.mktemp("split_rule") / "syn"
-    return generate_synthetic_dataset(out, SyntheticConfig(**TINY), log=None)
+    return tiny_synthetic(tmp_path_factory.mktemp("split_rule") / "syn", train=20, test=6)
 
 
 def _config(data_dir):
@@ -61,10 +54,7 @@ def test_a_dataset_with_val_keeps_it(tiny_data_dir, tiny_config):
 
 def test_a_tiny_dataset_carves_exactly_one_clip(tmp_path):
     """4 training clips: 1 held out (a hash threshold alone held out 3 of 4 on a real dataset)."""
-    from keras_ispan.data.synthetic import SyntheticConfig, generate_synthetic_dataset
-
-    tiny = {**TINY, "num_classes": 2, "train": 4, "test": 2}
-    data = generate_synthetic_dataset(tmp_path / "syn", SyntheticConfig(**tiny), log=None)
+    data = tiny_synthetic(tmp_path / "syn", num_classes=2, train=4, test=2)
     config = _config(data)
     info = datasets.dataset_info(data)
     assert datasets.carved_holdout(info, config)[2] == 1

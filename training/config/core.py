@@ -403,6 +403,8 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
         if isinstance(value, hint):
             return value
         return _build(hint, value, key + ".")
+    if hint is tuple:  # a bare `tuple` annotation (library dataclasses): items of any type
+        hint = tuple[Any, ...]
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):

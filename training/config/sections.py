@@ -1,11 +1,13 @@
-"""The sections of `training.config.core.TrainConfig`: frozen dataclasses validated on construction."""
+"""The sections of `training.config.core.TrainConfig`: frozen dataclasses validated on construction.
+
+`DataConfig` (the `data.` keys) is made from the library's dataset settings in `training/config/data.py`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import re
 
-from keras_ispan.data.records import LABEL_SOURCES, READERS, RESIZE_IN
 from keras_ispan.options import (
     BACKBONE_NAMES,
     BIAS_MODES,
@@ -14,6 +16,11 @@ from keras_ispan.options import (
     HEADS,
     POOLING_MODES,
 )
+from training.config.data import DataConfig
+
+__all__ = [
+    "BACKBONE_NAMES", "DataConfig", "EvalConfig", "ModelConfig", "OptimConfig", "OutputConfig", "TrainLoopConfig",
+]  # fmt: skip
 
 OPTIMIZERS = ("sgd", "adamw", "adam")
 SCHEDULES = ("constant", "step", "cosine")
@@ -33,90 +40,6 @@ def _positive(name: str, value, allow_zero: bool = False) -> None:
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound}. Received: {name}={value!r}")
-
-
-@dataclasses.dataclass(frozen=True)
-class DataConfig:
-    """Dataset and sampling.
-
-    Args:
-        data_dir: a dataset folder made by `prepare.py`; `None` generates (once, cached) the embedded
-            synthetic dataset described by the `synthetic_*` keys.
-        num_segments: frames sampled per training clip (TSN segments), `K`.
-        image_size: square crop size `S`; frames reach the model as `(batch, K, S, S, 3)` uint8.
-        batch_size: global batch size (split over replicas).
-        eval_batch_size: batch size for validation and evaluation; `None` uses `batch_size`.
-        shuffle_buffer: clips in the shuffle buffer.
-        cache: cache encoded examples in memory before sampling.
-        flip: random horizontal flips in training.
-        scale_jitter: TSN multi-scale crops in training (else random crops at one scale).
-        label_source: `video` (every label of the video) or `frames` (multi-label datasets with timed
-            actions, such as Charades: the actions under the sampled frames).
-        reader: `auto`, `index` (read each clip's K sampled frames at the offsets of the shard's index
-            file) or `records` (read whole records); see `keras_ispan.data.pipeline.PipelineConfig`.
-        resize: where training crops are resized to `image_size`: `pipeline` (CPU), `model` (one
-            crop size per batch, resized by the model's first layer on the accelerator), or `auto`
-            (`model` when a GPU is visible). `fit.py` only; tuning resizes in the pipeline.
-        train_split, val_split, test_split: split names; a missing `val` split falls back to `test`.
-        synthetic_*: the embedded dataset (`keras_ispan.data.synthetic.SyntheticConfig`): classes, clips in the
-            train/val/test splits, frames per clip, frame side (object sizes scale with it), seed.
-    """
-
-    data_dir: str | None = None
-    num_segments: int = 8
-    image_size: int = 64
-    batch_size: int = 8
-    eval_batch_size: int | None = None
-    shuffle_buffer: int = 256
-    cache: bool = True
-    flip: bool = True
-    scale_jitter: bool = False
-    label_source: str = "video"
-    reader: str = "auto"
-    resize: str = "auto"
-    train_split: str = "train"
-    val_split: str = "val"
-    test_split: str = "test"
-    synthetic_classes: int = 6
-    synthetic_train: int = 240
-    synthetic_val: int = 60
-    synthetic_test: int = 60
-    synthetic_frames: int = 16
-    synthetic_size: int = 64
-    synthetic_seed: int = 0
-
-    def __post_init__(self):
-        for name in (
-            "num_segments",
-            "image_size",
-            "batch_size",
-            "eval_batch_size",
-            "shuffle_buffer",
-            "synthetic_classes",
-            "synthetic_train",
-            "synthetic_test",
-            "synthetic_frames",
-            "synthetic_size",
-        ):
-            _positive(f"data.{name}", getattr(self, name))
-        for name in ("synthetic_val",):
-            _positive(f"data.{name}", getattr(self, name), allow_zero=True)
-        if self.label_source not in LABEL_SOURCES:
-            raise ValueError(
-                f"data.label_source must be one of {LABEL_SOURCES}. "
-                f"Received: data.label_source={self.label_source!r}"
-            )
-        for name, allowed in (("reader", READERS), ("resize", ("auto", *RESIZE_IN))):
-            if getattr(self, name) not in allowed:
-                raise ValueError(
-                    f"data.{name} must be one of {allowed}. "
-                    f"Received: data.{name}={getattr(self, name)!r}"
-                )
-        if self.synthetic_classes < 2:
-            raise ValueError(
-                f"data.synthetic_classes must be >= 2. Received: "
-                f"data.synthetic_classes={self.synthetic_classes}"
-            )
 
 
 @dataclasses.dataclass(frozen=True)

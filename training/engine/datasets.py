@@ -1,5 +1,7 @@
-"""The bridge from a `TrainConfig` to the data engineer's pipeline: dataset folder, `PipelineConfig`s,
-train/validation/evaluation datasets (also used by the tuner)."""
+"""What training adds to the library's input pipeline (also used by the tuner): the dataset folder (or
+the synthetic dataset), the validation split carved from `train`, the values of the `PipelineConfig`
+fields the `data.` keys leave to the engine (`training.config.data.SET_BY_ENGINE`), the datasets and
+their step counts."""
 
 from __future__ import annotations
 
@@ -25,25 +27,10 @@ __all__ = [
 ]
 
 
-# `data.synthetic_<key>` -> the `SyntheticConfig` field it sets.
-_SYNTHETIC_FIELDS = {
-    "classes": "num_classes", "train": "train", "val": "val", "test": "test",
-    "frames": "num_frames", "size": "image_size", "seed": "seed",
-}  # fmt: skip
-
-
 def synthetic_config(config: TrainConfig):
-    """The `keras_ispan.data.synthetic.SyntheticConfig` described by the `data.synthetic_*` keys (object sizes are
-    scaled from the generator's 112-pixel defaults to `synthetic_size`)."""
-    from keras_ispan.data.synthetic import SyntheticConfig
-
-    data = config.data
-    scale = data.synthetic_size / SyntheticConfig.image_size
-    return SyntheticConfig(
-        **{field: getattr(data, f"synthetic_{key}") for key, field in _SYNTHETIC_FIELDS.items()},
-        target_size=max(4, round(SyntheticConfig.target_size * scale)),
-        distractor_size=max(3, round(SyntheticConfig.distractor_size * scale)),
-    )
+    """The `keras_ispan.data.synthetic.SyntheticConfig` of the `data.synthetic_*` keys
+    (`training.config.data.DataConfig.synthetic_config`)."""
+    return config.data.synthetic_config()
 
 
 def resolve_data_dir(config: TrainConfig, log=print) -> pathlib.Path:
@@ -168,33 +155,29 @@ def pipeline_config(
     holdout: tuple | None = None,
 ):
     """The `keras_ispan.data.pipeline.PipelineConfig` for training (random TSN sampling, augmentation)
-    or evaluation; `holdout`: `PipelineConfig.holdout`."""
-    from keras_ispan.data.pipeline import PipelineConfig
-
+    or evaluation: the `data.` keys, and the fields they leave to the engine (`SET_BY_ENGINE`) from
+    the dataset, `train.seed`, the arguments (`holdout`: `PipelineConfig.holdout`) and `data.resize`,
+    `data.flip`, `data.scale_jitter` resolved."""
     data = config.data
-    eval_batch = data.eval_batch_size or data.batch_size
-    kwargs = {
-        "num_segments": num_segments or data.num_segments,
-        "image_size": data.image_size,
-        "batch_size": batch_size or (data.batch_size if training else eval_batch),
+    resize = training_resize(config) if training else "pipeline"
+    values = {
         "training": training,
+        "num_segments": num_segments or data.num_segments,
+        "batch_size": batch_size
+        or (data.batch_size if training else data.eval_batch_size or data.batch_size),
         "multi_label": info.multi_label,
         "num_classes": info.num_classes,
-        "cache": data.cache,
-        "shuffle_buffer": data.shuffle_buffer,
         "seed": config.train.seed,
-        "label_source": data.label_source,
-        "reader": data.reader,
         "holdout": holdout,
+        "resize": resize,
+        # with the resize in the model, the model flips too (`with_frame_resize(model, flip=data.flip)`)
+        "flip": data.flip and resize == "pipeline",
     }
-    resize = training_resize(config) if training else "pipeline"
-    # with the resize in the model, the model flips too (`with_frame_resize(model, flip=data.flip)`)
-    kwargs.update(resize=resize, flip=data.flip and resize == "pipeline")
     if not training:
-        kwargs.update(crops=crops, num_clips=num_clips)
+        values.update(crops=crops, num_clips=num_clips)
     if training and not data.scale_jitter:
-        kwargs.update(scales=(1.0,), max_distort=0)
-    return PipelineConfig(**kwargs)
+        values.update(scales=(1.0,), max_distort=0)
+    return data.pipeline_config(**values)
 
 
 def training_resize(config: TrainConfig) -> str:

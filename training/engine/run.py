@@ -269,7 +269,9 @@ def run(
         if chief:
             _start_run_dir(config, run_dir, resuming)
         log(_start_line(config, run_dir, resuming, info, steps, setup, strategy))
-        done = read_training_done(run_dir) if chief and resuming else None
+        done = read_training_done(run_dir) if resuming else None
+        if done is not None and not chief:  # restarted after training: the chief evaluates alone
+            return _worker_done(config, run_dir, done, setup.model)
         if done is None:
             history, fit_seconds = _fit(config, setup, run_dir, chief, steps, extra_callbacks)
             initial_epoch = int(history.epoch[0]) if history.epoch else config.train.epochs
@@ -286,6 +288,14 @@ def run(
             log(f"[run] training had finished ({TRAINING_DONE}): evaluating and writing only")
         result = _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch, log)
         return _conclude(config, run_dir, result, setup.model, initial_epoch, start, log)
+
+
+def _worker_done(config: TrainConfig, run_dir: pathlib.Path, done: dict, model) -> RunResult:
+    """A non-chief worker of a cluster restarted after `TRAINING_DONE`: it does not train again (its
+    collective ops would wait for a chief that only evaluates); its own backup goes."""
+    shutil.rmtree(_worker_dir(config), ignore_errors=True)
+    epochs = len(plots.read_csv_log(run_dir / "log.csv").get("epoch", []))
+    return RunResult(run_dir, config, None, {}, {}, int(done["initial_epoch"]), epochs, model)
 
 
 def _start_run_dir(config: TrainConfig, run_dir: pathlib.Path, resuming: bool) -> None:

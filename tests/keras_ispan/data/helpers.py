@@ -119,3 +119,15 @@ def crop_window(height, width, scales, max_distort, seed):
     seeds = tf.random.experimental.stateless_split(seed, 2)
     windows, _ = augment.crop_windows([height], [width], scales, max_distort, seeds)
     return windows[0]
+
+
+def tiny_synthetic(folder, **changes):
+    """A tiny synthetic dataset without a `val` split (3 classes, 4 frames of 24x24, 8 clips a shard)
+    generated into `folder`; `changes`: other `SyntheticConfig` values (`train`, `test`, ...)."""
+    from keras_ispan.data.synthetic import SyntheticConfig, generate_synthetic_dataset
+
+    settings = dict(
+        num_classes=3, val=0, num_frames=4, image_size=24, target_size=8, distractor_size=5,
+        num_distractors=1, clips_per_shard=8,
+    )  # fmt: skip
+    return generate_synthetic_dataset(folder, SyntheticConfig(**(settings | changes)), log=None)

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from keras_ispan.data import shard_index as clip_index
+from keras_ispan.data import shard_index
 from keras_ispan.data.pipeline import PipelineConfig, make_dataset
 from keras_ispan.layers import FrameResize
 from tests.keras_ispan.data.helpers import smooth_frames, write_dataset
@@ -21,7 +21,7 @@ def _dataset(folder, sizes=((40, 56),) * 9, short_side=40):
         meta = json.loads((folder / "metadata.json").read_text())
         meta["settings"] = {"short_side": short_side}
         (folder / "metadata.json").write_text(json.dumps(meta))
-    clip_index.ensure_indexes(folder)
+    shard_index.ensure_indexes(folder)
     return folder
 
 

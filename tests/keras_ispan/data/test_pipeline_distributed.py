@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ispan.data import shard_index as clip_index
+from keras_ispan.data import shard_index
 from keras_ispan.data.pipeline import PipelineConfig, make_dataset
 from tests import hang
 from tests.keras_ispan.data.helpers import solid_frames, write_dataset
@@ -43,7 +43,9 @@ SERVICE_SCRIPT = textwrap.dedent(
 def test_data_service_gives_the_local_batches(tmp_path):
     clips = [(solid_frames(6 + i), [i]) for i in range(4)]
     folder = write_dataset(tmp_path / "ds", clips, ["a", "b", "c", "d"])
-    clip_index.ensure_indexes(folder)  # local batches read through the index, the service's records
+    shard_index.ensure_indexes(
+        folder
+    )  # local batches read through the index, the service's records
     result = hang.run(
         [sys.executable, "-c", SERVICE_SCRIPT, str(folder)],
         step="the tf.data service script", capture_output=True, text=True,
@@ -55,7 +57,7 @@ def test_data_service_gives_the_local_batches(tmp_path):
 def test_input_context_shards_files_and_splits_batch(tmp_path, reader):
     clips = [(solid_frames(4), [i]) for i in range(6)]
     folder = write_dataset(tmp_path / "ds", clips, list("abcdef"), num_shards=2)
-    clip_index.ensure_indexes(folder)
+    shard_index.ensure_indexes(folder)
     config = PipelineConfig(num_segments=2, image_size=16, batch_size=4, training=False,
                             reader=reader)  # fmt: skip
     seen = []

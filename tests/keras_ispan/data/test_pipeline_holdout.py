@@ -6,18 +6,12 @@ import pytest
 import tensorflow as tf
 
 from keras_ispan.data.pipeline import PipelineConfig, count_clips, holdout_mask, make_dataset
-from keras_ispan.data.synthetic import SyntheticConfig, generate_synthetic_dataset
-
-TINY = dict(
-    num_classes=3, train=24, val=0, test=3, num_frames=4, image_size=24,
-    target_size=8, distractor_size=5, num_distractors=1, clips_per_shard=8,
-)  # fmt: skip
+from tests.keras_ispan.data.helpers import tiny_synthetic
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("holdout") / "syn"
-    return generate_synthetic_dataset(out, SyntheticConfig(**TINY), log=None)
+    return tiny_synthetic(tmp_path_factory.mktemp("holdout") / "syn", train=24, test=3)
 
 
 def _clips(data, reader, holdout=None):

@@ -1,5 +1,5 @@
 """`keras_ispan/data/batch_plan.py` and the group forms of `augment`'s TSN functions: TSN indices against hand-computed segments, crop windows against the TSN
-size set worked out by hand, group targets against `clip_record.clip_target` clip by clip, the frames'
+size set worked out by hand, group targets against `clip_reader.clip_target` clip by clip, the frames'
 bytes against the JPEGs the test encoded (both readers, records with and without a frame index), and
 `plan_group` eagerly and inside `Dataset.map`."""
 
@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ispan.data import records
-from keras_ispan.data import shard_index as clip_index
+from keras_ispan.data import records, shard_index
 from keras_ispan.data.augment import crop_windows, tsn_random_indices
 from keras_ispan.data.batch_plan import group_frames, group_targets, parse_group, plan_group
 from keras_ispan.data.clip_reader import clip_target, read_clip
-from tests.keras_ispan.data.test_clip_index import _shard_of_clips
+from tests.keras_ispan.data.test_shard_index import _shard_of_clips
 
 SCALES = (1.0, 0.875, 0.75, 0.66)
 
@@ -95,10 +94,10 @@ def test_group_frames_are_the_encoded_jpegs(tmp_path, version):
     (version 1) are parsed whole; the index of a version 1 shard locates them as well."""
     shard = tmp_path / records.shard_name("train", 0, 1)
     clips = _shard_of_clips(shard, version)
-    clip_index.write_index(shard)
+    shard_index.write_index(shard)
     serialized = tf.constant(list(tf.data.TFRecordDataset(str(shard)).as_numpy_iterator()))
     indexed = tf.constant(
-        list(tf.data.TFRecordDataset(str(clip_index.index_path(shard))).as_numpy_iterator())
+        list(tf.data.TFRecordDataset(str(shard_index.index_path(shard))).as_numpy_iterator())
     )
     indices = tf.constant([[0, 2, 1], [3, 0, 3], [4, 4, 0], [5, 1, 2]], tf.int32)
     from_records = group_frames(serialized, parse_group(serialized), indices).numpy()

@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ispan.data import records
-from keras_ispan.data import shard_index as clip_index
+from keras_ispan.data import records, shard_index
 from keras_ispan.data.clip_reader import read_indexed_clip
 from keras_ispan.data.pipeline import PipelineConfig, make_dataset
 from tests.keras_ispan.data.helpers import smooth_frames, write_dataset
-from tests.keras_ispan.data.test_clip_record import _v1_record
+from tests.keras_ispan.data.test_clip_reader import _v1_record
 from training.reindex import main as reindex_main
 
 QUALITIES = (20, 95, 60, 85, 40, 70)  # JPEGs of different sizes: offsets are not uniform
@@ -43,9 +42,9 @@ def test_index_records_locate_every_frame(tmp_path, version):
     encoded; the index is in shard order and carries the record's context (format 1 included)."""
     shard = tmp_path / records.shard_name("train", 0, 1)
     clips = _shard_of_clips(shard, version)
-    assert clip_index.write_index(shard) == 4
+    assert shard_index.write_index(shard) == 4
     index_file = tmp_path / "train-00000-of-00001.index"
-    assert clip_index.index_path(shard) == index_file and clip_index.is_current(shard)
+    assert shard_index.index_path(shard) == index_file and shard_index.is_current(shard)
     data = shard.read_bytes()
     ids = []
     for raw in tf.data.TFRecordDataset(str(index_file)).as_numpy_iterator():
@@ -67,8 +66,8 @@ def test_index_records_locate_every_frame(tmp_path, version):
 def test_read_indexed_clip_eagerly_and_in_dataset_map(tmp_path):
     shard = tmp_path / records.shard_name("train", 0, 1)
     clips = _shard_of_clips(shard)
-    clip_index.write_index(shard)
-    index_records = list(tf.data.TFRecordDataset(str(clip_index.index_path(shard))))
+    shard_index.write_index(shard)
+    index_records = list(tf.data.TFRecordDataset(str(shard_index.index_path(shard))))
     picks = tf.constant([4, 0, 2, 2], tf.int32)
 
     def read(record):
@@ -97,7 +96,7 @@ def _two_shard_dataset(folder):
 )
 def test_index_reader_gives_the_batches_of_the_record_reader(tmp_path, settings):
     data_dir = _two_shard_dataset(tmp_path / "ds")
-    assert clip_index.ensure_indexes(data_dir) == 2
+    assert shard_index.ensure_indexes(data_dir) == 2
     batches = {}
     for reader in ("records", "index"):
         config = PipelineConfig(num_segments=4, image_size=32, batch_size=3, reader=reader,
@@ -128,21 +127,21 @@ def test_auto_reader_and_stale_indexes(tmp_path):
     with pytest.raises(ValueError, match="Received: reader='index', data_service="):
         PipelineConfig(reader="index", data_service="grpc://127.0.0.1:1")
     # a shard written after its index makes the index stale: auto falls back, reindex rewrites it
-    later = os.stat(clip_index.index_path(files[0])).st_mtime_ns + 1
+    later = os.stat(shard_index.index_path(files[0])).st_mtime_ns + 1
     os.utime(files[0], ns=(later, later))
-    assert not clip_index.is_current(files[0])
+    assert not shard_index.is_current(files[0])
     assert _choose_reader(info, "train", files, config) == "records"
-    assert clip_index.ensure_indexes(data_dir) == 1 and clip_index.is_current(files[0])
+    assert shard_index.ensure_indexes(data_dir) == 1 and shard_index.is_current(files[0])
     assert reindex_main([str(tmp_path / "missing")]) == 2
 
 
 def test_a_shard_changed_under_its_index_is_reported(tmp_path):
     data_dir = _two_shard_dataset(tmp_path / "ds")
-    clip_index.ensure_indexes(data_dir)
+    shard_index.ensure_indexes(data_dir)
     shard = data_dir / "train-00000-of-00002.tfrecord"
     with open(shard, "ab") as f:
         f.write(b"\0" * 16)  # another size than when indexed
-    index = clip_index.index_path(shard)
+    index = shard_index.index_path(shard)
     os.utime(index, ns=(os.stat(shard).st_mtime_ns + 1,) * 2)  # the index looks current
     dataset = make_dataset(data_dir, "train", PipelineConfig(num_segments=2, image_size=32,
                                                              training=False, reader="index"))  # fmt: skip
@@ -156,8 +155,8 @@ def test_a_truncated_shard_is_named(tmp_path):
     data = shard.read_bytes()
     shard.write_bytes(data[: len(data) - 100])
     with pytest.raises(ValueError, match=r"train-00000-of-00001.tfrecord: record at byte \d+"):
-        clip_index.write_index(shard)
-    assert not clip_index.index_path(shard).exists()  # nothing half-written
+        shard_index.write_index(shard)
+    assert not shard_index.index_path(shard).exists()  # nothing half-written
 
 
 def test_generated_and_converted_datasets_have_current_indexes(tmp_path):
@@ -167,13 +166,13 @@ def test_generated_and_converted_datasets_have_current_indexes(tmp_path):
                              target_size=6, distractor_size=4)  # fmt: skip
     folder = generate_synthetic_dataset(tmp_path / "syn", config, log=None)
     shards = sorted(pathlib.Path(folder).glob("*.tfrecord"))
-    assert shards and all(clip_index.is_current(s) for s in shards)
+    assert shards and all(shard_index.is_current(s) for s in shards)
     written = [s.stat().st_mtime_ns for s in shards]
     for index in pathlib.Path(folder).glob("*.index"):  # as in a dataset cached by an older version
         index.unlink()
     assert generate_synthetic_dataset(folder, config, log=None) == folder
     assert [s.stat().st_mtime_ns for s in shards] == written  # reused, not rewritten
-    assert all(clip_index.is_current(s) for s in shards)
+    assert all(shard_index.is_current(s) for s in shards)
 
 
 def test_rewritten_shard_does_not_leak_descriptors(tmp_path):
@@ -189,8 +188,8 @@ def test_rewritten_shard_does_not_leak_descriptors(tmp_path):
     for i in range(5):
         shard.write_bytes(bytes([i]) * 16)
         os.utime(shard, ns=(10**9 * (i + 1), 10**9 * (i + 1)))
-        out = clip_index.read_ranges(str(shard), np.array([2]), np.array([3]), 16)
+        out = shard_index.read_ranges(str(shard), np.array([2]), np.array([3]), 16)
         assert out[0] == bytes([i]) * 3
         assert open_on(shard) <= 1
-    clip_index.close_shard_files()
+    shard_index.close_shard_files()
     assert open_on(shard) == 0
