@@ -73,11 +73,20 @@ SYNTHETIC_SCALED = {"target_size": 4, "distractor_size": 3}
 
 
 def _library_fields(cls, skip=()):
-    """`(name, type, default)` of the fields of the library dataclass `cls`."""
+    """`(name, type, default)` of the fields of the library dataclass `cls` (each must have a default:
+    a `data.` key may be left out of a config)."""
     hints = typing.get_type_hints(cls)
-    return [
-        (f.name, hints[f.name], f.default) for f in dataclasses.fields(cls) if f.name not in skip
-    ]
+    fields = []
+    for field in dataclasses.fields(cls):
+        if field.name in skip:
+            continue
+        default = field.default
+        if default is dataclasses.MISSING and field.default_factory is not dataclasses.MISSING:
+            default = field.default_factory()
+        if default is dataclasses.MISSING:
+            raise TypeError(f"{cls.__name__}.{field.name} needs a default to be a `data.` key.")
+        fields.append((field.name, hints[field.name], default))
+    return fields
 
 
 def _fields(pipeline, synthetic):
