@@ -112,6 +112,8 @@ def parse_args(argv=None):
             p.error("--add-flow DIR takes no --videos or --output (it rewrites DIR in place)")
         quiet_libraries(verbose)
         return AddFlowRequest(add_flow, args.flow_method, args.workers), debug
+    if args.flow_method != "farneback" and not args.flow:
+        p.error("--flow-method is for --flow or --add-flow DIR")
     if args.output is None:
         p.error("the following arguments are required: --output")
     if args.videos is None and args.layout != "manifest":
