@@ -6,7 +6,8 @@
 flow later holds exactly what a conversion with `--flow` writes. Properties:
 - parallel: the clips of a shard are spread over `workers` processes (the conversion's pool);
 - resumable: each shard is replaced atomically, then a small record in `DIR/.prepare/flow/` marks it
-  done for these settings (method, bound, JPEG quality); a rerun skips the finished shards, and
+  done for these settings (method, bound, JPEG quality) and this version of the shard (size,
+  modification time: a shard rewritten since has no flow); a rerun skips the finished shards, and
   `metadata.json` says the dataset has flow (`flow`, `format_version` 4) only once every shard has it;
 - the clip index files are rewritten afterwards (`shard_index.ensure_indexes`: a rewritten shard's
   index is stale), so the index locates the flow JPEGs too;
@@ -62,6 +63,13 @@ def _jpeg_quality(metadata):
     return int(settings.get("jpeg_quality", 90))
 
 
+def _mark(shard, settings):
+    """A shard's done mark: the flow settings and the shard's size and modification time, so that a
+    shard rewritten later (a regenerated dataset) is not taken for one with flow."""
+    stat = shard.stat()
+    return {**settings, "shard_bytes": stat.st_size, "shard_mtime_ns": stat.st_mtime_ns}
+
+
 def _read_records(shard):
     with open(shard, "rb") as f:
         return [os.pread(f.fileno(), n, o) for o, n in clip_index.scan_records(shard)]
@@ -83,9 +91,9 @@ def add_flow_to_dataset(data_dir, method="farneback", workers=0, log=print):
     state_dir = path / FLOW_STATE_DIR
     state_dir.mkdir(parents=True, exist_ok=True)
 
-    def done(shard):
+    def done(shard):  # flow of these settings, and the shard not rewritten since (its stat)
         state = state_dir / f"{shard.name}.json"
-        return state.is_file() and json.loads(state.read_text()) == settings
+        return state.is_file() and json.loads(state.read_text()) == _mark(shard, settings)
 
     pending = [s for s in shards if not done(s)]
     if len(pending) < len(shards):
@@ -108,7 +116,9 @@ def add_flow_to_dataset(data_dir, method="farneback", workers=0, log=print):
             new = [records.add_flow(r, f, method, settings["bound"])
                    for r, f in zip(serialized, flows, strict=True)]  # fmt: skip
             records.write_tfrecord_atomic(shard, new)
-            write_json_atomic(state_dir / f"{shard.name}.json", settings, sort_keys=True)
+            write_json_atomic(
+                state_dir / f"{shard.name}.json", _mark(shard, settings), sort_keys=True
+            )
             log(f"[flow] wrote {shard.name}: {len(new)} clips")
     clip_index.ensure_indexes(path)
     metadata = dict(info.metadata, format_version=records.FORMAT_VERSION, flow=settings)

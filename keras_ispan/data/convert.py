@@ -209,9 +209,10 @@ def _prepare_output(config, fingerprint, log):
             old.unlink()
     elif state_file.is_file():
         if json.loads(state_file.read_text()).get("fingerprint") != fingerprint:
+            hint = f" (to add optical flow to it: --add-flow {out})" if config.flow else ""
             raise ValueError(
                 f"{out} was prepared from other videos or settings; pass --overwrite to "
-                "replace it, or choose another --output."
+                f"replace it, or choose another --output{hint}."
             )
     elif any(out.glob("*.tfrecord")):
         raise ValueError(f"{out} already holds TFRecords not written by prepare; pass --overwrite.")
