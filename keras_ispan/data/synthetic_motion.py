@@ -4,20 +4,26 @@ Run: `python training/synthetic.py --variant motion --output DIR [--flow]`, or f
 with `--set data.synthetic_variant=motion` (flow is added when the model needs it).
 
 Design. The RGB ISPAN layer pools a set of local features with learned queries, so it is blind to the
-order of frames (`keras_ispan/data/synthetic.py`). Here a clip of class `leftward` *is* a clip of class
-`rightward` played backwards: one actor (a random class shape of the appearance dataset, random colour
-and size, visible in every frame) crosses a cluttered static background along one axis, among
+order of frames (`keras_ispan/data/synthetic.py`). Here a clip of class `upward` *is* a clip of class
+`downward` played backwards: one actor (a random class shape of the appearance dataset, random colour
+and size, visible in every frame) crosses a cluttered static background from top to bottom, among
 `num_distractors` distractors that bounce with random velocities, with per-frame pixel noise. The clip
-is rendered once moving right (or down), and the frames are reversed for the opposite class. Distractor
-velocities are symmetric, so a reversed clip is as likely as a rendered one; the *set* of frames of a
-clip carries no information about its class, and any order-blind model on RGB frames is at chance.
-Optical flow (`keras_ispan.io.flow`) sees the direction: the actor's x-flow (or y-flow) is positive in
-one class and negative in the other.
+is rendered once, and its frames are reversed for the opposite class. Distractor velocities are
+symmetric, so a reversed clip is as likely as a rendered one; the *set* of frames of a clip carries no
+information about its class, and any order-blind model on RGB frames is at chance. Optical flow
+(`keras_ispan.io.flow`) sees the direction: the mean y-flow of the frame is positive in every
+`downward` clip and negative in every `upward` one.
 
-Classes: 2 (`rightward`, `leftward`; an RGB model's accuracy is 1/2, chance) or 4 (also `downward`,
-`upward`: then the axis of motion is visible in the set of frames, so an order-blind RGB model can
-reach 1/2, against a chance of 1/4; only 2 classes give the clean "RGB at chance" contrast).
-Clips are deterministic given `seed` (one generator per clip, seeded by `(seed, split, index)`).
+The motion is vertical on purpose: the pipeline's horizontal flip (TSN's augmentation) mirrors a
+clip, which would turn a rightward clip into a leftward one under the same label; a vertical motion,
+and a growth, keep their class under a horizontal flip.
+
+Classes: 2 (`downward`, `upward`) or 4 (also `approaching`, `receding`: the actor grows, or shrinks,
+about a fixed centre). With 4 the kind of motion (a crossing or a growth) is visible in the set of
+frames, so an order-blind RGB model can reach 1/2 against a chance of 1/4, and the growth shows in
+the flow only at the actor's edges (a subtler signal than the crossing's); only 2 classes give the
+clean "RGB at chance" contrast. Clips are deterministic given `seed` (one generator per clip, seeded
+by `(seed, split, index)`).
 """
 
 import dataclasses
@@ -31,7 +37,7 @@ import numpy as np
 from keras_ispan.data import records, shard_index
 from keras_ispan.data import synthetic as appearance
 
-MOTION_CLASSES = ("rightward", "leftward", "downward", "upward")
+MOTION_CLASSES = ("downward", "upward", "approaching", "receding")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,11 +45,12 @@ class MotionConfig:
     """Size and difficulty of the motion dataset (sizes in pixels at `image_size`).
 
     Attributes:
-        num_classes: 2 (`rightward`, `leftward`) or 4 (also `downward`, `upward`).
+        num_classes: 2 (`downward`, `upward`) or 4 (also `approaching`, `receding`).
         train, val, test: clips per split (balanced classes; val may be 0).
         num_frames, image_size: frames per clip and their square side.
         target_size: mean side of the actor (+-20 %).
-        travel: (min, max) share of the free span the actor crosses during the clip.
+        travel: (min, max) share of the free span the actor crosses during the clip (and, for a
+            growth, of its size change).
         num_distractors, distractor_size: bouncing distractors and their mean side.
         noise: standard deviation of the per-frame pixel noise; clutter: background contrast (0-1).
         seed, fps, jpeg_quality, clips_per_shard: generation and storage.
@@ -122,23 +129,30 @@ def render_motion_clip(cfg, label, rng):
         xs = appearance._bounce(rng.uniform(0, s - size), rng.uniform(-2, 2), t, s - size)
         for i in range(n):
             appearance._paste(frames[i], alpha, color, ys[i], xs[i])
-    size = max(4, int(round(cfg.target_size * rng.uniform(0.8, 1.2))))
     shape = appearance.CLASS_SHAPES[rng.integers(len(appearance.CLASS_SHAPES))]
-    alpha = appearance.shape_mask(shape, size)
-    rim = appearance._outline(alpha)
     color = appearance._bright_color(rng)
-    span = s - size - 2
-    distance = rng.uniform(*cfg.travel) * span
-    along = np.round(rng.uniform(0, span - distance) + distance * t / (n - 1)).astype(int) + 1
-    across = np.full(n, int(rng.uniform(0, span)) + 1)
-    ys, xs = (across, along) if label in (0, 1) else (along, across)  # right/left, down/up
+    if label < 2:  # downward (upward: reversed): a vertical crossing at a fixed size
+        size = max(4, int(round(cfg.target_size * rng.uniform(0.8, 1.2))))
+        span = s - size - 2
+        distance = rng.uniform(*cfg.travel) * span
+        ys = np.round(rng.uniform(0, span - distance) + distance * t / (n - 1)).astype(int) + 1
+        xs = np.full(n, int(rng.uniform(0, span)) + 1)
+        sizes = np.full(n, size)
+    else:  # approaching (receding: reversed): growing about a fixed centre
+        big = max(5, int(round(cfg.target_size * rng.uniform(1.3, 1.6))))
+        small = max(4, int(round(big * (1 - rng.uniform(*cfg.travel) * 0.6))))
+        sizes = np.round(small + (big - small) * t / (n - 1)).astype(int)
+        cy, cx = (rng.uniform(big / 2 + 1, s - big / 2 - 1) for _ in range(2))
+        ys = np.round(cy - sizes / 2).astype(int)
+        xs = np.round(cx - sizes / 2).astype(int)
     for i in range(n):
-        appearance._paste(frames[i], rim, (20, 20, 20), ys[i], xs[i])
+        alpha = appearance.shape_mask(shape, int(sizes[i]))
+        appearance._paste(frames[i], appearance._outline(alpha), (20, 20, 20), ys[i], xs[i])
         appearance._paste(frames[i], alpha, color, ys[i], xs[i])
     if cfg.noise:
         frames += rng.normal(0.0, cfg.noise, frames.shape).astype(np.float32)
     frames = np.clip(np.round(frames), 0, 255).astype(np.uint8)
-    return frames[::-1].copy() if label % 2 else frames  # leftward, upward: played backwards
+    return frames[::-1].copy() if label % 2 else frames  # upward, receding: played backwards
 
 
 def default_motion_dir(config=None):
