@@ -150,3 +150,23 @@ def test_add_flow_command_line(videos, tmp_path):
     assert "[flow] done" in run.stdout + run.stderr
     assert json.loads((out / "metadata.json").read_text())["flow"]["method"] == "farneback"
     assert all(len(flow) for _, flow in dataset_clips(out).values())
+
+
+def test_add_flow_to_a_version_1_dataset(tmp_path):
+    """A dataset of format version 1 (no frame index) gets flow and a frame index; its frames and
+    labels are kept, and it reads as two streams."""
+    from keras_ispan.data.pipeline import PipelineConfig, make_dataset
+    from tests.keras_ispan.data.test_clip_record import _write_v1_dataset
+
+    clips = [(smooth_frames(5, 24, 32, seed=n), [n % 2]) for n in range(2)]
+    folder = _write_v1_dataset(tmp_path / "v1", clips, ["a", "b"], "test")
+    before = dataset_clips(folder)
+    add_flow_to_dataset(folder, workers=1, log=None)
+    after = dataset_clips(folder)
+    assert [frames for frames, _ in after.values()] == [frames for frames, _ in before.values()]
+    for frame_jpegs, flow_jpegs in after.values():
+        assert_flow_of_stored_frames(frame_jpegs, flow_jpegs)
+    config = PipelineConfig(num_segments=2, image_size=16, batch_size=2, training=False,
+                            modality="two_stream", flow_length=2)  # fmt: skip
+    inputs, target = next(make_dataset(folder, "test", config).as_numpy_iterator())
+    assert inputs["flow"].shape == (2, 2, 16, 16, 4) and sorted(target.tolist()) == [0, 1]
