@@ -8,7 +8,7 @@ config's `data.` keys, `training/config/data.py`) before it imports TensorFlow;
 import dataclasses
 
 from keras_ispan.checks import check_integer
-from keras_ispan.data.records import LABEL_SOURCES, READERS, RESIZE_IN
+from keras_ispan.data.records import LABEL_SOURCES, MODALITIES, READERS, RESIZE_IN
 from keras_ispan.io.transform import DEFAULT_RESIZE_RATIO
 
 HOLDOUT_MODES = ("keep", "drop")
@@ -53,6 +53,9 @@ class PipelineConfig:
             yields only the held-out clips, `"drop"` only the others. The same clips every run, on
             every machine; `"keep"` and `"drop"` of one split are disjoint and together the split
             (a validation split carved from `train`, see `training/engine/datasets.py`).
+        modality: `"rgb"` (frames), `"flow"` (flow stacks) or `"two_stream"` (both, a dict); flow
+            needs a dataset with flow (`prepare.py --flow`, or `--add-flow DIR` afterwards).
+        flow_length: `L`, flow steps stacked per sampled frame (`2L` channels), TSN's 5.
     """
 
     num_segments: int = 8
@@ -78,9 +81,21 @@ class PipelineConfig:
     reader: str = "auto"
     resize: str = "pipeline"
     holdout: tuple | None = None
+    modality: str = "rgb"
+    flow_length: int = 5
 
     def __post_init__(self):
         _check_holdout(self.holdout)
+        check_integer("flow_length", self.flow_length)
+        if self.modality not in MODALITIES:
+            raise ValueError(
+                f"`modality` must be one of {MODALITIES}. Received: modality={self.modality!r}"
+            )
+        if self.modality != "rgb" and self.resize == "model":
+            raise ValueError(
+                "resize='model' resizes RGB frames in the model; flow stacks are resized in the "
+                f"pipeline: use resize='pipeline'. Received: resize='model', modality={self.modality!r}"
+            )
         for name in ("num_segments", "image_size", "batch_size", "num_clips", "shuffle_buffer"):
             check_integer(name, getattr(self, name))
         if self.num_classes is not None:

@@ -138,5 +138,9 @@ def test_a_config_json_written_before_loads_to_the_same_values(tmp_path):
     assert {key: getattr(loaded.data, key) for key in EARLIER_DATA} == dict(
         EARLIER_DATA, data_dir="/data/x"
     )
-    assert loaded.data == dataclasses.replace(preset("synthetic").data, data_dir="/data/x")
+    # `synthetic_classes` was always written as 6; unset now takes the variant's default, also 6
+    assert loaded.data == dataclasses.replace(
+        preset("synthetic").data, data_dir="/data/x", synthetic_classes=6
+    )
+    assert loaded.data.synthetic_config() == preset("synthetic").data.synthetic_config()
     assert TrainConfig.from_dict(json.loads(json.dumps(loaded.to_dict()))) == loaded

@@ -59,6 +59,11 @@ APPLICATION_FIELDS = (
     ("val_split", str, "val"),
     ("test_split", str, "test"),
 )
+# the embedded dataset's variant: `appearance` (`SyntheticConfig`) or `motion`
+# (`keras_ispan.data.synthetic_motion.MotionConfig`: classes differ only in the direction of motion)
+SYNTHETIC_VARIANTS = ("appearance", "motion")
+# `MotionConfig` takes these `data.synthetic_*` keys (its other fields keep their defaults)
+MOTION_FIELDS = ("num_classes", "train", "val", "test", "num_frames", "image_size", "seed")
 # library fields the application declares with its own type and default
 NARROWED = {
     "cache": (bool, True),  # in memory or not (the library also takes a file prefix)
@@ -68,6 +73,8 @@ RESIZE_CHOICES = ("auto", *RESIZE_IN)
 PIPELINE_DEFAULTS = {"image_size": 64, "shuffle_buffer": 256}
 SYNTHETIC_NAMES = {"num_classes": "classes", "num_frames": "frames", "image_size": "size"}
 SYNTHETIC_DEFAULTS = {"train": 240, "test": 60, "image_size": 64}
+# keys whose `None` default takes the variant's value (`synthetic_classes`: 6 appearance, 2 motion)
+SYNTHETIC_BY_VARIANT = ("num_classes",)
 # sizes that default (`None`) to the generator's, scaled to `image_size`: {field: smallest}
 SYNTHETIC_SCALED = {"target_size": 4, "distractor_size": 3}
 
@@ -98,9 +105,10 @@ def _fields(pipeline, synthetic):
         fields.append((name, hint, default))
     fields += APPLICATION_FIELDS[1:]
     for name, hint, default in _library_fields(synthetic):
-        if name in SYNTHETIC_SCALED:
+        if name in SYNTHETIC_SCALED or name in SYNTHETIC_BY_VARIANT:
             hint, default = hint | None, None
         fields.append((_synthetic_key(name), hint, SYNTHETIC_DEFAULTS.get(name, default)))
+    fields.append(("synthetic_variant", str, "appearance"))
     return [(name, hint, dataclasses.field(default=default)) for name, hint, default in fields]
 
 
@@ -126,6 +134,11 @@ class _DataConfigMethods:
 
     def __post_init__(self):
         check_integer("data.eval_batch_size", self.eval_batch_size, optional=True)
+        if self.synthetic_variant not in SYNTHETIC_VARIANTS:
+            raise ValueError(
+                f"data.synthetic_variant must be one of {SYNTHETIC_VARIANTS}. "
+                f"Received: data.synthetic_variant={self.synthetic_variant!r}"
+            )
         if self.resize not in RESIZE_CHOICES:
             raise ValueError(
                 f"data.resize must be one of {RESIZE_CHOICES}. Received: data.resize={self.resize!r}"
@@ -153,14 +166,25 @@ class _DataConfigMethods:
         return self.PIPELINE(**(values | engine_values))
 
     def synthetic_config(self):
-        """The `SyntheticConfig` of the `data.synthetic_*` keys; the object sizes left `None` are the
-        generator's defaults scaled from its `image_size` to `data.synthetic_size`."""
+        """The embedded dataset's config of the `data.synthetic_*` keys: a `SyntheticConfig` (the
+        object sizes left `None` are the generator's defaults scaled from its `image_size` to
+        `data.synthetic_size`), or for `data.synthetic_variant=motion` a `MotionConfig` of the
+        `MOTION_FIELDS` keys (sizes scaled the same way; its other fields are the variant's)."""
         values = {name: getattr(self, key) for name, key in self.SYNTHETIC_KEYS.items()}
-        scale = values["image_size"] / self.SYNTHETIC.image_size
+        target = self.SYNTHETIC
+        if self.synthetic_variant == "motion":
+            from keras_ispan.data.synthetic_motion import MotionConfig
+
+            target = MotionConfig
+            values = {name: values[name] for name in (*MOTION_FIELDS, *SYNTHETIC_SCALED)}
+        for name in SYNTHETIC_BY_VARIANT:
+            if values[name] is None:
+                values[name] = getattr(target, name)
+        scale = values["image_size"] / target.image_size
         for name, smallest in SYNTHETIC_SCALED.items():
             if values[name] is None:
-                values[name] = max(smallest, round(getattr(self.SYNTHETIC, name) * scale))
-        return self.SYNTHETIC(**values)
+                values[name] = max(smallest, round(getattr(target, name) * scale))
+        return target(**values)
 
 
 def make_data_config(pipeline=PipelineConfig, synthetic=SyntheticConfig) -> type:
@@ -209,5 +233,8 @@ DataConfig.__doc__ = """Dataset and sampling: the `data.` keys (see the module d
     The synthetic dataset's keys (`keras_ispan.data.synthetic.SyntheticConfig`, defaults `SYNTHETIC_DEFAULTS`):
         synthetic_classes, synthetic_train, synthetic_val, synthetic_test, synthetic_frames,
         synthetic_size (frame side; object sizes scale with it), synthetic_seed, and `synthetic_<field>`
-        for its other fields.
+        for its other fields; `synthetic_classes` unset takes the variant's default (6, or 2 for motion).
+        synthetic_variant: `appearance` (classes differ in the actor's shape) or `motion` (classes
+        differ only in the direction of motion, `keras_ispan.data.synthetic_motion`: an RGB ISPAN is
+        at chance, the flow stream is not); the motion variant takes only the keys of `MOTION_FIELDS`.
     """
