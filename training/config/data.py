@@ -49,6 +49,8 @@ SET_BY_ENGINE = {
     "drop_remainder": "never: every clip is trained on and evaluated",
     "repeat": "the engine repeats the datasets itself (steps per epoch)",
     "holdout": "the validation split carved from data.train_split",
+    "modality": "model.modality (the streams the model reads)",
+    "flow_length": "model.flow_length",
 }
 # the keys the library does not have: (name, type, default)
 APPLICATION_FIELDS = (
