@@ -91,7 +91,7 @@ def test_the_engine_builds_the_same_pipeline_settings_as_before():
 
 def test_a_field_added_to_the_library_becomes_a_key():
     pipeline = dataclasses.make_dataclass(
-        "Pipeline", [("modality", str, dataclasses.field(default="rgb"))],
+        "Pipeline", [("colour_space", str, dataclasses.field(default="rgb"))],
         bases=(PipelineConfig,), frozen=True,
     )  # fmt: skip
     synthetic = dataclasses.make_dataclass(
@@ -99,10 +99,10 @@ def test_a_field_added_to_the_library_becomes_a_key():
         bases=(SyntheticConfig,), frozen=True,
     )  # fmt: skip
     cls = data_keys.make_data_config(pipeline, synthetic)
-    config = _build(cls, {"modality": "flow", "synthetic_difficulty": 0.9}, "data.")
-    assert config.pipeline_config(training=False, resize="pipeline").modality == "flow"
+    config = _build(cls, {"colour_space": "yuv", "synthetic_difficulty": 0.9}, "data.")
+    assert config.pipeline_config(training=False, resize="pipeline").colour_space == "yuv"
     assert config.synthetic_config().difficulty == 0.9
-    assert cls().modality == "rgb" and cls().synthetic_difficulty == 0.5
+    assert cls().colour_space == "rgb" and cls().synthetic_difficulty == 0.5
 
 
 @pytest.mark.parametrize(
