@@ -5,6 +5,7 @@
 """
 
 from keras_ispan.io.coarse_to_fine import (
+    check_points,
     coarse_to_fine_indices,
     coarse_to_fine_steps,
     stream_indices,
@@ -23,6 +24,7 @@ from keras_ispan.io.video import (
 __all__ = [
     "VideoDecodeError",
     "VideoWindow",
+    "check_points",
     "coarse_to_fine_indices",
     "coarse_to_fine_steps",
     "count_frames",
