@@ -35,8 +35,8 @@ Signatures (the frames axis is dynamic everywhere):
   frames level by level (1, 2, 4, 8, ... frames; `ExportOptions.anytime_check_points`) inside one
   `tf.while_loop` (`keras_ispan.export.anytime`): a clip stops when its top-1 probability reaches the
   threshold. Outputs `probabilities` `(batch, classes)`, `frames_used` int32 `(batch,)`, `attention`
-  `(batch, K, h, w)` (zeros on the frames not used) and `threshold` float32 `(batch,)` (the one
-  applied). `keras_ispan.json` records the default threshold and the check points (`anytime`).
+  `(batch, K, h, w)` (zeros on the frames not used), `threshold` float32 `(batch,)` (the one
+  applied) and the `top_k_*` outputs below. `keras_ispan.json` records the default threshold and the check points (`anytime`).
 Outputs of the other classifying signatures: `logits` and `probabilities` float32 `(batch, classes)`
 (softmax, or per-class sigmoid scores for a multi-label model), `attention` `(batch, frames, h, w)`,
 `top_k_classes` string `(batch, k)`, `top_k_scores` `(batch, k)` and `top_k_indices` int32 `(batch, k)`.
@@ -104,7 +104,15 @@ OUTPUT_KEYS = (
 )
 PREPROCESS_OUTPUT_KEYS = ("frames", "short_side", "image_size")
 THRESHOLD_KEY = "threshold"
-ANYTIME_OUTPUT_KEYS = ("probabilities", "frames_used", "attention", "threshold")
+ANYTIME_OUTPUT_KEYS = (
+    "probabilities",
+    "frames_used",
+    "attention",
+    "threshold",
+    "top_k_classes",
+    "top_k_scores",
+    "top_k_indices",
+)
 LABELS_FILE = "labels.txt"
 INFO_FILE = "keras_ispan.json"
 INFO_FORMAT = 1
@@ -269,17 +277,22 @@ def export_transform(info, resize_ratio=None):
 def _signature_fns(export, table, transform, k, options):
     size, ratio, short_side = transform.image_size, transform.resize_ratio, transform.short_side
 
+    def top_k(probabilities):
+        scores, indices = tf.math.top_k(probabilities, k=k)
+        return {
+            "top_k_classes": table.lookup(tf.cast(indices, tf.int64)),
+            "top_k_scores": scores,
+            "top_k_indices": indices,
+        }
+
     def outputs(pixels):
         out = export(pixels, training=False)
         probabilities = tf.cast(out["probabilities"], tf.float32)
-        scores, indices = tf.math.top_k(probabilities, k=k)
         return {
             "logits": tf.cast(out["logits"], tf.float32),
             "probabilities": probabilities,
             "attention": tf.cast(out["attention"], tf.float32),
-            "top_k_classes": table.lookup(tf.cast(indices, tf.int64)),
-            "top_k_scores": scores,
-            "top_k_indices": indices,
+            **top_k(probabilities),
         }
 
     def model_input(frames):  # the one transform: uint8 (B, T, H, W, 3) -> uint8 (B, T, S, S, 3)
@@ -313,7 +326,7 @@ def _signature_fns(export, table, transform, k, options):
     spec = tf.TensorSpec
     uint8_frames = spec([None, None, None, None, 3], tf.uint8, INPUT_KEY)
     return {
-        SIGNATURE_ANYTIME: _anytime_signature(export, model_input, uint8_frames, options),
+        SIGNATURE_ANYTIME: _anytime_signature(export, model_input, uint8_frames, options, top_k),
         SIGNATURE_FRAMES: (serve_frames, uint8_frames),
         SIGNATURE_JPEG: (serve_jpeg, spec([None, None], tf.string, INPUT_KEY)),
         SIGNATURE_PREPROCESSED: (
@@ -324,15 +337,16 @@ def _signature_fns(export, table, transform, k, options):
     }
 
 
-def _anytime_signature(export, model_input, frames_spec, options):
-    """`serve_anytime`: the transform, then `keras_ispan.export.anytime.anytime_outputs`."""
+def _anytime_signature(export, model_input, frames_spec, options, top_k):
+    """`serve_anytime`: the transform, then `keras_ispan.export.anytime.anytime_outputs`, top k."""
     anytime = AnytimeClassifier(export)
 
     def serve_anytime(frames, threshold):
         pixels = tf.cast(model_input(frames), tf.float32)
-        return anytime_outputs(
+        out = anytime_outputs(
             anytime, pixels, threshold, options.anytime_check_points, options.anytime_threshold
         )
+        return {**out, **top_k(out["probabilities"])}
 
     return serve_anytime, [frames_spec, tf.TensorSpec([], tf.float32, THRESHOLD_KEY)]
 
