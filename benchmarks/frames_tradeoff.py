@@ -14,8 +14,10 @@ top-1, the mean frames used and the latency of the exported `serve_anytime` (the
 called alternately with `serving_default` at 8 frames on the same clips. Recommends the threshold that
 keeps top-1 within 1 point of fixed T = 8 at the fewest mean frames (`doubling`), exports the first
 model with it as the anytime default and measures it over gRPC (requests without a threshold of their
-own) next to fixed T = 8 on the same clips. `--latency-backbone mobilenet_v2:160` adds an untrained
-backbone whose cost dominates (`benchmarks/tradeoff_latency.backbone_latency`). Writes
+own) next to fixed T = 8 on the same clips. `--latency-backbones mobilenet_v2:160 resnet50:224` (the
+default) add untrained backbones whose cost dominates (`benchmarks/tradeoff_latency.backbone_latency`).
+The served clips are the library's exactly (`tradeoff_latency.transport_clips`), so the signature uses
+the frames the offline sweep counts (`served_mean_frames` next to `mean_frames`). Writes
 `OUT/frames_tradeoff.json` and `OUT/frames_tradeoff.png`, prints the tables and the export command.
 """
 
@@ -34,7 +36,7 @@ from benchmarks import tradeoff_latency as latency  # noqa: E402
 from benchmarks.common import machine, print_table, timed  # noqa: E402
 
 FRAMES = (1, 2, 3, 4, 6, 8, 12, 16, 25)
-THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01)
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99, 1.01)
 SCHEDULES = ("doubling", "every_frame")
 K = 8
 OUT = pathlib.Path(__file__).resolve().parent / "results" / "frames_tradeoff"
@@ -53,9 +55,10 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument(
-        "--latency-backbone",
-        default="mobilenet_v2:160",
-        help="BACKBONE:SIZE of an untrained model whose backbone dominates the latency, or 'none'",
+        "--latency-backbones",
+        nargs="+",
+        default=["mobilenet_v2:160", "resnet50:224"],
+        help="BACKBONE:SIZE of untrained models whose backbone dominates the latency, or 'none'",
     )
     args = parser.parse_args(argv)
     if (args.model is None) != (args.data is None):
@@ -64,9 +67,11 @@ def parse_args(argv=None):
         parser.error("--seeds and --epochs must be >= 1, --repeats >= 2")
     if K not in args.frames:
         parser.error(f"--frames must include {K} (the reference). Received: {args.frames}")
-    if args.latency_backbone != "none" and not _backbone_spec_ok(args.latency_backbone):
-        parser.error(f"--latency-backbone must be BACKBONE:SIZE or none. Received: "
-                     f"{args.latency_backbone}")  # fmt: skip
+    if args.latency_backbones == ["none"]:
+        args.latency_backbones = []
+    bad = [spec for spec in args.latency_backbones if not _backbone_spec_ok(spec)]
+    if bad:
+        parser.error(f"--latency-backbones must be BACKBONE:SIZE entries or none. Received: {bad}")
     return args
 
 
@@ -215,6 +220,7 @@ def measure(model_path, data_dir, args):
             model, make, args.frames, info.multi_label, serving_default, size, args.repeats
         )
         clips, steps, labels = anytime_steps(model, make)
+        clips = latency.transport_clips(clips, classifier_info(model).transform)
         served = latency.served_sweep(
             {k: v[1:] for k, v in signatures.items()}, clips, args.thresholds
         )
@@ -344,8 +350,7 @@ def print_tables(result):
               f"{a['default_threshold_applied']:.3g}: p50 {a['p50_ms']:.1f} / p95 {a['p95_ms']:.1f} ms "
               f"({a['mean_frames']:.2f} mean frames); fixed T={K}: p50 {f['p50_ms']:.1f} / p95 "
               f"{f['p95_ms']:.1f} ms; ratio of means {grpc['latency_ratio_to_t8']:.2f}")  # fmt: skip
-    big = result.get("latency_backbone")
-    if big:
+    for big in result.get("latency_backbones", []):
         print(f"\n{big['backbone']} at {big['image_size']} px (untrained, latency only):")
         print_table(big["rows"], ["frames", "fixed_p50_ms", "anytime_to_level_p50_ms"])
         print(f"expected anytime at the recommended threshold: {big['expected_anytime_ms']:.1f} ms "
@@ -367,12 +372,12 @@ def served_extras(result, first, args):
         row.update({k: v for k, v in by_frames[row["frames"]].items() if k != "frames"})
     result["grpc"] = {"exported_default_threshold": threshold, **grpc}
     fractions = result["recommended"].get("stop_fractions") or {K: 1.0}
-    if args.latency_backbone != "none":
-        classes = int(model.output_shape[-1])
-        result["latency_backbone"] = latency.backbone_latency(
-            args.latency_backbone, classes, {int(k): v for k, v in fractions.items()},
-            args.repeats,
-        )  # fmt: skip
+    fractions = {int(k): v for k, v in fractions.items()}
+    classes = int(model.output_shape[-1])
+    result["latency_backbones"] = [
+        latency.backbone_latency(spec, classes, fractions, args.repeats)
+        for spec in args.latency_backbones
+    ]
 
 
 def main(argv=None):

@@ -39,6 +39,20 @@ def load_signatures(version_dir):
     return loaded, loaded.signatures["serving_default"], loaded.signatures["serve_anytime"]
 
 
+def transport_clips(clips, transform):
+    """Clips at the model's size `(T, S, S, 3)`, edge-padded to the transform's short side so that
+    the exported signatures' in-graph resize is a pass-through and their centre crop gives back
+    exactly `clips` (the library's input). Raises `AssertionError` if it does not."""
+    from keras_ispan.io.frames_tf import eval_resize_and_crop
+
+    pad = transform.short_side - transform.image_size
+    widths = ((0, 0), (pad // 2, pad - pad // 2), (pad // 2, pad - pad // 2), (0, 0))
+    out = [np.pad(clip, widths, mode="edge") for clip in clips]
+    check = eval_resize_and_crop(out[0], transform.image_size, transform.resize_ratio).numpy()
+    assert np.array_equal(check, clips[0]), "the transform does not give back the padded clip"
+    return out
+
+
 def alternate(calls, inputs, repeats=1):
     """Calls each of `calls` (`{name: fn(x)}`) on each input in turn, `repeats` rounds, after one
     warmup round on the first input; returns `{name: [seconds, ...]}`."""
@@ -54,7 +68,7 @@ def alternate(calls, inputs, repeats=1):
 
 def served_sweep(signatures, clips, thresholds):
     """Per check-point schedule and threshold: `serve_anytime` and `serving_default` (8 frames)
-    called alternately on `clips` (uint8 `(K, S, S, 3)` in coarse-to-fine order): mean latencies,
+    called alternately on `clips` (`transport_clips`, in coarse-to-fine order): mean latencies,
     their ratio and the mean frames the signature used. `signatures`: `{schedule: (default, anytime)}`."""
     import tensorflow as tf
 

@@ -37,13 +37,13 @@ def test_json_keys_and_t8_equals_evaluation(tiny, tmp_path):
     model, data = tiny
     frames_tradeoff.main(["--model", str(model), "--data", str(data), "--frames", "1", "8",
                           "--thresholds", "0", "1.01", "--repeats", "2",
-                          "--latency-backbone", "small_cnn:32", "--out", str(tmp_path)])  # fmt: skip
+                          "--latency-backbones", "small_cnn:32", "--out", str(tmp_path)])  # fmt: skip
     result = json.loads((tmp_path / "frames_tradeoff.json").read_text())
     assert (tmp_path / "frames_tradeoff.png").stat().st_size > 0
     for key in ("threshold", "mean_frames", "top1", "latency_ratio_to_t8", "stop_fractions"):
         assert key in result["recommended"]
     assert {"fixed_t8", "latency_ratio_recommended_to_t8", "command", "machine", "per_seed",
-            "export_command", "grpc", "latency_backbone"} <= set(result)  # fmt: skip
+            "export_command", "grpc", "latency_backbones"} <= set(result)  # fmt: skip
     assert [r["frames"] for r in result["fixed_rows"]] == [1, 8]
     evaluation = run_evaluation(model, data, num_segments=8, log=lambda _: None)
     assert result["fixed_t8"]["top1"] == pytest.approx(evaluation["metrics"]["top1"])
@@ -62,5 +62,5 @@ def test_json_keys_and_t8_equals_evaluation(tiny, tmp_path):
         result["recommended"]["threshold"]
     )
     assert grpc["anytime"]["mean_frames"] == pytest.approx(result["recommended"]["mean_frames"])
-    big = result["latency_backbone"]
+    (big,) = result["latency_backbones"]
     assert [r["frames"] for r in big["rows"]] == [1, 2, 4, 8] and big["fixed_t8_p50_ms"] > 0
