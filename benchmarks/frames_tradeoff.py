@@ -380,6 +380,15 @@ def served_extras(result, first, args):
     ]
 
 
+def _shown(path):
+    """`path` relative to the working folder when it lies inside it (commands to copy)."""
+    path = pathlib.Path(path).resolve()
+    try:
+        return path.relative_to(pathlib.Path.cwd())
+    except ValueError:
+        return path
+
+
 def main(argv=None):
     from keras_ispan.io.atomic import write_json_atomic
 
@@ -399,7 +408,7 @@ def main(argv=None):
     result = summary(per_model, 0.0)
     threshold = result["recommended"]["threshold"]
     result["export_command"] = (
-        f"python serving/export.py --model {models[0][1]} --export-base models --name ispan"
+        f"python serving/export.py --model {_shown(models[0][1])} --export-base models --name ispan"
         + ("" if threshold is None else f" --anytime-threshold {threshold:g}")
     )
     served_extras(result, first, args)
