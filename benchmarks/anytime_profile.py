@@ -7,8 +7,9 @@ inside `tf.function` as in the exported `serve_anytime` and called alternately (
 once, so every row sees the same machine load), the p50 over `--repeats` rounds of: the whole model at
 T = 1, 2, 4, 8 frames (`serving_default`'s work without the resize), the backbone alone (`frame_model`)
 on T frames, the head alone (`head_model`) on T frames' features, and `anytime_outputs` with a threshold
-above 1 on 8 frames (the most work it can do) checking after every frame and per level (1, 2, 4, 8).
-Writes `benchmarks/results/anytime_profile.json` and prints the table.
+above 1 on 8 frames (the most work it can do) checking after every frame and per level (1, 2, 4, 8);
+and the library's calls outside `tf.function` (`AnytimeClassifier` uses `predict_on_batch`, compiled per
+input shape) next to eager calls of the same models. Writes `benchmarks/results/anytime_profile.json` and prints the table.
 """
 
 import argparse
@@ -68,6 +69,17 @@ def _calls(backbone, size):
         calls[f"head, {t} frames"] = lambda t=t: head(features[t])
     calls["anytime loop, check every frame, 8 frames"] = lambda: loops["every_frame"](clip, never)
     calls["anytime loop, check per level (1, 2, 4, 8)"] = lambda: loops["doubling"](clip, never)
+    one, four = clip[:, :1].numpy(), [f.numpy() for f in features[4]]
+    calls["library backbone, 1 frame, eager call"] = lambda: anytime.frame_model(
+        one, training=False
+    )
+    calls["library backbone, 1 frame, predict_on_batch"] = lambda: (
+        anytime.frame_model.predict_on_batch(one)
+    )
+    calls["library head, 4 frames, eager call"] = lambda: anytime.head_model(four, training=False)
+    calls["library head, 4 frames, predict_on_batch"] = lambda: anytime.head_model.predict_on_batch(
+        four
+    )
     return calls
 
 

@@ -11,9 +11,10 @@ server over gRPC. Then the anytime sweep: each test clip's 8 TSN centres (the ev
 `keras_ispan.models.AnytimeClassifier` (probabilities after every prefix); for each check-point
 schedule (`doubling`: after 1, 2, 4, 8 frames, the export's default; `every_frame`) and threshold the
 top-1, the mean frames used and the latency of the exported `serve_anytime` (the schedule's export)
-called alternately with `serving_default` at 8 frames on the same clips. Recommends the threshold that
-keeps top-1 within 1 point of fixed T = 8 at the fewest mean frames (`doubling`), exports the first
-model with it as the anytime default and measures it over gRPC (requests without a threshold of their
+called alternately with `serving_default` at 8 frames on the same clips. Recommends the threshold and
+check points that keep top-1 within 1 point of fixed T = 8 at the fewest mean frames, chosen on
+`--select-split` (val; the same sweep without latencies) and reported on `--split` (test); exports the
+first model with them as its anytime default and measures it over gRPC (requests without a threshold of their
 own) next to fixed T = 8 on the same clips. `--latency-backbones mobilenet_v2:160 resnet50:224` (the
 default) add untrained backbones whose cost dominates (`benchmarks/tradeoff_latency.backbone_latency`).
 The served clips are the library's exactly (`tradeoff_latency.transport_clips`), so the signature uses
@@ -36,7 +37,7 @@ from benchmarks import tradeoff_latency as latency  # noqa: E402
 from benchmarks.common import machine, print_table, timed  # noqa: E402
 
 FRAMES = (1, 2, 3, 4, 6, 8, 12, 16, 25)
-THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99, 1.01)
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.875, 0.9, 0.95, 0.99, 1.01)
 SCHEDULES = ("doubling", "every_frame")
 K = 8
 OUT = pathlib.Path(__file__).resolve().parent / "results" / "frames_tradeoff"
@@ -46,7 +47,13 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="a .keras classifier (with --data); default: train one")
     parser.add_argument("--data", help="a prepared dataset folder (with --model)")
-    parser.add_argument("--split", default="test")
+    parser.add_argument("--split", default="test", help="the split reported")
+    parser.add_argument(
+        "--select-split",
+        default="val",
+        help="the split the threshold is chosen on (never the reported one unless the dataset "
+        "lacks it: then --split, said in the JSON)",
+    )
     parser.add_argument("--seeds", type=int, default=1, help="seeds to train without --model")
     parser.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
     parser.add_argument("--frames", type=int, nargs="+", default=list(FRAMES))
@@ -170,7 +177,7 @@ def metric_of(scores, labels, multi_label):
 
 def threshold_rows(steps, labels, multi_label, thresholds, served):
     """Per schedule and threshold: the metric, the mean frames used, the share of clips per frames
-    used, and the served latencies (`tradeoff_latency.served_sweep`)."""
+    used, and the served latencies (`tradeoff_latency.served_sweep`; None: without)."""
     rows = []
     for schedule in SCHEDULES:
         for threshold in thresholds:
@@ -182,7 +189,7 @@ def threshold_rows(steps, labels, multi_label, thresholds, served):
                 "metric": metric_of(scores, labels, multi_label),
                 "mean_frames": float(used.mean()),
                 "stop_fractions": {int(n): float(np.mean(used == n)) for n in np.unique(used)},
-                **served[schedule, float(threshold)],
+                **(served[schedule, float(threshold)] if served else {}),
             })  # fmt: skip
     return rows
 
@@ -225,11 +232,23 @@ def measure(model_path, data_dir, args):
             {k: v[1:] for k, v in signatures.items()}, clips, args.thresholds
         )
     sweep = threshold_rows(steps, labels, info.multi_label, args.thresholds, served)
+    selected_on = args.select_split if info.counts.get(args.select_split, 0) else args.split
+    if selected_on == args.split:
+        selection, select_labels = sweep, labels
+    else:
+        select_views = _view_datasets(model, data_dir, selected_on, args.batch_size)
+        _, select_steps, select_labels = anytime_steps(model, lambda c: select_views(c, 1, 1))
+        selection = threshold_rows(
+            select_steps, select_labels, info.multi_label, args.thresholds, None
+        )
+        steps = select_steps
     metric = "mAP" if info.multi_label else "top1"
-    for row in sweep:
-        row[metric] = row.pop("metric")
+    for row in (*sweep, *selection):
+        row[metric] = row.pop("metric", row.get(metric))
     result = {"model": str(model_path), "data": str(data_dir), "metric": metric,
-              "fixed": fixed, "anytime": sweep}  # fmt: skip
+              "fixed": fixed, "anytime": sweep, "selected_on": selected_on,
+              "selection_fixed_t8": metric_of(steps[:, -1], select_labels, info.multi_label),
+              "selection": selection}  # fmt: skip
     return result, model, clips
 
 
@@ -258,42 +277,52 @@ def _at(rows, threshold, schedule="doubling"):
     return next(r for r in rows if r["schedule"] == schedule and r["threshold"] == threshold)
 
 
-def per_seed(per_model, metric, threshold):
-    """Per model: fixed T = 8's metric, the metric and mean frames at `threshold` (doubling), and the
-    threshold it would recommend on its own."""
+def per_seed(per_model, metric, threshold, schedule):
+    """Per model: fixed T = 8's metric, the metric and mean frames at `threshold` and `schedule`,
+    and the threshold it would recommend on its own (on its selection split, doubling)."""
     out = []
     for m in per_model:
         t8 = next(r for r in m["fixed"] if r["frames"] == K)[metric]
-        doubling = [{**r, "metric": r[metric]} for r in m["anytime"] if r["schedule"] == "doubling"]
-        own = recommend(doubling, t8)
+        doubling = [
+            {**r, "metric": r[metric]} for r in m["selection"] if r["schedule"] == "doubling"
+        ]
+        own = recommend(doubling, m["selection_fixed_t8"])
         row = {"seed": m["seed"], "fixed_t8": {metric: t8}, "own_recommended_threshold":
                own and own["threshold"]}  # fmt: skip
         if threshold is not None:
-            at = _at(m["anytime"], threshold)
-            row["recommended"] = {"threshold": threshold, metric: at[metric],
+            at = _at(m["anytime"], threshold, schedule)
+            row["recommended"] = {"threshold": threshold, "schedule": schedule, metric: at[metric],
                                   "mean_frames": at["mean_frames"],
                                   "latency_ratio_to_t8": at["latency_ratio_to_t8"]}  # fmt: skip
         out.append(row)
     return out
 
 
-def _recommendation(sweep, metric, reference, schedule):
+def _recommendation(sweep, selection, metric, reference, schedules=SCHEDULES):
+    """The threshold and schedule chosen on the selection rows (fewest mean frames within 1 point of
+    fixed T = 8 there), reported with the sweep's (test) row of the same threshold and schedule."""
     best = recommend(
-        [{**r, "metric": r[metric]} for r in sweep if r["schedule"] == schedule], reference
+        [{**r, "metric": r[metric]} for r in selection if r["schedule"] in schedules], reference
     )
     if best is None:
-        return {"schedule": schedule, "threshold": None, "mean_frames": None, metric: None}
+        return {"schedule": None, "threshold": None, "mean_frames": None, metric: None}
+    row = _at(sweep, best["threshold"], best["schedule"])
     keys = ("threshold", "mean_frames", metric, "stop_fractions", "latency_ratio_to_t8",
             "served_mean_ms", "served_fixed_t8_mean_ms", "served_mean_frames")  # fmt: skip
-    return {"schedule": schedule, **{k: best[k] for k in keys}}
+    return {"schedule": best["schedule"], **{k: row[k] for k in keys},
+            "selection": {metric: best[metric], "mean_frames": best["mean_frames"],
+                          "fixed_t8": reference}}  # fmt: skip
 
 
 def summary(per_model, seconds):
     metric = per_model[0]["metric"]
     fixed = mean_rows(per_model, "fixed", ("frames",))
     sweep = mean_rows(per_model, "anytime", ("schedule", "threshold"))
+    selection = mean_rows(per_model, "selection", ("schedule", "threshold"))
+    select_t8 = statistics.fmean(m["selection_fixed_t8"] for m in per_model)
     t8 = next(r for r in fixed if r["frames"] == K)
-    recommended = _recommendation(sweep, metric, t8[metric], "doubling")
+    recommended = _recommendation(sweep, selection, metric, select_t8)
+    selected_on = sorted({m["selected_on"] for m in per_model})
     return {
         "command": "python benchmarks/frames_tradeoff.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
@@ -301,11 +330,13 @@ def summary(per_model, seconds):
         "seeds": len(per_model),
         "metric": metric,
         "k": K,
+        "selected_on": selected_on,
         "recommended": recommended,
-        "recommended_every_frame": _recommendation(sweep, metric, t8[metric], "every_frame"),
+        "recommended_doubling": _recommendation(sweep, selection, metric, select_t8, ("doubling",)),
+        "chosen_on_the_reported_split": _recommendation(sweep, sweep, metric, t8[metric]),
         "fixed_t8": {metric: t8[metric], "latency_p50_ms": t8["latency_p50_ms"]},
         "latency_ratio_recommended_to_t8": recommended.get("latency_ratio_to_t8"),
-        "per_seed": per_seed(per_model, metric, recommended["threshold"]),
+        "per_seed": per_seed(per_model, metric, recommended["threshold"], recommended["schedule"]),
         "fixed_rows": fixed,
         "anytime_rows": sweep,
         "per_model": per_model,
@@ -356,7 +387,8 @@ def print_tables(result):
         print(f"expected anytime at the recommended threshold: {big['expected_anytime_ms']:.1f} ms "
               f"vs fixed T={K} {big['fixed_t8_p50_ms']:.1f} ms "
               f"(ratio {big['expected_latency_ratio_to_t8']:.2f})")  # fmt: skip
-    print(f"\nrecommended: {result['recommended']}; fixed T={K}: {result['fixed_t8']}")
+    print(f"\nrecommended (chosen on {'/'.join(result['selected_on'])}): {result['recommended']}; "
+          f"fixed T={K}: {result['fixed_t8']}")  # fmt: skip
     print(f"export it with: {result['export_command']}")
 
 
@@ -366,11 +398,12 @@ def served_extras(result, first, args):
     model, clips = first
     threshold = result["recommended"]["threshold"]
     threshold = 0.9 if threshold is None else threshold
-    grpc = latency.grpc_latency(model, clips, args.frames, threshold, args.repeats)
+    schedule = result["recommended"]["schedule"] or "doubling"
+    grpc = latency.grpc_latency(model, clips, args.frames, threshold, schedule, args.repeats)
     by_frames = {r["frames"]: r for r in grpc.pop("fixed")}
     for row in result["fixed_rows"]:
         row.update({k: v for k, v in by_frames[row["frames"]].items() if k != "frames"})
-    result["grpc"] = {"exported_default_threshold": threshold, **grpc}
+    result["grpc"] = {"exported_default_threshold": threshold, "check_points": schedule, **grpc}
     fractions = result["recommended"].get("stop_fractions") or {K: 1.0}
     fractions = {int(k): v for k, v in fractions.items()}
     classes = int(model.output_shape[-1])
@@ -406,10 +439,11 @@ def main(argv=None):
         per_model.append({"seed": seed, **measured})
         first = first or (model, clips)
     result = summary(per_model, 0.0)
-    threshold = result["recommended"]["threshold"]
+    threshold, schedule = result["recommended"]["threshold"], result["recommended"]["schedule"]
     result["export_command"] = (
         f"python serving/export.py --model {_shown(models[0][1])} --export-base models --name ispan"
         + ("" if threshold is None else f" --anytime-threshold {threshold:g}")
+        + (" --anytime-check-points every_frame" if schedule == "every_frame" else "")
     )
     served_extras(result, first, args)
     result["seconds"] = time.perf_counter() - start

@@ -96,7 +96,7 @@ def served_sweep(signatures, clips, thresholds):
     return rows
 
 
-def grpc_latency(model, clips, frames, threshold, repeats):
+def grpc_latency(model, clips, frames, threshold, check_points, repeats):
     """Through the local server over gRPC: the export carries `threshold` as its anytime default
     (requests send `threshold = -1`, so the server applies the exported default). Returns
     `{"fixed": [{frames, p50_ms, p95_ms}], "anytime": {...}, "fixed_t8_same_clips": {...}}`."""
@@ -104,7 +104,7 @@ def grpc_latency(model, clips, frames, threshold, repeats):
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as base:
-        result = export(model, base, "ispan", threshold)
+        result = export(model, base, "ispan", threshold, check_points)
         proc, _, target = start_local_server(result.models_config)
         client = GrpcClient(target, model="ispan")
         try:

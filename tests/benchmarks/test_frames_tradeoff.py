@@ -54,6 +54,7 @@ def test_json_keys_and_t8_equals_evaluation(tiny, tmp_path):
         assert never["top1"] == pytest.approx(result["fixed_t8"]["top1"])
         assert rows[schedule, 0.0]["mean_frames"] == rows[schedule, 0.0]["served_mean_frames"] == 1
     assert result["recommended"]["threshold"] in (0.0, 1.01)
+    assert result["selected_on"] == ["val"] and "selection" in result["recommended"]
     assert f"--anytime-threshold {result['recommended']['threshold']:g}" in result["export_command"]
     for row in result["fixed_rows"]:
         assert row["latency_p50_ms"] > 0 and 0 < row["grpc_p50_ms"] <= row["grpc_p95_ms"]
