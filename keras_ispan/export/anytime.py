@@ -13,12 +13,12 @@ threshold, order=range(K), check_points=...)` (the library on the same frames).
 
 Why levels rather than every frame (`python benchmarks/anytime_profile.py`, 2-core CPU, p50 in
 `tf.function`, `benchmarks/results/anytime_profile.json`): a backbone call has a large fixed cost, so
-one frame costs far more than an eighth of eight (`small_cnn` at 64 px: 4.0 vs 7.5 ms for 1 vs 8
-frames; MobileNetV2 at 160 px: 21 vs 109 ms), and each check re-runs the head (1.3 to 2.5 ms, whatever
-the frame count). The concatenation of cached features and the casts are not measurable next to those.
-Checking after every frame made 8 backbone and 8 head calls on a clip that used all 8 frames (23 ms
-against 7.7 ms for the model on 8 frames with `small_cnn`; 197 against 124 ms with MobileNetV2);
-checking per level makes `log2(K) + 1` of each (15 and 115 ms).
+one frame costs far more than an eighth of eight (`small_cnn` at 64 px: 2.2 vs 4.6 ms for 1 vs 8
+frames; MobileNetV2 at 160 px: 16 vs 74 ms), and each check re-runs the head (1.2 to 2.4 ms, nearly
+whatever the frame count). The concatenation of cached features and the casts are not measurable next
+to those. Checking after every frame made 8 backbone and 8 head calls on a clip that used all 8 frames
+(14 ms against 5.2 ms for the model on 8 frames with `small_cnn`; 131 against 76 ms with MobileNetV2);
+checking per level makes `log2(K) + 1` of each (8.8 and 99 ms).
 """
 
 import tensorflow as tf
