@@ -382,8 +382,9 @@ def print_tables(result):
               f"({a['mean_frames']:.2f} mean frames); fixed T={K}: p50 {f['p50_ms']:.1f} / p95 "
               f"{f['p95_ms']:.1f} ms; ratio of means {grpc['latency_ratio_to_t8']:.2f}")  # fmt: skip
     for big in result.get("latency_backbones", []):
-        print(f"\n{big['backbone']} at {big['image_size']} px (untrained, latency only):")
-        print_table(big["rows"], ["frames", "fixed_p50_ms", "anytime_to_level_p50_ms"])
+        print(f"\n{big['backbone']} at {big['image_size']} px (untrained, latency only, checks "
+              f"{big['check_points']}, stops at threshold {big['threshold']}):")  # fmt: skip
+        print_table(big["rows"], ["frames", "fixed_p50_ms", "anytime_to_n_p50_ms"])
         print(f"expected anytime at the recommended threshold: {big['expected_anytime_ms']:.1f} ms "
               f"vs fixed T={K} {big['fixed_t8_p50_ms']:.1f} ms "
               f"(ratio {big['expected_latency_ratio_to_t8']:.2f})")  # fmt: skip
@@ -404,13 +405,17 @@ def served_extras(result, first, args):
     for row in result["fixed_rows"]:
         row.update({k: v for k, v in by_frames[row["frames"]].items() if k != "frames"})
     result["grpc"] = {"exported_default_threshold": threshold, "check_points": schedule, **grpc}
-    fractions = result["recommended"].get("stop_fractions") or {K: 1.0}
-    fractions = {int(k): v for k, v in fractions.items()}
-    classes = int(model.output_shape[-1])
-    result["latency_backbones"] = [
-        latency.backbone_latency(spec, classes, fractions, args.repeats)
-        for spec in args.latency_backbones
-    ]
+    classes, result["latency_backbones"] = int(model.output_shape[-1]), []
+    choices = [result["recommended"]]
+    if result["recommended_doubling"]["schedule"] not in (None, schedule):
+        choices.append(result["recommended_doubling"])
+    for spec in args.latency_backbones:
+        for choice in choices:
+            fractions = {int(k): v for k, v in (choice.get("stop_fractions") or {K: 1.0}).items()}
+            big = latency.backbone_latency(
+                spec, classes, fractions, args.repeats, choice["schedule"] or "doubling"
+            )
+            result["latency_backbones"].append({"threshold": choice["threshold"], **big})
 
 
 def _shown(path):

@@ -149,13 +149,14 @@ def grpc_latency(model, clips, frames, threshold, check_points, repeats):
     }
 
 
-def backbone_latency(spec, num_classes, stop_fractions, repeats):
-    """An untrained classifier on a backbone that dominates the cost (`"mobilenet_v2:160"`), exported:
-    `serving_default` at 1, 2, 4, 8 frames, `serve_anytime` run to level n (its first n frames,
-    threshold above 1: the cost of stopping after level n), all called alternately. The expected
-    anytime latency weights those costs with `stop_fractions` (`{n: fraction of clips stopping after
-    n frames}`, measured on the trained model at the recommended threshold): its ratio to fixed T = 8
-    is a model, not a measurement of the trained big backbone (it has not been trained here)."""
+def backbone_latency(spec, num_classes, stop_fractions, repeats, check_points="doubling"):
+    """An untrained classifier on a backbone that dominates the cost (`"mobilenet_v2:160"`), exported
+    with `check_points`: `serving_default` at 1, 2, 4, 8 frames, and `serve_anytime` run to each
+    frame count n where clips stop (its first n frames, threshold above 1: the cost of stopping after
+    n frames), all called alternately. The expected anytime latency weights those costs with
+    `stop_fractions` (`{n: fraction of clips stopping after n frames}`, measured on the trained model
+    at the recommended threshold): its ratio to fixed T = 8 is an estimate, not a measurement of the
+    trained big backbone (it has not been trained here, its own stops may differ)."""
     import tensorflow as tf
 
     from keras_ispan.models import build_classifier
@@ -165,26 +166,27 @@ def backbone_latency(spec, num_classes, stop_fractions, repeats):
     model = build_classifier(num_classes, backbone=name, image_size=size, weights=None)
     clip = np.random.default_rng(0).integers(0, 256, (1, K, size, size, 3), dtype=np.uint8)
     never = tf.constant(2.0, tf.float32)
+    stops = sorted({*stop_fractions, K})
     with tempfile.TemporaryDirectory() as base:
-        _, serving_default, serve_anytime = load_signatures(export(model, base).version_dir)
+        result = export(model, base, check_points=check_points)
+        _, serving_default, serve_anytime = load_signatures(result.version_dir)
         calls = {}
-        for n in LEVELS:
+        for n in sorted({*LEVELS, *stops}):
             frames = tf.constant(clip[:, :n])
-            calls[f"fixed{n}"] = lambda _, f=frames: serving_default(frames=f)
-            calls[f"anytime{n}"] = lambda _, f=frames: serve_anytime(frames=f, threshold=never)
+            if n in LEVELS:
+                calls[f"fixed{n}"] = lambda _, f=frames: serving_default(frames=f)
+            if n in stops:
+                calls[f"anytime{n}"] = lambda _, f=frames: serve_anytime(frames=f, threshold=never)
         times = alternate(calls, [None], repeats)
-    rows = []
-    for n in LEVELS:
-        fixed, anytime = ms_stats(times[f"fixed{n}"]), ms_stats(times[f"anytime{n}"])
-        rows.append({"frames": n, "fixed_p50_ms": fixed["p50_ms"],
-                     "anytime_to_level_p50_ms": anytime["p50_ms"]})  # fmt: skip
-    t8 = rows[-1]["fixed_p50_ms"]
-    expected = sum(
-        stop_fractions.get(r["frames"], 0.0) * r["anytime_to_level_p50_ms"] for r in rows
-    )
+    p50 = {key: ms_stats(value)["p50_ms"] for key, value in times.items()}
+    rows = [{"frames": n, "fixed_p50_ms": p50.get(f"fixed{n}"),
+             "anytime_to_n_p50_ms": p50.get(f"anytime{n}")} for n in sorted({*LEVELS, *stops})]  # fmt: skip
+    t8 = p50[f"fixed{K}"]
+    expected = sum(stop_fractions.get(n, 0.0) * p50[f"anytime{n}"] for n in stops)
     return {
         "backbone": name,
         "image_size": size,
+        "check_points": check_points,
         "rows": rows,
         "stop_fractions": {str(k): v for k, v in stop_fractions.items()},
         "expected_anytime_ms": expected,

@@ -63,5 +63,6 @@ def test_json_keys_and_t8_equals_evaluation(tiny, tmp_path):
         result["recommended"]["threshold"]
     )
     assert grpc["anytime"]["mean_frames"] == pytest.approx(result["recommended"]["mean_frames"])
-    (big,) = result["latency_backbones"]
-    assert [r["frames"] for r in big["rows"]] == [1, 2, 4, 8] and big["fixed_t8_p50_ms"] > 0
+    big = result["latency_backbones"][0]
+    assert [r["frames"] for r in big["rows"]] == [1, 2, 4, 8]  # the stops (1 or 8) and the levels
+    assert big["fixed_t8_p50_ms"] > 0 and big["expected_anytime_ms"] > 0
