@@ -4,9 +4,13 @@ import os
 import pathlib
 import platform
 import statistics
+import subprocess
+import sys
 import time
+import urllib.request
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def machine():
@@ -57,3 +61,34 @@ def _fmt(value):
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return "" if value is None else str(value)
+
+
+def free_port():
+    """A TCP port nothing listens on now on 127.0.0.1 (the OS picks it)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_local_server(config, model="ispan", poll_seconds=1, timeout_s=900):
+    """Starts `serving/server.py` on free 127.0.0.1 ports with `config` (a models.config) and waits
+    until `model` is AVAILABLE; returns `(process, rest URL, gRPC target)` (terminate the process)."""
+    rest, grpc_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "serving/server.py", f"--port={grpc_port}", f"--rest_api_port={rest}",
+         f"--model_config_file={config}", f"--file_system_poll_wait_seconds={poll_seconds}"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            url = f"http://127.0.0.1:{rest}/v1/models/{model}"
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if b"AVAILABLE" in r.read():
+                    return proc, f"http://127.0.0.1:{rest}", f"127.0.0.1:{grpc_port}"
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise TimeoutError(f"serving/server.py did not serve {model!r} from {config}")

@@ -1,20 +1,25 @@
 """The speed knob: test accuracy against frames and latency, and the anytime threshold to use (issue 15).
 
-    python benchmarks/frames_tradeoff.py                      # trains on the embedded data (1 seed)
-    python benchmarks/frames_tradeoff.py --seeds 3            # the issue's claim needs 3 seeds
+    python benchmarks/frames_tradeoff.py --seeds 3            # trains on the embedded data (3 seeds)
     python benchmarks/frames_tradeoff.py --model runs/NAME/best.keras --data data/ucf101_s1
 
 For each T in `--frames`: the test top-1 (mAP for multi-label data) of the same weights with T frames
 (the evaluation pipeline, `num_segments=T`), and the latency per clip of the exported SavedModel
-in-process (`tf.saved_model.load`, `serving_default`, p50/p95 over `--repeats` calls on a fixed clip).
-Then the anytime sweep: each test clip's 8 TSN centres (the evaluation pipeline with `num_segments=8`,
-exactly the coarse-to-fine candidates for K = 8) in coarse-to-fine order through
-`keras_ispan.models.AnytimeClassifier`; for each threshold the top-1, the mean frames used and the mean
-latency (the library's, and the exported `serve_anytime` signature's on the same clips, next to
-`serving_default` with 8 frames on the same clips). Recommends the threshold that keeps top-1 within
-1 point of fixed T = 8 at the fewest mean frames. Writes `OUT/frames_tradeoff.json` and
-`OUT/frames_tradeoff.png` and prints the tables. Not measured: latency through the local server over
-gRPC (`benchmarks/serving.py` measures that path at 8 frames).
+(`serving_default`, p50/p95 over `--repeats` calls on a fixed clip) in-process and through the local
+server over gRPC. Then the anytime sweep: each test clip's 8 TSN centres (the evaluation pipeline with
+`num_segments=8`, exactly the coarse-to-fine candidates for K = 8) in coarse-to-fine order through
+`keras_ispan.models.AnytimeClassifier` (probabilities after every prefix); for each check-point
+schedule (`doubling`: after 1, 2, 4, 8 frames, the export's default; `every_frame`) and threshold the
+top-1, the mean frames used and the latency of the exported `serve_anytime` (the schedule's export)
+called alternately with `serving_default` at 8 frames on the same clips. Recommends the threshold and
+check points that keep top-1 within 1 point of fixed T = 8 at the fewest mean frames, chosen on
+`--select-split` (val; the same sweep without latencies) and reported on `--split` (test); exports the
+first model with them as its anytime default and measures it over gRPC (requests without a threshold of their
+own) next to fixed T = 8 on the same clips. `--latency-backbones mobilenet_v2:160 resnet50:224` (the
+default) add untrained backbones whose cost dominates (`benchmarks/tradeoff_latency.backbone_latency`).
+The served clips are the library's exactly (`tradeoff_latency.transport_clips`), so the signature uses
+the frames the offline sweep counts (`served_mean_frames` next to `mean_frames`). Writes
+`OUT/frames_tradeoff.json` and `OUT/frames_tradeoff.png`, prints the tables and the export command.
 """
 
 import argparse
@@ -28,10 +33,12 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.common import machine, print_table  # noqa: E402
+from benchmarks import tradeoff_latency as latency  # noqa: E402
+from benchmarks.common import machine, print_table, timed  # noqa: E402
 
 FRAMES = (1, 2, 3, 4, 6, 8, 12, 16, 25)
-THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01)
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.875, 0.9, 0.95, 0.99, 1.01)
+SCHEDULES = ("doubling", "every_frame")
 K = 8
 OUT = pathlib.Path(__file__).resolve().parent / "results" / "frames_tradeoff"
 
@@ -40,7 +47,13 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="a .keras classifier (with --data); default: train one")
     parser.add_argument("--data", help="a prepared dataset folder (with --model)")
-    parser.add_argument("--split", default="test")
+    parser.add_argument("--split", default="test", help="the split reported")
+    parser.add_argument(
+        "--select-split",
+        default="val",
+        help="the split the threshold is chosen on (never the reported one unless the dataset "
+        "lacks it: then --split, said in the JSON)",
+    )
     parser.add_argument("--seeds", type=int, default=1, help="seeds to train without --model")
     parser.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
     parser.add_argument("--frames", type=int, nargs="+", default=list(FRAMES))
@@ -48,6 +61,12 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=30, help="latency calls per T")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument(
+        "--latency-backbones",
+        nargs="+",
+        default=["mobilenet_v2:160", "resnet50:224"],
+        help="BACKBONE:SIZE of untrained models whose backbone dominates the latency, or 'none'",
+    )
     args = parser.parse_args(argv)
     if (args.model is None) != (args.data is None):
         parser.error("--model and --data go together (or neither: train on the embedded data)")
@@ -55,7 +74,19 @@ def parse_args(argv=None):
         parser.error("--seeds and --epochs must be >= 1, --repeats >= 2")
     if K not in args.frames:
         parser.error(f"--frames must include {K} (the reference). Received: {args.frames}")
+    if args.latency_backbones == ["none"]:
+        args.latency_backbones = []
+    bad = [spec for spec in args.latency_backbones if not _backbone_spec_ok(spec)]
+    if bad:
+        parser.error(f"--latency-backbones must be BACKBONE:SIZE entries or none. Received: {bad}")
     return args
+
+
+def _backbone_spec_ok(spec):
+    from keras_ispan.options import BACKBONE_NAMES
+
+    name, _, size = spec.partition(":")
+    return name in BACKBONE_NAMES and size.isdigit() and int(size) >= 32
 
 
 def train_models(args, out):
@@ -84,35 +115,6 @@ def train_models(args, out):
     return models
 
 
-def percentiles(times_s):
-    ms = np.asarray(times_s) * 1e3
-    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
-
-
-def timed_calls(fn, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def export_signatures(model, tmp):
-    """The exported SavedModel's `serving_default` and `serve_anytime`, loaded in-process."""
-    import tensorflow as tf
-
-    from keras_ispan.export.saved_model import ExportOptions, export_model
-
-    result = export_model(
-        model, tmp, name="tradeoff", options=ExportOptions(warmup_num_frames=(1,))
-    )
-    loaded = tf.saved_model.load(str(result.version_dir))
-    return loaded, loaded.signatures["serving_default"], loaded.signatures["serve_anytime"]
-
-
 def fixed_rows(model, make, frames, multi_label, serving_default, size, repeats):
     """Per T: the metrics of the evaluation pipeline and the SavedModel's latency on a fixed clip."""
     import tensorflow as tf
@@ -123,8 +125,9 @@ def fixed_rows(model, make, frames, multi_label, serving_default, size, repeats)
     rng = np.random.default_rng(0)
     for row in rows:
         clip = tf.constant(rng.integers(0, 256, (1, row["frames"], size, size, 3), dtype=np.uint8))
-        p50, p95 = percentiles(timed_calls(lambda c=clip: serving_default(frames=c), repeats))
-        row.update(latency_p50_ms=p50, latency_p95_ms=p95)
+        serving_default(frames=clip)
+        stats = latency.ms_stats(timed(lambda c=clip: serving_default(frames=c), repeats))
+        row.update(latency_p50_ms=stats["p50_ms"], latency_p95_ms=stats["p95_ms"])
     reference = next(r for r in rows if r["frames"] == K)
     for row in rows:
         row["latency_ratio_to_t8"] = row["latency_p50_ms"] / reference["latency_p50_ms"]
@@ -132,31 +135,37 @@ def fixed_rows(model, make, frames, multi_label, serving_default, size, repeats)
 
 
 def anytime_steps(model, make):
-    """Each test clip's 8 frames (uint8, coarse-to-fine order), its probabilities after each step
-    (`AnytimeResult.step_probabilities`, threshold > 1), the library's time per step, and the labels."""
+    """Each test clip's 8 frames (uint8, coarse-to-fine order), its probabilities after every prefix
+    (`AnytimeResult.step_probabilities`, threshold > 1, `check_points="every_frame"`; any schedule's
+    checks are a subset), and the labels."""
     from keras_ispan.io.coarse_to_fine import coarse_to_fine_segments
     from keras_ispan.models import AnytimeClassifier
 
     anytime = AnytimeClassifier(model)
     order = coarse_to_fine_segments(K)
-    clips, steps, step_ms, labels = [], [], [], []
+    clips, steps, labels = [], [], []
     for frames, batch_labels in make(K):
         for clip, label in zip(np.asarray(frames), np.asarray(batch_labels)):
             clip = clip[order]
-            result = anytime.predict(clip, threshold=2.0, order=np.arange(len(clip)))
+            result = anytime.predict(
+                clip, threshold=2.0, order=np.arange(len(clip)), check_points="every_frame"
+            )
             clips.append(np.clip(np.round(clip), 0, 255).astype(np.uint8))
             steps.append(result.step_probabilities)
-            step_ms.append(result.latency_ms / result.frames_used)
             labels.append(label)
-    return clips, np.stack(steps), np.asarray(step_ms), np.stack(labels)
+    return clips, np.stack(steps), np.stack(labels)
 
 
-def stop_steps(steps, threshold):
-    """The number of frames used per clip at `threshold` (the first confident step, else all)."""
+def stop_frames(steps, threshold, schedule="doubling"):
+    """Frames used per clip at `threshold`: the first confident check point of `schedule`, else all.
+    `steps`: `(clips, K, classes)`, the probabilities after every prefix."""
+    from keras_ispan.io.coarse_to_fine import coarse_to_fine_steps
     from keras_ispan.models.anytime import confidence
 
-    confident = confidence(steps) >= threshold
-    return np.where(confident.any(axis=1), confident.argmax(axis=1) + 1, steps.shape[1])
+    points = np.asarray(coarse_to_fine_steps(steps.shape[1], schedule))
+    confident = confidence(steps[:, points - 1]) >= threshold
+    first = np.where(confident.any(axis=1), confident.argmax(axis=1), len(points) - 1)
+    return points[first]
 
 
 def metric_of(scores, labels, multi_label):
@@ -166,34 +175,22 @@ def metric_of(scores, labels, multi_label):
     return result["mAP" if multi_label else "top1"]
 
 
-def threshold_rows(steps, step_ms, labels, clips, args, multi_label, signatures):
-    """Per threshold: the metric, the mean frames used, the library's mean latency (from its per-step
-    time) and the `serve_anytime` latency measured on the same clips."""
-    import tensorflow as tf
-
-    serving_default, serve_anytime = signatures
-    fixed = [
-        timed_calls(lambda c=c: serving_default(frames=tf.constant(c[None])), 1, 1)[0]
-        for c in clips
-    ]
+def threshold_rows(steps, labels, multi_label, thresholds, served):
+    """Per schedule and threshold: the metric, the mean frames used, the share of clips per frames
+    used, and the served latencies (`tradeoff_latency.served_sweep`; None: without)."""
     rows = []
-    for threshold in args.thresholds:
-        used = stop_steps(steps, threshold)
-        scores = steps[np.arange(len(used)), used - 1]
-        t = tf.constant(threshold, tf.float32)
-        served = [
-            timed_calls(lambda c=c, t=t: serve_anytime(frames=tf.constant(c[None]), threshold=t), 1, 1)[0]
-            for c in clips
-        ]  # fmt: skip
-        rows.append({
-            "threshold": float(threshold),
-            "metric": metric_of(scores, labels, multi_label),
-            "mean_frames": float(used.mean()),
-            "library_mean_ms": float((used * step_ms).mean()),
-            "served_mean_ms": float(np.mean(served) * 1e3),
-            "served_fixed_t8_mean_ms": float(np.mean(fixed) * 1e3),
-            "latency_ratio_to_t8": float(np.mean(served) / np.mean(fixed)),
-        })  # fmt: skip
+    for schedule in SCHEDULES:
+        for threshold in thresholds:
+            used = stop_frames(steps, threshold, schedule)
+            scores = steps[np.arange(len(used)), used - 1]
+            rows.append({
+                "schedule": schedule,
+                "threshold": float(threshold),
+                "metric": metric_of(scores, labels, multi_label),
+                "mean_frames": float(used.mean()),
+                "stop_fractions": {int(n): float(np.mean(used == n)) for n in np.unique(used)},
+                **(served[schedule, float(threshold)] if served else {}),
+            })  # fmt: skip
     return rows
 
 
@@ -206,7 +203,7 @@ def recommend(rows, reference, tolerance=0.01):
 
 
 def measure(model_path, data_dir, args):
-    """The fixed-T rows and the threshold rows of one model."""
+    """The fixed-T rows and the threshold rows of one model, and its clips (not written)."""
     from keras_ispan.models import classifier_info, load_classifier
     from training.engine import datasets
     from training.evaluation.multiview import _view_datasets, check_classes
@@ -221,28 +218,53 @@ def measure(model_path, data_dir, args):
 
     size = classifier_info(model).image_size
     with tempfile.TemporaryDirectory() as tmp:
-        _, serving_default, serve_anytime = export_signatures(model, tmp)
+        signatures = {}
+        for schedule in SCHEDULES:
+            result = latency.export(model, tmp, f"tradeoff_{schedule}", check_points=schedule)
+            signatures[schedule] = latency.load_signatures(result.version_dir)
+        _, serving_default, _ = signatures["doubling"]
         fixed = fixed_rows(
             model, make, args.frames, info.multi_label, serving_default, size, args.repeats
         )
-        clips, steps, step_ms, labels = anytime_steps(model, make)
-        sweep = threshold_rows(
-            steps, step_ms, labels, clips, args, info.multi_label, (serving_default, serve_anytime)
+        clips, steps, labels = anytime_steps(model, make)
+        clips = latency.transport_clips(clips, classifier_info(model).transform)
+        served = latency.served_sweep(
+            {k: v[1:] for k, v in signatures.items()}, clips, args.thresholds
         )
+    sweep = threshold_rows(steps, labels, info.multi_label, args.thresholds, served)
+    selected_on = args.select_split if info.counts.get(args.select_split, 0) else args.split
+    if selected_on == args.split:
+        selection, select_labels = sweep, labels
+    else:
+        select_views = _view_datasets(model, data_dir, selected_on, args.batch_size)
+        _, select_steps, select_labels = anytime_steps(model, lambda c: select_views(c, 1, 1))
+        selection = threshold_rows(
+            select_steps, select_labels, info.multi_label, args.thresholds, None
+        )
+        steps = select_steps
     metric = "mAP" if info.multi_label else "top1"
-    for row in sweep:
-        row[metric] = row.pop("metric")
-    return {"model": str(model_path), "data": str(data_dir), "metric": metric,
-            "fixed": fixed, "anytime": sweep}  # fmt: skip
+    for row in (*sweep, *selection):
+        row[metric] = row.pop("metric", row.get(metric))
+    result = {"model": str(model_path), "data": str(data_dir), "metric": metric,
+              "fixed": fixed, "anytime": sweep, "selected_on": selected_on,
+              "selection_fixed_t8": metric_of(steps[:, -1], select_labels, info.multi_label),
+              "selection": selection}  # fmt: skip
+    return result, model, clips
 
 
 def mean_rows(per_model, key, by):
-    """Rows averaged over models (seeds), matched on `by`."""
+    """Rows averaged over models (seeds), matched in order; the `by` keys and strings are kept,
+    numbers averaged (with `_std` for several seeds), dicts of numbers averaged per key."""
     out = []
     for rows in zip(*(m[key] for m in per_model)):
-        row = {by: rows[0][by]}
+        row = {name: rows[0][name] for name in by}
         for name, value in rows[0].items():
-            if name != by and isinstance(value, int | float):
+            if name in by or isinstance(value, str):
+                row[name] = value
+            elif isinstance(value, dict):
+                keys = sorted({k for r in rows for k in r[name]})
+                row[name] = {k: statistics.fmean(r[name].get(k, 0.0) for r in rows) for k in keys}
+            elif isinstance(value, int | float):
                 values = [r[name] for r in rows]
                 row[name] = statistics.fmean(values)
                 if len(values) > 1:
@@ -251,21 +273,56 @@ def mean_rows(per_model, key, by):
     return out
 
 
-def summary(per_model, args, seconds):
+def _at(rows, threshold, schedule="doubling"):
+    return next(r for r in rows if r["schedule"] == schedule and r["threshold"] == threshold)
+
+
+def per_seed(per_model, metric, threshold, schedule):
+    """Per model: fixed T = 8's metric, the metric and mean frames at `threshold` and `schedule`,
+    and the threshold it would recommend on its own (on its selection split, doubling)."""
+    out = []
+    for m in per_model:
+        t8 = next(r for r in m["fixed"] if r["frames"] == K)[metric]
+        doubling = [
+            {**r, "metric": r[metric]} for r in m["selection"] if r["schedule"] == "doubling"
+        ]
+        own = recommend(doubling, m["selection_fixed_t8"])
+        row = {"seed": m["seed"], "fixed_t8": {metric: t8}, "own_recommended_threshold":
+               own and own["threshold"]}  # fmt: skip
+        if threshold is not None:
+            at = _at(m["anytime"], threshold, schedule)
+            row["recommended"] = {"threshold": threshold, "schedule": schedule, metric: at[metric],
+                                  "mean_frames": at["mean_frames"],
+                                  "latency_ratio_to_t8": at["latency_ratio_to_t8"]}  # fmt: skip
+        out.append(row)
+    return out
+
+
+def _recommendation(sweep, selection, metric, reference, schedules=SCHEDULES):
+    """The threshold and schedule chosen on the selection rows (fewest mean frames within 1 point of
+    fixed T = 8 there), reported with the sweep's (test) row of the same threshold and schedule."""
+    best = recommend(
+        [{**r, "metric": r[metric]} for r in selection if r["schedule"] in schedules], reference
+    )
+    if best is None:
+        return {"schedule": None, "threshold": None, "mean_frames": None, metric: None}
+    row = _at(sweep, best["threshold"], best["schedule"])
+    keys = ("threshold", "mean_frames", metric, "stop_fractions", "latency_ratio_to_t8",
+            "served_mean_ms", "served_fixed_t8_mean_ms", "served_mean_frames")  # fmt: skip
+    return {"schedule": best["schedule"], **{k: row[k] for k in keys},
+            "selection": {metric: best[metric], "mean_frames": best["mean_frames"],
+                          "fixed_t8": reference}}  # fmt: skip
+
+
+def summary(per_model, seconds):
     metric = per_model[0]["metric"]
-    fixed = mean_rows(per_model, "fixed", "frames")
-    sweep = mean_rows(per_model, "anytime", "threshold")
+    fixed = mean_rows(per_model, "fixed", ("frames",))
+    sweep = mean_rows(per_model, "anytime", ("schedule", "threshold"))
+    selection = mean_rows(per_model, "selection", ("schedule", "threshold"))
+    select_t8 = statistics.fmean(m["selection_fixed_t8"] for m in per_model)
     t8 = next(r for r in fixed if r["frames"] == K)
-    best = recommend([{**r, "metric": r[metric]} for r in sweep], t8[metric])
-    recommended = {"threshold": None, "mean_frames": None, metric: None}
-    if best is not None:
-        recommended = {
-            "threshold": best["threshold"],
-            "mean_frames": best["mean_frames"],
-            metric: best[metric],
-            "latency_ratio_to_t8": best["latency_ratio_to_t8"],
-            "served_mean_ms": best["served_mean_ms"],
-        }
+    recommended = _recommendation(sweep, selection, metric, select_t8)
+    selected_on = sorted({m["selected_on"] for m in per_model})
     return {
         "command": "python benchmarks/frames_tradeoff.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
@@ -273,13 +330,16 @@ def summary(per_model, args, seconds):
         "seeds": len(per_model),
         "metric": metric,
         "k": K,
+        "selected_on": selected_on,
         "recommended": recommended,
+        "recommended_doubling": _recommendation(sweep, selection, metric, select_t8, ("doubling",)),
+        "chosen_on_the_reported_split": _recommendation(sweep, sweep, metric, t8[metric]),
         "fixed_t8": {metric: t8[metric], "latency_p50_ms": t8["latency_p50_ms"]},
         "latency_ratio_recommended_to_t8": recommended.get("latency_ratio_to_t8"),
+        "per_seed": per_seed(per_model, metric, recommended["threshold"], recommended["schedule"]),
         "fixed_rows": fixed,
         "anytime_rows": sweep,
         "per_model": per_model,
-        "not_measured": "latency through the local server over gRPC",
     }
 
 
@@ -291,26 +351,80 @@ def plot(result, path):
     ax = fig.subplots()
     fixed, sweep = result["fixed_rows"], result["anytime_rows"]
     ax.plot([r["frames"] for r in fixed], [r[metric] for r in fixed], marker="o", label="fixed T")
-    ax.plot([r["mean_frames"] for r in sweep], [r[metric] for r in sweep], marker="s",
-            label=f"anytime (K={K}), mean frames")  # fmt: skip
-    for r in sweep:
-        ax.annotate(f"{r['threshold']:g}", (r["mean_frames"], r[metric]), fontsize=7)
+    for schedule, marker in zip(SCHEDULES, "sd"):
+        rows = [r for r in sweep if r["schedule"] == schedule]
+        ax.plot([r["mean_frames"] for r in rows], [r[metric] for r in rows], marker=marker,
+                label=f"anytime (K={K}, checks: {schedule}), mean frames")  # fmt: skip
+        for r in rows:
+            ax.annotate(f"{r['threshold']:g}", (r["mean_frames"], r[metric]), fontsize=7)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("frames per clip (T, or mean frames used)")
     ax.set_ylabel(f"test {metric}")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7)
     return _save(fig, path)
 
 
 def print_tables(result):
     metric = result["metric"]
     print_table(result["fixed_rows"], ["frames", metric, "latency_p50_ms", "latency_p95_ms",
+                                       "grpc_p50_ms", "grpc_p95_ms",
                                        "latency_ratio_to_t8"])  # fmt: skip
     print()
-    print_table(result["anytime_rows"], ["threshold", metric, "mean_frames", "library_mean_ms",
-                                         "served_mean_ms", "latency_ratio_to_t8"])  # fmt: skip
-    print(f"\nrecommended: {result['recommended']}; fixed T={K}: {result['fixed_t8']}")
+    print_table(result["anytime_rows"], ["schedule", "threshold", metric, "mean_frames",
+                                         "served_mean_ms", "served_fixed_t8_mean_ms",
+                                         "latency_ratio_to_t8"])  # fmt: skip
+    grpc = result.get("grpc")
+    if grpc:
+        a, f = grpc["anytime"], grpc["fixed_t8_same_clips"]
+        print(f"\ngRPC (local server), the same clips: anytime at the exported default "
+              f"{a['default_threshold_applied']:.3g}: p50 {a['p50_ms']:.1f} / p95 {a['p95_ms']:.1f} ms "
+              f"({a['mean_frames']:.2f} mean frames); fixed T={K}: p50 {f['p50_ms']:.1f} / p95 "
+              f"{f['p95_ms']:.1f} ms; ratio of means {grpc['latency_ratio_to_t8']:.2f}")  # fmt: skip
+    for big in result.get("latency_backbones", []):
+        print(f"\n{big['backbone']} at {big['image_size']} px (untrained, latency only, checks "
+              f"{big['check_points']}, stops at threshold {big['threshold']}):")  # fmt: skip
+        print_table(big["rows"], ["frames", "fixed_p50_ms", "anytime_to_n_p50_ms"])
+        print(f"expected anytime at the recommended threshold: {big['expected_anytime_ms']:.1f} ms "
+              f"vs fixed T={K} {big['fixed_t8_p50_ms']:.1f} ms "
+              f"(ratio {big['expected_latency_ratio_to_t8']:.2f})")  # fmt: skip
+    print(f"\nrecommended (chosen on {'/'.join(result['selected_on'])}): {result['recommended']}; "
+          f"fixed T={K}: {result['fixed_t8']}")  # fmt: skip
+    print(f"export it with: {result['export_command']}")
+
+
+def served_extras(result, first, args):
+    """gRPC through the local server (the first model, exported with the recommended threshold as
+    its default) and the backbone whose cost dominates; merged into `result`."""
+    model, clips = first
+    threshold = result["recommended"]["threshold"]
+    threshold = 0.9 if threshold is None else threshold
+    schedule = result["recommended"]["schedule"] or "doubling"
+    grpc = latency.grpc_latency(model, clips, args.frames, threshold, schedule, args.repeats)
+    by_frames = {r["frames"]: r for r in grpc.pop("fixed")}
+    for row in result["fixed_rows"]:
+        row.update({k: v for k, v in by_frames[row["frames"]].items() if k != "frames"})
+    result["grpc"] = {"exported_default_threshold": threshold, "check_points": schedule, **grpc}
+    classes, result["latency_backbones"] = int(model.output_shape[-1]), []
+    choices = [result["recommended"]]
+    if result["recommended_doubling"]["schedule"] not in (None, schedule):
+        choices.append(result["recommended_doubling"])
+    for spec in args.latency_backbones:
+        for choice in choices:
+            fractions = {int(k): v for k, v in (choice.get("stop_fractions") or {K: 1.0}).items()}
+            big = latency.backbone_latency(
+                spec, classes, fractions, args.repeats, choice["schedule"] or "doubling"
+            )
+            result["latency_backbones"].append({"threshold": choice["threshold"], **big})
+
+
+def _shown(path):
+    """`path` relative to the working folder when it lies inside it (commands to copy)."""
+    path = pathlib.Path(path).resolve()
+    try:
+        return path.relative_to(pathlib.Path.cwd())
+    except ValueError:
+        return path
 
 
 def main(argv=None):
@@ -324,8 +438,20 @@ def main(argv=None):
         models = [(None, pathlib.Path(args.model), pathlib.Path(args.data))]
     else:
         models = train_models(args, out)
-    per_model = [{"seed": seed, **measure(path, data, args)} for seed, path, data in models]
-    result = summary(per_model, args, time.perf_counter() - start)
+    per_model, first = [], None
+    for seed, path, data in models:
+        measured, model, clips = measure(path, data, args)
+        per_model.append({"seed": seed, **measured})
+        first = first or (model, clips)
+    result = summary(per_model, 0.0)
+    threshold, schedule = result["recommended"]["threshold"], result["recommended"]["schedule"]
+    result["export_command"] = (
+        f"python serving/export.py --model {_shown(models[0][1])} --export-base models --name ispan"
+        + ("" if threshold is None else f" --anytime-threshold {threshold:g}")
+        + (" --anytime-check-points every_frame" if schedule == "every_frame" else "")
+    )
+    served_extras(result, first, args)
+    result["seconds"] = time.perf_counter() - start
     write_json_atomic(out / "frames_tradeoff.json", result, indent=2)
     plot(result, out / "frames_tradeoff.png")
     print_tables(result)

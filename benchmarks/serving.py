@@ -26,22 +26,13 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
-import urllib.request  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks.common import print_table, write_json  # noqa: E402
+from benchmarks.common import print_table, start_local_server, write_json  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CLIP = REPO.parent / "shared" / "data" / "clips" / "arm_wrestling_k400.mp4"
-
-
-def _free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _clip_name():
@@ -57,25 +48,6 @@ def _frames(args, short_side):
         return load_clip(CLIP, args.frames, short_side=short_side)
     rng = np.random.default_rng(0)
     return rng.integers(0, 256, (args.frames, short_side, short_side * 4 // 3, 3), np.uint8)
-
-
-def _start_server(config, poll_seconds):
-    rest, grpc_port = _free_port(), _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "serving/server.py", f"--port={grpc_port}", f"--rest_api_port={rest}",
-         f"--model_config_file={config}", f"--file_system_poll_wait_seconds={poll_seconds}"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{rest}/v1/models/ispan", timeout=2) as r:
-                if b"AVAILABLE" in r.read():
-                    return proc, f"http://127.0.0.1:{rest}", f"127.0.0.1:{grpc_port}"
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise TimeoutError("server did not start")
 
 
 def _measure(make_call, sequential, requests, concurrency):
@@ -274,7 +246,9 @@ def _run(args, model, tmp):
 
     result = export_model(model, tmp, name="ispan", version=1)
     loaded = tf.saved_model.load(str(result.version_dir))
-    server, rest_url, grpc_target = _start_server(result.models_config, args.poll_seconds)
+    server, rest_url, grpc_target = start_local_server(
+        result.models_config, poll_seconds=args.poll_seconds
+    )
     try:
         transport = GrpcClient(grpc_target, "ispan").transport()  # as serving/client.py learns it
         frames = _frames(args, transport.short_side)

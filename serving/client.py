@@ -2,6 +2,7 @@
 
     python serving/client.py VIDEO [VIDEO ...] --model ispan --rest http://127.0.0.1:8501
     python serving/client.py VIDEO --model ispan --grpc 127.0.0.1:8500 --format uint8 --json
+    python serving/client.py VIDEO --grpc 127.0.0.1:8500 --anytime --json   # stops when sure
 
 Each video is decoded at its own resolution and sampled as `training/predict.py` does (8 frames at the
 TSN segment centres, `keras_ispan.io.video.read_clip`). The client then applies step 1 of the model's
@@ -9,8 +10,10 @@ transform itself (`keras_ispan.io.frames_tf.transport_frames`: the short side re
 `short_side`, learned once from the server's `preprocess` signature) and sends those frames, raw uint8
 (`serving_default`) or JPEG-encoded (`serve_jpeg`, smaller, lossy). The server's in-graph resize is
 then a pass-through and its centre crop finishes the transform, so with `--format uint8` the model sees
-exactly what `training/predict.py` feeds it. Prints the top-k classes, or one JSON object per video
-(`--json`). Errors print one line `client.py: error: ...` on stderr: exit status 2 when nothing could be
+exactly what `training/predict.py` feeds it. `--anytime` sends up to `--max-frames` frames in
+coarse-to-fine order to `serve_anytime`, which stops once the model is sure (`serving/client_anytime.py`;
+the same frames and answer as `training/predict.py --anytime`). Prints the top-k classes, or one JSON
+object per video (`--json`). Errors print one line `client.py: error: ...` on stderr: exit status 2 when nothing could be
 sent (bad flags, no server, unknown model), 1 when a video failed.
 """
 
@@ -193,6 +196,15 @@ class _ClientBase:
             )
         return Transport(short_side_for(int(shape[2])), int(shape[2]), "fallback")
 
+    def served_version(self):
+        """The version that answers this client's requests now: `version` when given, else the
+        largest AVAILABLE one the model status lists (for a `label`, the version it names; the
+        status request follows the predict request, so a version loaded in between is reported)."""
+        if self.version is not None:
+            return int(self.version)
+        available = [v for v, state in self._version_states() if state == "AVAILABLE"]
+        return max(available) if available else None
+
     def predict(self, frames_input, fmt="jpeg"):
         """Outputs `{name: np.ndarray}` for a `clip_input(...)` batch."""
         _check_format(fmt)
@@ -203,6 +215,7 @@ class _ClientBase:
 class RestClient(_ClientBase):
     """A TF Serving REST client on one persistent HTTP connection (one client per thread)."""
 
+    transport_name = "rest"  # not a field: the `transport` of `--json` records
     url: str
     model: str
 
@@ -270,6 +283,12 @@ class RestClient(_ClientBase):
     def status(self):
         return self._ok(*self.request("GET", self._prefix))
 
+    def _version_states(self):
+        return [
+            (int(v["version"]), v.get("state"))
+            for v in self.status().get("model_version_status", [])
+        ]
+
     def metadata(self):
         return self._ok(*self.request("GET", self._prefix + "/metadata"))
 
@@ -303,6 +322,7 @@ def grpc_channel(target, max_message_bytes=MAX_MESSAGE_BYTES):
 class GrpcClient(_ClientBase):
     """A TF Serving gRPC client (`PredictionService` and `ModelService` stubs); thread-safe."""
 
+    transport_name = "grpc"  # not a field: the `transport` of `--json` records
     target: str
     model: str
     max_message_bytes: int = MAX_MESSAGE_BYTES
@@ -358,6 +378,12 @@ class GrpcClient(_ClientBase):
         self._spec(request.model_spec)
         return self.models.GetModelStatus(request, timeout=self.timeout)
 
+    def _version_states(self):
+        from tensorflow_serving.apis import get_model_status_pb2
+
+        names = get_model_status_pb2.ModelVersionStatus.State
+        return [(int(v.version), names.Name(v.state)) for v in self.status().model_version_status]
+
     def metadata(self):
         from tensorflow_serving.apis import get_model_metadata_pb2
 
@@ -411,7 +437,7 @@ def classify_video(client, path, fmt="jpeg", num_frames=8, top_k=5, short_side=N
     Returns:
         `{"video", "top_k": [{"class", "score"}], "frames_used", "frame_indices",
         "attention_shape", "latency_ms" (the predict request's round trip), "model", "version" (the
-        version that answered, None when the answer does not say: REST without `version`),
+        version that answered: gRPC answers say; over REST the model status's, `served_version`),
         "transport", "format", "rotation" (display rotation applied, degrees counter-clockwise),
         "warnings" (what the decoder reports: rotation applied, incomplete file, ...)}`.
 
@@ -435,8 +461,8 @@ def classify_video(client, path, fmt="jpeg", num_frames=8, top_k=5, short_side=N
             TopKWarning,
             stacklevel=2,
         )
-    if version is None and client.version is not None:
-        version = int(client.version)
+    if version is None:
+        version = client.served_version()
     return {
         "video": str(path),
         "top_k": [{"class": c, "score": s} for c, s in top_classes(outputs, 0, top_k)],
@@ -446,7 +472,7 @@ def classify_video(client, path, fmt="jpeg", num_frames=8, top_k=5, short_side=N
         "latency_ms": round(latency_ms, 3),
         "model": client.model,
         "version": version,
-        "transport": "grpc" if isinstance(client, GrpcClient) else "rest",
+        "transport": client.transport_name,
         "format": fmt,
         "rotation": int(info["rotation"]),
         "warnings": list(info["warnings"]),
@@ -480,9 +506,9 @@ def _parser():
     p.add_argument(
         "--format",
         choices=sorted(SIGNATURES),
-        default="jpeg",
         help="jpeg (default): JPEG-encoded frames to serve_jpeg, smaller but lossy (the scores "
-        "differ slightly from training/predict.py); uint8: raw frames to serving_default, exact",
+        "differ slightly from training/predict.py); uint8: raw frames to serving_default, exact "
+        "(the only format of --anytime)",
     )
     p.add_argument(
         "--frames", type=int, default=8, help="frames sampled per video (segment centres; 8)"
@@ -496,7 +522,28 @@ def _parser():
     )
     p.add_argument("--quality", type=int, default=90, help="JPEG quality (--format jpeg)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
-    p.add_argument("--json", action="store_true", help="print one JSON object per video per line")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per video per line (with --anytime also frames used, latency "
+        "and anytime {threshold, stopped, confidence})",
+    )
+    anytime = p.add_argument_group("anytime inference (--anytime)")
+    anytime.add_argument(
+        "--anytime",
+        action="store_true",
+        help="send the frames coarse to fine to serve_anytime, which stops when the top-1 "
+        "probability reaches the threshold; the output says how many frames were used",
+    )
+    anytime.add_argument(
+        "--threshold",
+        type=float,
+        help="confidence that stops --anytime (default: the export's, export.py "
+        "--anytime-threshold; > 1: never)",
+    )
+    anytime.add_argument(
+        "--max-frames", type=int, help="frames at most with --anytime (default: --frames)"
+    )
     return p
 
 
@@ -513,6 +560,7 @@ def _check_args(args):
             raise UsageError(f"{flag} {value}: must be {bound}")
     if not args.timeout > 0:
         raise UsageError(f"--timeout {args.timeout}: must be > 0")
+    _check_anytime_args(args)
     if args.rest is not None:
         parts = urllib.parse.urlsplit(args.rest)
         if parts.scheme != "http" or not parts.hostname:
@@ -527,6 +575,34 @@ def _check_args(args):
         raise UsageError(
             f"--grpc {args.grpc}: expected HOST:PORT without a scheme (for example 127.0.0.1:8500)"
         )
+
+
+def _check_anytime_args(args):
+    given = [flag for flag, value in (("--threshold", args.threshold),
+                                      ("--max-frames", args.max_frames)) if value is not None]  # fmt: skip
+    if given and not args.anytime:
+        raise UsageError(f"{', '.join(given)} need --anytime")
+    if args.anytime and args.format == "jpeg":
+        raise UsageError("--format jpeg: serve_anytime takes uint8 frames (drop --format)")
+    if args.threshold is not None and not args.threshold >= 0:
+        raise UsageError(f"--threshold {args.threshold}: must be >= 0")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UsageError(f"--max-frames {args.max_frames}: must be >= 1")
+
+
+def _classify(client, video, args):
+    """`classify_video`, or `classify_video_anytime` with `--anytime`."""
+    if args.anytime:
+        from serving.client_anytime import classify_video_anytime
+
+        return classify_video_anytime(
+            client, video, args.threshold, args.max_frames or args.frames, args.top_k,
+            args.short_side,
+        )  # fmt: skip
+    return classify_video(
+        client, video, args.format or "jpeg", args.frames, args.top_k, args.short_side,
+        args.quality,
+    )  # fmt: skip
 
 
 def _model_text(args):
@@ -579,6 +655,11 @@ def _print_result(record, as_json):
     print(f"{record['video']}:")
     for entry in record["top_k"]:
         print(f"  {entry['score']:7.4f}  {entry['class']}")
+    anytime = record.get("anytime")
+    if anytime:
+        print(f"  anytime: {record['frames_used']} of {anytime['max_frames']} frames "
+              f"({anytime['stopped']} at threshold {anytime['threshold']:g}), "
+              f"{record['latency_ms']:.1f} ms")  # fmt: skip
 
 
 def _classify_one(client, video, args, noted):
@@ -589,9 +670,7 @@ def _classify_one(client, video, args, noted):
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", TopKWarning)
-            record = classify_video(
-                client, video, args.format, args.frames, args.top_k, args.short_side, args.quality
-            )
+            record = _classify(client, video, args)
         for w in caught:
             if issubclass(w.category, TopKWarning) and str(w.message) not in noted:
                 noted.add(str(w.message))

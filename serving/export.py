@@ -1,13 +1,17 @@
 """Exports a trained `.keras` classifier as a TF Serving model version.
 
     python serving/export.py --model runs/NAME/best.keras --export-base models --name ispan
+    python serving/export.py --model M --export-base models --anytime-threshold 0.9   # from frames_tradeoff
 
 Takes the `best.keras` that `training/fit.py` writes (or any `model.save` of a keras-ispan
 classifier), loaded with `keras_ispan.models.load_classifier` (no optimizer or schedule needed). Writes
 `models/ispan/<next version>/` (SavedModel, labels asset, `assets.extra/keras_ispan.json`, warmup
 requests), `models/models.config`, `models/batching.config`, `models/monitoring.config`, and prints
 the `docker run tensorflow/serving` command. The resize applied in-graph is the model's own (its
-recorded `resize_ratio`); `--resize-ratio` overrides it. Logic lives in `keras_ispan/export/saved_model.py`.
+recorded `resize_ratio`); `--resize-ratio` overrides it. `--anytime-threshold` sets the default of the
+`serve_anytime` signature (applied to requests that send a negative threshold, as `serving/client.py
+--anytime` does without `--threshold`; `benchmarks/frames_tradeoff.py` recommends one and prints this
+command). Logic lives in `keras_ispan/export/saved_model.py`.
 Errors print one line `export.py: error: ...` and exit with status 2.
 """
 
@@ -45,6 +49,20 @@ def _parser():
     p.add_argument(
         "--warmup-frames", type=int, nargs="+", default=[8], help="frame counts of warmup requests"
     )
+    p.add_argument(
+        "--anytime-threshold",
+        type=float,
+        default=0.9,
+        help="default confidence at which serve_anytime stops (recorded in keras_ispan.json; "
+        "benchmarks/frames_tradeoff.py recommends one; > 1: never stop early)",
+    )
+    p.add_argument(
+        "--anytime-check-points",
+        choices=("doubling", "every_frame"),
+        default="doubling",
+        help="when serve_anytime checks: after 1, 2, 4, 8, ... frames (one backbone call per level) "
+        "or after every frame",
+    )
     return p
 
 
@@ -61,6 +79,8 @@ def export_config(args):
         top_k=args.top_k,
         resize_ratio=args.resize_ratio,
         warmup_num_frames=tuple(args.warmup_frames),
+        anytime_threshold=args.anytime_threshold,
+        anytime_check_points=args.anytime_check_points,
     )
     return ExportConfig(args.model, args.export_base, args.name, args.version, options)
 
@@ -97,6 +117,8 @@ def main(argv=None):
         return _error(
             f"--model {model}: is a folder; give the .keras file that training/fit.py or model.save writes"
         )
+    if not args.anytime_threshold >= 0:
+        return _error(f"--anytime-threshold {args.anytime_threshold}: must be >= 0")
     base = pathlib.Path(args.export_base)
     blocking = next((p for p in (base, *base.parents) if p.exists() and not p.is_dir()), None)
     if blocking is not None:
@@ -123,6 +145,10 @@ def main(argv=None):
         f"Transform: short side to {t.short_side} px (bilinear, antialiased), centre crop "
         f"{t.image_size}x{t.image_size} (resize_ratio {t.resize_ratio:.6g}); "
         f"recorded in {result.info_file}"
+    )
+    print(
+        f"Anytime (serve_anytime): default threshold {args.anytime_threshold:g}, checks "
+        f"{args.anytime_check_points}"
     )
     print(f"Config: {result.models_config}")
     print(f"Serve with TF Serving:\n  {result.docker_command}")

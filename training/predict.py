@@ -50,8 +50,9 @@ def parse_args(argv=None):
     anytime.add_argument(
         "--anytime",
         action="store_true",
-        help="take frames coarse to fine (the centre, then 2, 4, 8, ... evenly spread) and stop when "
-        "the top-1 probability reaches --threshold; the output says how many frames were used",
+        help="take frames coarse to fine (the centre, then 2, 4, 8, ... evenly spread; each level's "
+        "new frames through the backbone in one call) and stop at the first level whose top-1 "
+        "probability reaches --threshold; the output says how many frames were used",
     )
     anytime.add_argument(
         "--threshold", type=float, help="confidence that stops --anytime (default 0.9; > 1: never)"

@@ -31,11 +31,12 @@ Signatures (the frames axis is dynamic everywhere):
   the transform from it through the TF Serving API.
 - `serve_anytime`: `frames` uint8 `(batch, K, height, width, 3)`, any size, up to K frames in the
   coarse-to-fine order (`keras_ispan.io.coarse_to_fine.coarse_to_fine_indices`), and `threshold` float32
-  scalar; the transform, then the frames one by one inside one `tf.while_loop`
-  (`keras_ispan.export.anytime`): a clip stops when its top-1 probability reaches `threshold`. Outputs
-  `probabilities` `(batch, classes)`, `frames_used` int32 `(batch,)` and `attention` `(batch, K, h, w)`
-  (zeros on the frames not used). `keras_ispan.json` records the default threshold
-  (`anytime.threshold`).
+  scalar (negative: the export's default, `ExportOptions.anytime_threshold`); the transform, then the
+  frames level by level (1, 2, 4, 8, ... frames; `ExportOptions.anytime_check_points`) inside one
+  `tf.while_loop` (`keras_ispan.export.anytime`): a clip stops when its top-1 probability reaches the
+  threshold. Outputs `probabilities` `(batch, classes)`, `frames_used` int32 `(batch,)`, `attention`
+  `(batch, K, h, w)` (zeros on the frames not used), `threshold` float32 `(batch,)` (the one
+  applied) and the `top_k_*` outputs below. `keras_ispan.json` records the default threshold and the check points (`anytime`).
 Outputs of the other classifying signatures: `logits` and `probabilities` float32 `(batch, classes)`
 (softmax, or per-class sigmoid scores for a multi-label model), `attention` `(batch, frames, h, w)`,
 `top_k_classes` string `(batch, k)`, `top_k_scores` `(batch, k)` and `top_k_indices` int32 `(batch, k)`.
@@ -68,6 +69,7 @@ from keras_ispan.export.anytime import anytime_outputs
 from keras_ispan.export.server_configs import check_model_name
 from keras_ispan.io import frames_tf
 from keras_ispan.io.atomic import fault_point, publish_dir
+from keras_ispan.io.coarse_to_fine import check_schedule
 from keras_ispan.io.transform import ClipTransform
 from keras_ispan.models import (
     AnytimeClassifier,
@@ -102,7 +104,15 @@ OUTPUT_KEYS = (
 )
 PREPROCESS_OUTPUT_KEYS = ("frames", "short_side", "image_size")
 THRESHOLD_KEY = "threshold"
-ANYTIME_OUTPUT_KEYS = ("probabilities", "frames_used", "attention")
+ANYTIME_OUTPUT_KEYS = (
+    "probabilities",
+    "frames_used",
+    "attention",
+    "threshold",
+    "top_k_classes",
+    "top_k_scores",
+    "top_k_indices",
+)
 LABELS_FILE = "labels.txt"
 INFO_FILE = "keras_ispan.json"
 INFO_FORMAT = 1
@@ -120,8 +130,13 @@ class ExportOptions:
         warmup_num_frames: frame counts of the warmup requests (one request per signature and count).
         warmup_size: `(height, width)` of the raw warmup frames; None uses a 4:3 frame whose short
             side is the transform's.
-        anytime_threshold: the default threshold of `serve_anytime` recorded in `keras_ispan.json`
-            (clients send it; `benchmarks/frames_tradeoff.py` recommends one).
+        anytime_threshold: the default threshold of `serve_anytime`: applied in the graph to a
+            request whose `threshold` is negative, and recorded in `keras_ispan.json`
+            (`benchmarks/frames_tradeoff.py` recommends one; `serving/export.py
+            --anytime-threshold`).
+        anytime_check_points: when `serve_anytime` checks whether to stop: `"doubling"` (after
+            1, 2, 4, 8, ... frames), `"every_frame"`, or increasing prefix lengths
+            (`keras_ispan.io.coarse_to_fine.check_points`).
     """
 
     top_k: int = 5
@@ -129,6 +144,7 @@ class ExportOptions:
     warmup_num_frames: tuple = (8,)
     warmup_size: tuple | None = None
     anytime_threshold: float = 0.9
+    anytime_check_points: str | tuple = "doubling"
 
     def __post_init__(self):
         if not isinstance(self.top_k, int) or self.top_k < 1:
@@ -149,6 +165,9 @@ class ExportOptions:
                 "`anytime_threshold` must be a number >= 0. "
                 f"Received: anytime_threshold={self.anytime_threshold!r}"
             )
+        explicit = check_schedule(self.anytime_check_points)
+        if explicit is not None:
+            object.__setattr__(self, "anytime_check_points", explicit)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,20 +274,25 @@ def export_transform(info, resize_ratio=None):
     return transform
 
 
-def _signature_fns(export, table, transform, k):
+def _signature_fns(export, table, transform, k, options):
     size, ratio, short_side = transform.image_size, transform.resize_ratio, transform.short_side
+
+    def top_k(probabilities):
+        scores, indices = tf.math.top_k(probabilities, k=k)
+        return {
+            "top_k_classes": table.lookup(tf.cast(indices, tf.int64)),
+            "top_k_scores": scores,
+            "top_k_indices": indices,
+        }
 
     def outputs(pixels):
         out = export(pixels, training=False)
         probabilities = tf.cast(out["probabilities"], tf.float32)
-        scores, indices = tf.math.top_k(probabilities, k=k)
         return {
             "logits": tf.cast(out["logits"], tf.float32),
             "probabilities": probabilities,
             "attention": tf.cast(out["attention"], tf.float32),
-            "top_k_classes": table.lookup(tf.cast(indices, tf.int64)),
-            "top_k_scores": scores,
-            "top_k_indices": indices,
+            **top_k(probabilities),
         }
 
     def model_input(frames):  # the one transform: uint8 (B, T, H, W, 3) -> uint8 (B, T, S, S, 3)
@@ -302,7 +326,7 @@ def _signature_fns(export, table, transform, k):
     spec = tf.TensorSpec
     uint8_frames = spec([None, None, None, None, 3], tf.uint8, INPUT_KEY)
     return {
-        SIGNATURE_ANYTIME: _anytime_signature(export, model_input, uint8_frames),
+        SIGNATURE_ANYTIME: _anytime_signature(export, model_input, uint8_frames, options, top_k),
         SIGNATURE_FRAMES: (serve_frames, uint8_frames),
         SIGNATURE_JPEG: (serve_jpeg, spec([None, None], tf.string, INPUT_KEY)),
         SIGNATURE_PREPROCESSED: (
@@ -313,12 +337,16 @@ def _signature_fns(export, table, transform, k):
     }
 
 
-def _anytime_signature(export, model_input, frames_spec):
-    """`serve_anytime`: the transform, then `keras_ispan.export.anytime.anytime_outputs`."""
+def _anytime_signature(export, model_input, frames_spec, options, top_k):
+    """`serve_anytime`: the transform, then `keras_ispan.export.anytime.anytime_outputs`, top k."""
     anytime = AnytimeClassifier(export)
 
     def serve_anytime(frames, threshold):
-        return anytime_outputs(anytime, tf.cast(model_input(frames), tf.float32), threshold)
+        pixels = tf.cast(model_input(frames), tf.float32)
+        out = anytime_outputs(
+            anytime, pixels, threshold, options.anytime_check_points, options.anytime_threshold
+        )
+        return {**out, **top_k(out["probabilities"])}
 
     return serve_anytime, [frames_spec, tf.TensorSpec([], tf.float32, THRESHOLD_KEY)]
 
@@ -381,7 +409,7 @@ def _write_saved_model(export, class_names, transform, options, tmp_dir):
         archive = keras.export.ExportArchive()
         archive.track(export)
         archive.track(table)
-        for name, (fn, spec) in _signature_fns(export, table, transform, k).items():
+        for name, (fn, spec) in _signature_fns(export, table, transform, k, options).items():
             specs = spec if isinstance(spec, list) else [spec]
             archive.add_endpoint(name, fn, input_signature=specs)
         archive.write_out(str(tmp_dir), verbose=False)
@@ -411,10 +439,11 @@ def signature_summary(version_dir):
     }
 
 
-def write_info(version_dir, info, transform, top_k, anytime_threshold=0.9):
+def write_info(version_dir, info, transform, top_k, options=None):
     """Writes `assets.extra/keras_ispan.json` (what the export applies and returns); returns its path."""
     import keras_ispan
 
+    options = options or ExportOptions()
     record = {
         "format": INFO_FORMAT,
         "keras_ispan_version": keras_ispan.__version__,
@@ -423,13 +452,21 @@ def write_info(version_dir, info, transform, top_k, anytime_threshold=0.9):
         "multi_label": info.multi_label,
         "top_k": min(top_k, info.num_classes),
         "transform": transform.to_dict(),
-        "anytime": {"threshold": float(anytime_threshold), "order": "coarse_to_fine"},
+        "anytime": {
+            "threshold": float(options.anytime_threshold),
+            "check_points": _json_schedule(options.anytime_check_points),
+            "order": "coarse_to_fine",
+        },
         "signatures": signature_summary(version_dir),
     }
     path = pathlib.Path(version_dir) / "assets.extra" / INFO_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n")
     return path
+
+
+def _json_schedule(schedule):
+    return schedule if isinstance(schedule, str) else list(schedule)
 
 
 def read_info(version_dir):
@@ -468,7 +505,7 @@ def export_model(model, export_base, name="ispan", version=None, options=None):
     tmp_dir = model_dir / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
     try:
         _write_saved_model(export, info.class_names, transform, options, tmp_dir)
-        write_info(tmp_dir, info, transform, options.top_k, options.anytime_threshold)
+        write_info(tmp_dir, info, transform, options.top_k, options)
         requests = [
             warmup.make_predict_request(name, sig, inputs)
             for sig, inputs in warmup_inputs(transform, options)

@@ -6,6 +6,7 @@
 """
 
 from keras_ispan.io.coarse_to_fine import (
+    check_points,
     coarse_to_fine_indices,
     coarse_to_fine_steps,
     stream_indices,
@@ -38,6 +39,7 @@ __all__ = [
     "quantize_flow",
     "VideoDecodeError",
     "VideoWindow",
+    "check_points",
     "coarse_to_fine_indices",
     "coarse_to_fine_steps",
     "count_frames",

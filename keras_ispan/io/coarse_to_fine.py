@@ -12,6 +12,13 @@ centres of K segments (step 4 covers `sample_segment_indices(N, 8)` for K = 8). 
 integers (positions in units of `1 / (2 K 2 ** L)` of the clip). Repeated indices (N < K) are dropped,
 keeping the first.
 
+**Check points** (`check_points(schedule)`, `coarse_to_fine_steps(N, schedule)`): the prefix lengths
+after which anytime inference re-runs the head and checks whether to stop. `"doubling"` (the default)
+checks after 1, 2, 4, 8, ... frames, the levels above: each level's new frames go through the backbone
+in one batched call (each frame still once), and the head runs once per level, not once per frame.
+`"every_frame"` checks after every frame (fewest frames, most calls); an explicit increasing tuple
+checks there (then doubling). The last check of a clip is at its length.
+
 **A stream of unknown length** (`stream_indices(horizon, stride)`, a webcam or a long file read once):
 frames are taken by time, never looking back, with a doubling horizon: phase `j = 0, 1, 2, ...` takes
 `horizon` frames with a stride of `stride * 2 ** j` stream frames. Phase 0 covers the first
@@ -27,7 +34,12 @@ import itertools
 
 import numpy as np
 
+CHECK_POINTS = ("doubling", "every_frame")
+DEFAULT_CHECK_POINTS = "doubling"
+
 __all__ = [
+    "CHECK_POINTS",
+    "check_points",
     "coarse_to_fine_indices",
     "coarse_to_fine_segments",
     "coarse_to_fine_steps",
@@ -102,18 +114,81 @@ def coarse_to_fine_indices(num_frames, num_segments=None):
     return indices[np.sort(first)]
 
 
-def coarse_to_fine_steps(num_taken):
-    """Prefix lengths after each step, `[1, 2, 4, ..., num_taken]` (the last step takes what is left).
+def check_points(schedule=DEFAULT_CHECK_POINTS):
+    """The endless increasing prefix lengths after which anytime inference checks whether to stop.
+
+    Args:
+        schedule: `"doubling"` (default: 1, 2, 4, 8, ...: the coarse-to-fine levels; each level's
+            new frames go through the backbone in one call), `"every_frame"` (1, 2, 3, ...), or an
+            increasing sequence of positive ints (those, then doubling from the last).
+
+    Returns:
+        An iterator of ints.
+
+    Raises:
+        ValueError: an unknown schedule name, or a sequence that is not increasing positive ints.
+
+    Example:
+    >>> import itertools
+    >>> list(itertools.islice(check_points((2, 3)), 5))
+    [2, 3, 6, 12, 24]
+    """
+    explicit = check_schedule(schedule)
+
+    def generate():
+        if schedule == "every_frame":
+            yield from itertools.count(1)
+        size = 1
+        for size in explicit or ():
+            yield size
+        if explicit:
+            size *= 2
+        while True:
+            yield size
+            size *= 2
+
+    return generate()
+
+
+def check_schedule(schedule):
+    """`None` for a named check-point schedule, else its explicit prefix lengths as a tuple of ints.
+
+    Raises:
+        ValueError: not a schedule `check_points` accepts.
+    """
+    if isinstance(schedule, str):
+        if schedule not in CHECK_POINTS:
+            raise ValueError(
+                f"`check_points` must be one of {CHECK_POINTS} or increasing positive integers. "
+                f"Received: check_points={schedule!r}"
+            )
+        return None
+    try:
+        values = tuple(schedule)
+    except TypeError:
+        values = ()
+    if not values or not all(
+        not isinstance(v, bool) and isinstance(v, int | np.integer) and v >= 1 for v in values
+    ) or any(b <= a for a, b in itertools.pairwise(values)):  # fmt: skip
+        raise ValueError(
+            f"`check_points` must be one of {CHECK_POINTS} or increasing positive integers. "
+            f"Received: check_points={schedule!r}"
+        )
+    return tuple(int(v) for v in values)
+
+
+def coarse_to_fine_steps(num_taken, schedule=DEFAULT_CHECK_POINTS):
+    """Prefix lengths of a clip of `num_taken` frames at which anytime inference checks: the
+    `check_points(schedule)` below `num_taken`, then `num_taken` (the last step takes what is left).
 
     Example:
     >>> coarse_to_fine_steps(6)
     [1, 2, 4, 6]
+    >>> coarse_to_fine_steps(4, "every_frame")
+    [1, 2, 3, 4]
     """
     _check_positive("num_taken", num_taken)
-    steps, size = [], 1
-    while size < num_taken:
-        steps.append(size)
-        size *= 2
+    steps = list(itertools.takewhile(lambda size: size < num_taken, check_points(schedule)))
     return [*steps, int(num_taken)]
 
 

@@ -4,17 +4,20 @@ The pyramid attention head serves any number of frames with the same weights, so
 look at one frame, then two, four, eight, ... and stop when it is sure. `AnytimeClassifier` splits a
 classifier from `build_classifier` (or `load_classifier`) into its per-frame part (`preprocessing`
 and `backbone`: each new frame goes through it once, its pyramid features are cached) and its head
-(everything after `backbone`, re-run on the features of all frames taken so far). It stops when the
-confidence (the top-1 probability, or its margin over the second) reaches `threshold`, when
-`max_frames` frames are taken, or when `budget_ms` milliseconds are spent; the result says which.
+(everything after `backbone`, re-run on the features of all frames taken so far). At each check point
+(`check_points`: by default after 1, 2, 4, 8, ... frames, the coarse-to-fine levels, each level's new
+frames through the backbone in one batched call; or after every frame) it stops when the confidence
+(the top-1 probability, or its margin over the second) reaches `threshold`, when `max_frames` frames
+are taken, or when `budget_ms` milliseconds are spent; the result says which.
 
 Frames are taken in `keras_ispan.io.coarse_to_fine` order: for a clip in memory the centre first,
 then evenly spread prefixes of 2, 4, 8, ... frames (`coarse_to_fine_indices`); for a stream of unknown
 length (a webcam, a long file read once) by time with a doubling horizon (`stream_indices`).
 
 With a `threshold` above 1 (never confident) on a clip, the result equals the classifier on all the
-frames in the same order. The model part uses `keras.ops` only (TensorFlow and JAX backends); the
-loop and the result are NumPy.
+frames in the same order. The model part runs through Keras (`predict_on_batch`: compiled per input
+shape, TensorFlow and JAX backends: 2.2 against 12.6 ms for one frame through `small_cnn`'s backbone,
+`benchmarks/anytime_profile.py`); the loop, the feature cache and the result are NumPy.
 """
 
 from __future__ import annotations
@@ -25,9 +28,14 @@ import time
 
 import keras
 import numpy as np
-from keras import ops
 
-from keras_ispan.io.coarse_to_fine import coarse_to_fine_indices, stream_indices
+from keras_ispan.io.coarse_to_fine import (
+    DEFAULT_CHECK_POINTS,
+    coarse_to_fine_indices,
+    coarse_to_fine_steps,
+    stream_indices,
+)
+from keras_ispan.io.coarse_to_fine import check_points as check_point_sequence
 
 __all__ = ["CRITERIA", "AnytimeClassifier", "AnytimeResult", "confidence"]
 
@@ -62,8 +70,10 @@ class AnytimeResult:
         confidence: the confidence of `probabilities` (see `criterion`).
         stopped: `"confident"`, `"max_frames"`, `"budget"` or `"exhausted"` (no frame left).
         latency_ms: wall time of the model calls, in milliseconds.
-        step_probabilities: `(frames_used, classes)`, the probabilities after each frame (for
+        step_probabilities: `(checks, classes)`, the probabilities at each check point (for
             choosing a threshold offline: the result for a lower threshold is a prefix).
+        step_frames: `(checks,)` int64, the frames used at each check point (the last is
+            `frames_used`).
     """
 
     probabilities: np.ndarray
@@ -74,6 +84,7 @@ class AnytimeResult:
     stopped: str
     latency_ms: float
     step_probabilities: np.ndarray
+    step_frames: np.ndarray
 
 
 def _check_stop_args(threshold, max_frames, budget_ms):
@@ -127,37 +138,50 @@ class AnytimeClassifier:
         self.frame_model = keras.Model(export.inputs[0], list(levels), name="anytime_frames")
         self.head_model = keras.Model(list(levels), export.output, name="anytime_head")
 
-    def _frame_features(self, frame):
+    def _check_frame(self, frame):
         frame = np.asarray(frame)
         if frame.shape != (self.image_size, self.image_size, 3):
             raise ValueError(
                 f"A frame must be `({self.image_size}, {self.image_size}, 3)`, the model's input "
                 f"size (apply the evaluation transform first). Received: frame.shape={frame.shape}"
             )
-        features = self.frame_model(frame[None, None], training=False)
-        return list(features) if isinstance(features, list | tuple) else [features]
+        return frame
 
-    def _run(self, frames, threshold, max_frames, budget_ms):
-        """Takes `(index, frame)` pairs from `frames` until a stop; returns an `AnytimeResult`."""
-        cached, used, steps = None, [], []
+    def _features(self, frames):
+        """The pyramid features of `frames` `(n, S, S, 3)` (one clip): a list of `(1, n, h, w, c)`."""
+        batch = np.stack([self._check_frame(f) for f in frames])[None].astype(np.float32)
+        features = self.frame_model.predict_on_batch(batch)
+        return [
+            np.asarray(f) for f in (features if isinstance(features, list | tuple) else [features])
+        ]
+
+    def _run(self, frames, threshold, max_frames, budget_ms, points):
+        """Takes `(index, frame)` pairs from `frames`, checking at the prefix lengths `points` (an
+        increasing iterator) until a stop; returns an `AnytimeResult`."""
+        frames, cached, used, steps, step_frames = iter(frames), None, [], [], []
         stopped, out, start = "exhausted", None, time.perf_counter()
-        for index, frame in frames:
-            features = self._frame_features(frame)
+        for point in points:
+            point = point if max_frames is None else min(point, max_frames)
+            new = list(itertools.islice(frames, point - len(used)))
+            if not new:
+                break
+            features = self._features([frame for _, frame in new])
             cached = (
                 features
                 if cached is None
-                else [ops.concatenate([c, f], axis=1) for c, f in zip(cached, features)]
+                else [np.concatenate([c, f], axis=1) for c, f in zip(cached, features)]
             )
-            out = self.head_model(cached, training=False)
-            steps.append(ops.convert_to_numpy(out["probabilities"])[0].astype(np.float64))
-            used.append(int(index))
+            out = self.head_model.predict_on_batch(cached)
+            steps.append(np.asarray(out["probabilities"])[0].astype(np.float64))
+            used += [int(index) for index, _ in new]
+            step_frames.append(len(used))
             if confidence(steps[-1], self.criterion) >= threshold:
                 stopped = "confident"
             elif max_frames is not None and len(used) >= max_frames:
                 stopped = "max_frames"
             elif budget_ms is not None and (time.perf_counter() - start) * 1e3 >= budget_ms:
                 stopped = "budget"
-            if stopped != "exhausted":
+            if stopped != "exhausted" or len(used) < point:
                 break
         if out is None:
             raise ValueError("Anytime inference received no frames. Received: frames=[]")
@@ -165,14 +189,18 @@ class AnytimeClassifier:
             probabilities=steps[-1],
             frames_used=len(used),
             frame_indices=np.asarray(used, dtype=np.int64),
-            attention=ops.convert_to_numpy(out["attention"])[0].astype(np.float64),
+            attention=np.asarray(out["attention"])[0].astype(np.float64),
             confidence=float(confidence(steps[-1], self.criterion)),
             stopped=stopped,
             latency_ms=(time.perf_counter() - start) * 1e3,
             step_probabilities=np.stack(steps),
+            step_frames=np.asarray(step_frames, dtype=np.int64),
         )
 
-    def predict(self, frames, threshold=0.9, *, max_frames=None, budget_ms=None, order=None):
+    def predict(
+        self, frames, threshold=0.9, *, max_frames=None, budget_ms=None, order=None,
+        check_points=DEFAULT_CHECK_POINTS,
+    ):  # fmt: skip
         """Anytime prediction on a clip in memory.
 
         Args:
@@ -181,8 +209,12 @@ class AnytimeClassifier:
             threshold: stop when the confidence reaches it; above 1 never (all frames are used).
             max_frames: K: take the frames at the TSN centres of K segments of the clip
                 (`coarse_to_fine_indices(T, K)`); None for all T frames.
-            budget_ms: stop once this many milliseconds are spent (after at least one frame).
+            budget_ms: stop once this many milliseconds are spent (checked at the check points,
+                so after at least one).
             order: explicit frame indices to take, in order (overrides the coarse-to-fine order).
+            check_points: when to check: `"doubling"` (after 1, 2, 4, ... frames, each level's
+                new frames in one backbone call), `"every_frame"`, or increasing prefix lengths
+                (`keras_ispan.io.coarse_to_fine.check_points`).
 
         Returns:
             An `AnytimeResult`; `frame_indices` index `frames`.
@@ -206,22 +238,24 @@ class AnytimeClassifier:
             raise ValueError(
                 f"`order` must be indices into the {len(frames)} frames. Received: order={order}"
             )
-        return self._run(((i, frames[i]) for i in order), threshold, max_frames, budget_ms)
+        points = coarse_to_fine_steps(len(order), check_points)
+        return self._run(((i, frames[i]) for i in order), threshold, max_frames, budget_ms, points)
 
     def predict_stream(
         self, frames, threshold=0.9, *, max_frames=None, budget_ms=None, horizon=8, stride=1,
-        transform=None,
+        transform=None, check_points=DEFAULT_CHECK_POINTS,
     ):  # fmt: skip
         """Anytime prediction on a stream of frames of unknown length (a webcam, a long file).
 
         Frames are taken by time with a doubling horizon (`keras_ispan.io.coarse_to_fine.
         stream_indices(horizon, stride)`); the others are skipped without a model call. Reading
         stops with the prediction, so an endless stream needs a `threshold` it can reach, a
-        `max_frames` or a `budget_ms`.
+        `max_frames` or a `budget_ms`. The taken frames are gathered up to each check point (by
+        default after 1, 2, 4, 8, ... taken frames), then go through the backbone together.
 
         Args:
             frames: an iterable of frames `(S, S, 3)` (or of any size with `transform`).
-            threshold, max_frames, budget_ms: as in `predict`.
+            threshold, max_frames, budget_ms, check_points: as in `predict`.
             horizon, stride: the stream order's phase length and first stride.
             transform: optional callable applied to each taken frame (e.g. the evaluation
                 transform) before the model.
@@ -233,6 +267,7 @@ class AnytimeClassifier:
             ValueError: bad arguments, an empty stream, or a frame of the wrong size.
         """
         _check_stop_args(threshold, max_frames, budget_ms)
+        points = check_point_sequence(check_points)
         wanted = stream_indices(horizon, stride)
         transform = transform or (lambda frame: frame)
 
@@ -243,4 +278,4 @@ class AnytimeClassifier:
                     target = next(wanted)
                     yield index, transform(frame)
 
-        return self._run(taken(), threshold, max_frames, budget_ms)
+        return self._run(taken(), threshold, max_frames, budget_ms, points)

@@ -81,6 +81,15 @@ def test_export_missing_model(tmp_path):
     assert not TENSORFLOW_IMPORTED.search(done.stderr)
 
 
+def test_export_negative_anytime_threshold(tmp_path):
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"not read: the threshold is checked first")
+    done = run_script("serving/export.py", "--model", model, "--export-base", tmp_path,
+                      "--anytime-threshold", "-0.5", importtime=True)  # fmt: skip
+    assert_one_line_error(done, "export.py", "--anytime-threshold -0.5: must be >= 0")
+    assert not TENSORFLOW_IMPORTED.search(done.stderr)
+
+
 def test_export_base_that_is_a_file(tmp_path):
     model = tmp_path / "model.keras"
     model.write_bytes(b"not read: the export base is checked first")
@@ -99,6 +108,10 @@ def test_export_base_that_is_a_file(tmp_path):
     [
         (["--rest", "localhost:8501"], "expected http://HOST:PORT"),
         (["--grpc", "127.0.0.1:8500", "--frames", "0"], "--frames 0: must be >= 1"),
+        (["--grpc", "127.0.0.1:8500", "--threshold", "0.5"], "--threshold need --anytime"),
+        (["--grpc", "127.0.0.1:8500", "--anytime", "--threshold", "-1"], "--threshold -1.0: must"),
+        (["--grpc", "127.0.0.1:8500", "--anytime", "--max-frames", "0"], "--max-frames 0: must"),
+        (["--grpc", "127.0.0.1:8500", "--anytime", "--format", "jpeg"], "takes uint8 frames"),
     ],
 )
 def test_client_usage_errors(args, fragment):

@@ -32,8 +32,34 @@ def test_a_threshold_above_1_equals_the_fixed_t_prediction(model, clip):
     np.testing.assert_allclose(
         result.attention, keras.ops.convert_to_numpy(fixed["attention"])[0], atol=1e-5
     )
-    assert result.step_probabilities.shape == (8, 3)
+    assert result.step_probabilities.shape == (4, 3)  # checked after 1, 2, 4 and 8 frames
+    assert result.step_frames.tolist() == [1, 2, 4, 8]
     np.testing.assert_allclose(result.step_probabilities[-1], result.probabilities)
+
+
+def test_check_points_are_levels_or_every_frame(model, clip):
+    """Each check point's probabilities equal the classifier on that prefix of the order."""
+    anytime = AnytimeClassifier(model)
+    order = coarse_to_fine_indices(8)
+    every = anytime.predict(clip, threshold=1.5, check_points="every_frame")
+    assert every.step_frames.tolist() == list(range(1, 9))
+    outputs = export_outputs_model(model)
+    for size in range(1, 9):
+        fixed = outputs(clip[order[:size]][None], training=False)["probabilities"]
+        expected = keras.ops.convert_to_numpy(fixed)[0]
+        np.testing.assert_allclose(every.step_probabilities[size - 1], expected, atol=1e-5)
+    levels = anytime.predict(clip, threshold=1.5)
+    np.testing.assert_allclose(
+        levels.step_probabilities, every.step_probabilities[[0, 1, 3, 7]], atol=1e-5
+    )
+    # a threshold first reached after 3 frames: every_frame stops there, the levels after 4
+    top = every.step_probabilities.max(axis=-1)
+    stop = int(np.argmax(top >= top[2])) + 1
+    expected_levels = next(n for n in (1, 2, 4, 8) if n >= stop)
+    assert anytime.predict(clip, top[2], check_points="every_frame").frames_used == stop
+    assert anytime.predict(clip, top[2]).frames_used == expected_levels
+    explicit = anytime.predict(clip, threshold=1.5, check_points=(3, 5))
+    assert explicit.step_frames.tolist() == [3, 5, 8]
 
 
 def test_threshold_0_stops_after_one_frame(model, clip):
@@ -80,6 +106,8 @@ def test_bad_arguments_are_refused(model, clip):
         anytime.predict(np.zeros((2, 16, 16, 3), "uint8"))
     with pytest.raises(ValueError, match="Received: frames=\\[\\]"):
         anytime.predict_stream(iter([]))
+    with pytest.raises(ValueError, match="Received: check_points='levels'"):
+        anytime.predict(clip, check_points="levels")
     with pytest.raises(ValueError, match="Received: criterion='best'"):
         AnytimeClassifier(model, criterion="best")
     with pytest.raises(ValueError, match="'backbone'"):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from keras_ispan.io.coarse_to_fine import (
+    check_points,
     coarse_to_fine_indices,
     coarse_to_fine_segments,
     coarse_to_fine_steps,
@@ -56,6 +57,23 @@ def test_stream_indices_double_the_horizon():
     got = list(itertools.islice(stream_indices(horizon=4, stride=2), 12))
     assert got == [0, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48]
     assert all(b > a for a, b in itertools.pairwise(got))
+
+
+def test_check_point_schedules():
+    assert coarse_to_fine_steps(8) == [1, 2, 4, 8] == coarse_to_fine_steps(8, "doubling")
+    assert coarse_to_fine_steps(1) == [1]
+    assert coarse_to_fine_steps(11) == [1, 2, 4, 8, 11]
+    assert coarse_to_fine_steps(5, "every_frame") == [1, 2, 3, 4, 5]
+    assert coarse_to_fine_steps(8, (2, 3)) == [2, 3, 6, 8]
+    assert coarse_to_fine_steps(2, (4,)) == [2]
+    assert list(itertools.islice(check_points(), 6)) == [1, 2, 4, 8, 16, 32]
+    assert list(itertools.islice(check_points("every_frame"), 4)) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("schedule", ["levels", (), (2, 2), (0, 1), (1.5,), 4])
+def test_bad_check_points_are_refused(schedule):
+    with pytest.raises(ValueError, match="Received: check_points="):
+        check_points(schedule)
 
 
 @pytest.mark.parametrize(

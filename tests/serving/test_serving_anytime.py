@@ -20,7 +20,7 @@ def exported(tmp_path_factory):
     return model, result
 
 
-def _library(model, clips, threshold):
+def _library(model, clips, threshold, check_points="doubling"):
     from keras_ispan.io.frames_tf import eval_resize_and_crop
     from keras_ispan.models import AnytimeClassifier, classifier_info
 
@@ -29,8 +29,26 @@ def _library(model, clips, threshold):
     out = []
     for clip in clips:
         frames = eval_resize_and_crop(clip, transform.image_size, transform.resize_ratio).numpy()
-        out.append(anytime.predict(frames, threshold, order=np.arange(len(frames))))
+        order = np.arange(len(frames))
+        out.append(anytime.predict(frames, threshold, order=order, check_points=check_points))
     return out
+
+
+def _assert_equal(out, expected_results):
+    for b, expected in enumerate(expected_results):
+        used = int(out["frames_used"][b])
+        assert used == expected.frames_used, b
+        np.testing.assert_allclose(out["probabilities"][b], expected.probabilities, atol=1e-5)
+        attention = np.asarray(out["attention"][b])
+        np.testing.assert_allclose(attention[:used], expected.attention, atol=1e-5)
+        assert not attention[used:].any()
+
+
+def _middle(result, step):
+    """A threshold first reached at check point `step` of `result` (or before)."""
+    confidences = result.step_probabilities.max(axis=-1)
+    below = confidences[confidences < confidences[step]]
+    return float((confidences[step] + (below.max() if below.size else 0.0)) / 2)
 
 
 def test_serve_anytime_equals_the_library(exported):
@@ -42,18 +60,53 @@ def test_serve_anytime_equals_the_library(exported):
     signature = tf.saved_model.load(str(result.version_dir)).signatures["serve_anytime"]
     clips = np.random.default_rng(1).integers(0, 256, (2, 6, 40, 48, 3), dtype=np.uint8)
     steps = _library(model, clips, 2.0)
-    confidences = steps[0].step_probabilities.max(axis=-1)
-    below = confidences[confidences < confidences[2]]
-    middle = float((confidences[2] + (below.max() if below.size else 0.0)) / 2)  # clip 0: <= 3
+    assert steps[0].step_frames.tolist() == [1, 2, 4, 6]  # the levels, then the rest
+    middle = _middle(steps[0], 2)  # clip 0 stops after at most 4 frames
     for threshold in (2.0, 0.0, middle):
         out = signature(frames=tf.constant(clips), threshold=tf.constant(threshold, tf.float32))
-        for b, expected in enumerate(_library(model, clips, threshold)):
-            used = int(out["frames_used"][b])
-            assert used == expected.frames_used, (threshold, b)
-            np.testing.assert_allclose(out["probabilities"][b], expected.probabilities, atol=1e-5)
-            attention = out["attention"][b].numpy()
-            np.testing.assert_allclose(attention[:used], expected.attention, atol=1e-5)
-            assert not attention[used:].any()
-            assert threshold != middle or b != 0 or used <= 3
-    assert read_info(result.version_dir)["anytime"]["threshold"] == 0.6
-    assert "threshold" in read_info(result.version_dir)["signatures"]["serve_anytime"]["inputs"]
+        _assert_equal(out, _library(model, clips, threshold))
+        np.testing.assert_allclose(out["threshold"], [threshold] * 2, rtol=1e-6)
+        assert threshold != middle or int(out["frames_used"][0]) <= 4
+    default = signature(frames=tf.constant(clips), threshold=tf.constant(-1.0))  # the export's
+    _assert_equal(default, _library(model, clips, 0.6))
+    np.testing.assert_allclose(default["threshold"], [0.6, 0.6], rtol=1e-6)
+    info = read_info(result.version_dir)
+    assert info["anytime"] == {
+        "threshold": 0.6,
+        "check_points": "doubling",
+        "order": "coarse_to_fine",
+    }
+    assert "threshold" in info["signatures"]["serve_anytime"]["inputs"]
+
+
+@pytest.mark.parametrize("schedule", ["every_frame", (2, 3)])
+def test_other_check_points_equal_the_library(exported, schedule):
+    import tensorflow as tf
+
+    from keras_ispan.export.anytime import anytime_outputs
+    from keras_ispan.io.frames_tf import eval_resize_and_crop
+    from keras_ispan.models import AnytimeClassifier, classifier_info
+
+    model, _ = exported
+    transform = classifier_info(model).transform
+    clips = np.random.default_rng(2).integers(0, 256, (2, 7, 32, 32, 3), dtype=np.uint8)
+    anytime = AnytimeClassifier(model)
+    spec = [tf.TensorSpec([None, None, 32, 32, 3], tf.float32), tf.TensorSpec([], tf.float32)]
+    graph = tf.function(lambda x, t: anytime_outputs(anytime, x, t, schedule), input_signature=spec)
+    pixels = eval_resize_and_crop(clips, transform.image_size, transform.resize_ratio)
+    steps = _library(model, clips, 2.0, schedule)
+    for threshold in (2.0, _middle(steps[0], 1)):
+        out = graph(tf.cast(pixels, tf.float32), tf.constant(threshold, tf.float32))
+        _assert_equal(out, _library(model, clips, threshold, schedule))
+
+
+def test_check_points_in_the_graph_equal_numpy():
+    import tensorflow as tf
+
+    from keras_ispan.export.anytime import check_points_tensor
+    from keras_ispan.io.coarse_to_fine import coarse_to_fine_steps
+
+    for schedule in ("doubling", "every_frame", (3,), (2, 5, 6)):
+        for n in (1, 2, 3, 5, 8, 9, 17, 64):
+            got = check_points_tensor(tf.constant(n), schedule).numpy().tolist()
+            assert got == coarse_to_fine_steps(n, schedule), (schedule, n)

@@ -118,7 +118,9 @@ def test_classify_video_records(server, shared_clips):
         rest.close()
         grpc_client.close()
     assert set(by_rest) == set(by_grpc) == JSON_KEYS
-    assert (by_rest["version"], by_grpc["version"]) == (None, 1)  # REST answers do not say
+    # gRPC answers say which version answered; over REST the client asks the model status: the
+    # latest AVAILABLE version (both are served), the one unversioned requests go to
+    assert (by_rest["version"], by_grpc["version"]) == (2, 1)
     assert len(by_rest["top_k"]) == 2 and len(by_grpc["top_k"]) == 3  # the model has 3 classes
     assert by_rest["frames_used"] == 3 and len(by_rest["frame_indices"]) == 3
     assert by_grpc["attention_shape"][0] == 3
@@ -126,7 +128,7 @@ def test_classify_video_records(server, shared_clips):
 
 
 class _FakeClient(client_lib._ClientBase):
-    model, version = "m", None
+    model, version, transport_name = "m", None, "fake"
 
     def __init__(self, signatures, outputs=None):
         self._signatures, self._outputs, self.calls = signatures, outputs, []
@@ -137,6 +139,9 @@ class _FakeClient(client_lib._ClientBase):
     def predict_signature(self, name, inputs):
         self.calls.append((name, {k: v.shape for k, v in inputs.items()}))
         return self._outputs[name], None
+
+    def _version_states(self):
+        return [(3, "AVAILABLE"), (4, "LOADING")]
 
 
 def test_transport_is_learned_once_from_preprocess_or_falls_back():
@@ -167,6 +172,7 @@ def test_more_top_k_than_the_export_returns_warns(shared_clips):
     with pytest.warns(client_lib.TopKWarning, match="top 2 of 3 classes"):
         record = classify_video(fake, video, fmt="uint8", num_frames=2, top_k=3, short_side=40)
     assert [e["class"] for e in record["top_k"]] == ["a", "b"]
+    assert record["version"] == 3  # the answer does not say: the latest AVAILABLE in the status
     ((name, shapes),) = fake.calls
     assert name == "serving_default" and min(shapes["frames"][2:4]) == 40
 
@@ -197,7 +203,9 @@ def test_rotated_video_is_sent_upright_and_reported(tmp_path, capsys):
             sent.append(np.asarray(inputs["frames"]))
             return super().predict_signature(name, inputs)
 
-    args = argparse.Namespace(format="uint8", frames=2, top_k=2, short_side=None, quality=90)
+    args = argparse.Namespace(
+        format="uint8", frames=2, top_k=2, short_side=None, quality=90, anytime=False
+    )
     fake = Recording({"preprocess": {"frames": [None] * 4 + [3]}}, outputs)
     fake._transport = Transport(240, 224, "preprocess")  # the short side of the stored video
     record = client_lib._classify_one(fake, rotated, args, set())

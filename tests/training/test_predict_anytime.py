@@ -2,32 +2,19 @@
 
 import json
 
-import numpy as np
 import pytest
 
-from tests.keras_ispan.data.test_video_orientation import _pattern, _write
-
-CLASSES = ["a", "b", "c"]
+from tests.tiny_files import save_tiny_classifier, write_marked_video
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    import keras
-
-    from keras_ispan.models import build_classifier
-
-    keras.utils.set_random_seed(0)
-    model = build_classifier(3, backbone="small_cnn", image_size=32, class_names=CLASSES)
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    model.save(path)
-    return path
+    return save_tiny_classifier(tmp_path_factory.mktemp("model") / "tiny.keras")
 
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
-    frames = _pattern(12)
-    frames[:, -40:, -40:] = np.arange(12, dtype=np.uint8)[:, None, None, None] * 20
-    return _write(tmp_path_factory.mktemp("videos") / "plain.mp4", frames)
+    return write_marked_video(tmp_path_factory.mktemp("videos") / "plain.mp4")
 
 
 def _run(capsys, *argv):

@@ -13,30 +13,20 @@ import pytest
 
 from keras_ispan.io.video import decode_video
 from tests.keras_ispan.data.test_convert_incomplete import _write_faststart
-from tests.keras_ispan.data.test_video_orientation import _pattern, _write
-
-CLASSES = ["a", "b", "c"]
+from tests.keras_ispan.data.test_video_orientation import _write
+from tests.tiny_files import CLASSES, marked_frames, save_tiny_classifier, write_marked_video
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    import keras
-
-    from keras_ispan.models import build_classifier
-
-    keras.utils.set_random_seed(0)
-    model = build_classifier(3, backbone="small_cnn", image_size=32, class_names=CLASSES)
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    model.save(path)
-    return path
+    return save_tiny_classifier(tmp_path_factory.mktemp("model") / "tiny.keras")
 
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     root = tmp_path_factory.mktemp("videos")
-    frames = _pattern(12)
-    frames[:, -40:, -40:] = np.arange(12, dtype=np.uint8)[:, None, None, None] * 20  # per-frame
-    paths = {None: _write(root / "plain.mp4", frames)}
+    frames = marked_frames(12)
+    paths = {None: write_marked_video(root / "plain.mp4")}
     for degrees in (90, 270):
         paths[degrees] = _write(root / f"rot{degrees}.mp4", frames, degrees)
     whole = _write_faststart(root / "whole.mp4")
