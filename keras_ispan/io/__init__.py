@@ -1,6 +1,7 @@
 """Video input/output shared by training, prediction and serving.
 
 `keras_ispan.io.video` decodes videos with PyAV and samples TSN frame indices in NumPy (no TensorFlow);
+`keras_ispan.io.flow` computes, quantises and stacks optical flow with OpenCV (no TensorFlow);
 `keras_ispan.io.frames_tf` holds the TensorFlow evaluation preprocessing shared with serving export.
 """
 
@@ -8,6 +9,14 @@ from keras_ispan.io.coarse_to_fine import (
     coarse_to_fine_indices,
     coarse_to_fine_steps,
     stream_indices,
+)
+from keras_ispan.io.flow import (
+    FLOW_BOUND,
+    clip_flow,
+    compute_flow,
+    dequantize_flow,
+    flow_stack_indices,
+    quantize_flow,
 )
 from keras_ispan.io.video import (
     VideoDecodeError,
@@ -21,6 +30,12 @@ from keras_ispan.io.video import (
 )
 
 __all__ = [
+    "FLOW_BOUND",
+    "clip_flow",
+    "compute_flow",
+    "dequantize_flow",
+    "flow_stack_indices",
+    "quantize_flow",
     "VideoDecodeError",
     "VideoWindow",
     "coarse_to_fine_indices",
