@@ -187,6 +187,8 @@ def pipeline_config(
         "reader": data.reader,
         "holdout": holdout,
     }
+    if config.model.modality != "rgb":  # 16a's PipelineConfig(modality, flow_length)
+        kwargs.update(modality=config.model.modality, flow_length=config.model.flow_length)
     resize = training_resize(config) if training else "pipeline"
     # with the resize in the model, the model flips too (`with_frame_resize(model, flip=data.flip)`)
     kwargs.update(resize=resize, flip=data.flip and resize == "pipeline")
@@ -199,7 +201,10 @@ def pipeline_config(
 
 def training_resize(config: TrainConfig) -> str:
     """`data.resize` resolved: `auto` is `model` when a GPU is visible (the resize then runs there),
-    else `pipeline` (on a CPU-only machine moving it to the model saves nothing)."""
+    else `pipeline` (on a CPU-only machine moving it to the model saves nothing). Flow and two-stream
+    models always resize in the pipeline, whose flip negates the flipped x-flow."""
+    if config.model.modality != "rgb":  # flow flips change the x sign: the pipeline's flip does it
+        return "pipeline"
     if config.data.resize != "auto":
         return config.data.resize
     import tensorflow as tf
