@@ -1,0 +1,68 @@
+"""A video's two-stream inputs for inference: RGB frames at the TSN segment centres and the flow
+stacks starting there, computed with the conversion's code (`keras_ispan.io.flow.clip_flow`).
+
+Used by `training/predict.py` and `serving/client.py` (one implementation). No TensorFlow.
+
+Sampling is the pipeline's in evaluation: segment `k` takes frame `t_k` (the segment centre,
+`keras_ispan.io.video.sample_segment_indices`) and the flow stack of steps
+`flow_stack_indices(num_frames, t_k, L)` (`t_k, ..., t_k + L - 1`, clamped at the last step), each
+step `s` the flow from frame `s` to frame `s + 1`. Only the steps used are computed. Flow is computed
+on the frames as given: pass frames at the resolution the model's flow was stored at in conversion
+(the model's `short_side`, as the client's transport does), since the quantisation bound is in
+pixels at that resolution.
+"""
+
+import numpy as np
+
+from keras_ispan.io.flow import FLOW_BOUND, clip_flow, flow_stack_indices, stack_flow
+from keras_ispan.io.video import sample_segment_indices
+
+__all__ = ["read_two_stream_clip", "two_stream_inputs"]
+
+
+def two_stream_inputs(frames, num_segments, flow_length, method="farneback", bound=FLOW_BOUND):
+    """RGB frames and flow stacks of the `num_segments` evaluation segments of decoded `frames`.
+
+    Args:
+        frames: uint8 `(N, H, W, 3)`, every frame of the video (N >= 1).
+        num_segments: `K`.
+        flow_length: `L`, flow steps per stack.
+        method: `keras_ispan.io.flow.compute_flow`'s (`"farneback"`, or `"tvl1"` with OpenCV contrib).
+        bound: the quantisation bound in pixels.
+
+    Returns:
+        `(rgb uint8 (K, H, W, 3), flow uint8 (K, H, W, 2L), frame indices int64 (K,))`; flow channels
+        `[x_1, y_1, ..., x_L, y_L]`.
+
+    Raises:
+        ValueError: `frames` not `(N, H, W, 3)` with N >= 1, or a bad `num_segments`, `flow_length`
+            or `method` (naming the argument).
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[0] < 1 or frames.shape[-1] != 3:
+        raise ValueError(
+            f"`frames` must be uint8 (N, H, W, 3) with N >= 1. Received: shape={frames.shape}"
+        )
+    count = frames.shape[0]
+    indices = sample_segment_indices(count, num_segments, mode="center")
+    steps = flow_stack_indices(count, indices, flow_length)  # (K, L)
+    needed = np.unique(steps)
+    computed = {int(s): clip_flow(frames[s : s + 2], method, bound)[0] for s in needed}
+    table = np.stack([computed[int(s)] for s in needed])  # (U, H, W, 2)
+    position = np.searchsorted(needed, steps)
+    return frames[indices], stack_flow(table, position), indices
+
+
+def read_two_stream_clip(path, num_segments, flow_length, *, short_side=None, method="farneback"):
+    """Decodes `path` (at `short_side`, None keeping its size) and returns `two_stream_inputs` and
+    `decode_video`'s info: `(rgb, flow, frame indices, info)`. The whole video is decoded (flow
+    needs consecutive frames), so memory grows with its length.
+
+    Raises:
+        keras_ispan.io.video.VideoDecodeError (a `ValueError`) naming the file.
+    """
+    from keras_ispan.io.video import decode_video
+
+    frames, info = decode_video(path, short_side=short_side)
+    rgb, flow, indices = two_stream_inputs(frames, num_segments, flow_length, method)
+    return rgb, flow, indices, info
