@@ -53,9 +53,10 @@ def two_stream_inputs(frames, num_segments, flow_length, method="farneback", bou
     return frames[indices], stack_flow(table, position), indices
 
 
-def read_two_stream_clip(path, num_segments, flow_length, *, short_side=None, method="farneback"):
-    """Decodes `path` (at `short_side`, None keeping its size) and returns `two_stream_inputs` and
-    `decode_video`'s info: `(rgb, flow, frame indices, info)`. The whole video is decoded (flow
+def read_two_stream_clip(path, num_segments, flow_length, *, resize=None, method="farneback"):
+    """Decodes `path` at its own size, applies `resize` (a callable on uint8 `(N, H, W, 3)`, e.g. the
+    transport resize to the model's short side; None keeps the frames) and returns `two_stream_inputs`
+    and `decode_video`'s info: `(rgb, flow, frame indices, info)`. The whole video is decoded (flow
     needs consecutive frames), so memory grows with its length.
 
     Raises:
@@ -63,6 +64,8 @@ def read_two_stream_clip(path, num_segments, flow_length, *, short_side=None, me
     """
     from keras_ispan.io.video import decode_video
 
-    frames, info = decode_video(path, short_side=short_side)
+    frames, info = decode_video(path)
+    if resize is not None:
+        frames = np.asarray(resize(frames), np.uint8)
     rgb, flow, indices = two_stream_inputs(frames, num_segments, flow_length, method)
     return rgb, flow, indices, info

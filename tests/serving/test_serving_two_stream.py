@@ -119,3 +119,44 @@ def test_flow_export_matches_the_model(tmp_path):
     np.testing.assert_allclose(got["logits"].numpy(), _numpy(model(_crop(FLOW))), atol=1e-5)
     assert "serve_rgb" not in loaded.signatures
     assert read_info(result.version_dir)["modality"] == "flow"
+
+
+@pytest.mark.slow
+def test_client_to_local_server_gives_predict_top1(two_stream_export, shared_clips, tmp_path):
+    """`serving/client.py` computes flow with the conversion's code and sends both streams (uint8 and
+    JPEG) to the development server: the same top-1 as `training/predict.py` on the `.keras` file."""
+    import sys
+
+    from serving.client import RestClient, classify_video
+    from tests.ports import free_port
+    from tests.servers import ServerProcess
+    from training.evaluation.prediction import load_predictor, predict_video
+
+    model, result, _ = two_stream_export
+    model.save(tmp_path / "two_stream.keras")
+    predictor = load_predictor(tmp_path / "two_stream.keras")
+    video = shared_clips / "basketball_practice.mp4"
+    reference = predict_video(predictor, video, num_frames=3, top_k=3)
+    assert set(reference.streams) == {"rgb", "flow"}
+    base = result.version_dir.parents[1]
+    rest, grpc = free_port(), free_port()
+    command = [sys.executable, "serving/server.py", f"--port={grpc}", f"--rest_api_port={rest}",
+               f"--model_config_file={base / 'models.config'}"]  # fmt: skip
+    server = ServerProcess("local", command, rest, grpc, tmp_path / "server.log")
+    try:
+        server.wait_ready(model="ts")
+        client = RestClient(server.rest, "ts")
+        assert client.flow_channels() == 2 * L
+        exact = classify_video(client, video, fmt="uint8", num_frames=3, top_k=3)
+        lossy = classify_video(client, video, fmt="jpeg", num_frames=3, top_k=3)
+        client.close()
+    finally:
+        server.stop()
+    assert exact["frame_indices"] == [int(i) for i in reference.frame_indices]
+    assert [e["class"] for e in exact["top_k"]] == [name for name, _ in reference.top_k]
+    np.testing.assert_allclose(
+        [e["score"] for e in exact["top_k"]], [s for _, s in reference.top_k], atol=1e-5
+    )
+    lossy_scores = {e["class"]: e["score"] for e in lossy["top_k"]}  # JPEG: close, not equal
+    for name, score in reference.top_k:
+        assert abs(lossy_scores[name] - score) < 0.05, (name, lossy_scores, reference.top_k)
