@@ -8,7 +8,13 @@ Examples:
     python training/prepare.py --layout charades --videos Charades_v1_480/ --annotations Charades/ \
         --output data/charades --fps 6
     python training/prepare.py --layout manifest --annotations clips.csv --output data/clips
+    python training/prepare.py --videos my_videos/ --output data/mine --flow   # with optical flow
+    python training/prepare.py --add-flow data/mine   # add optical flow to an existing dataset
 
+`--flow` also stores the optical flow between consecutive frames (OpenCV Farneback, or TV-L1 with
+`--flow-method tvl1` where opencv-contrib-python-headless is installed), quantised as TSN does, for
+the flow stream (`fit.py --modality flow|two_stream`); `--add-flow DIR` adds it to a dataset made
+without it (resumable, like the conversion).
 An interrupted run restarts where it stopped (finished shards are kept); `--overwrite` starts over.
 Videos that cannot be decoded are reported by path and reason and skipped. A video that decodes to
 clearly fewer frames or less time than its container declares (a truncated file) is reported as
@@ -17,6 +23,7 @@ not become a clip (not a video, a video in no split) is named with its reason in
 `metadata.json` (`unused_files`).
 """
 
+import dataclasses
 import pathlib
 import sys
 
@@ -42,7 +49,7 @@ def parse_args(argv=None):
     p = make_parser("prepare.py", __doc__)
     p.add_argument("--layout", choices=LAYOUTS, default="folders", help="how videos are organised")
     p.add_argument("--videos", type=pathlib.Path, help="the folder of videos")
-    p.add_argument("--output", type=pathlib.Path, required=True, help="the dataset folder to write")
+    p.add_argument("--output", type=pathlib.Path, help="the dataset folder to write")
     p.add_argument(
         "--annotations", type=pathlib.Path, help="split/label files (folder or manifest)"
     )
@@ -80,23 +87,66 @@ def parse_args(argv=None):
         help="videos decoding to under 90%% of their declared frames or duration (truncated): "
         "keep what decodes, or skip them; reported by name either way",
     )
+    p.add_argument(
+        "--flow",
+        action="store_true",
+        help="also store the optical flow between consecutive frames (format version 4)",
+    )
+    p.add_argument(
+        "--flow-method",
+        choices=("farneback", "tvl1"),
+        default="farneback",
+        help="optical flow method; tvl1 needs opencv-contrib-python-headless",
+    )
+    p.add_argument(
+        "--add-flow",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="add optical flow to the existing dataset DIR (instead of converting videos)",
+    )
     args = p.parse_args(argv)
+    debug, verbose = args.__dict__.pop("debug"), args.__dict__.pop("verbose")
+    add_flow = args.__dict__.pop("add_flow")
+    if add_flow is not None:
+        if args.output is not None or args.videos is not None:
+            p.error("--add-flow DIR takes no --videos or --output (it rewrites DIR in place)")
+        quiet_libraries(verbose)
+        return AddFlowRequest(add_flow, args.flow_method, args.workers), debug
+    if args.flow_method != "farneback" and not args.flow:
+        p.error("--flow-method is for --flow or --add-flow DIR")
+    if args.output is None:
+        p.error("the following arguments are required: --output")
     if args.videos is None and args.layout != "manifest":
         p.error(f"--videos is required for --layout {args.layout}")
-    debug, verbose = args.__dict__.pop("debug"), args.__dict__.pop("verbose")
     quiet_libraries(verbose)
     return ConvertConfig(**vars(args)), debug
+
+
+@dataclasses.dataclass(frozen=True)
+class AddFlowRequest:
+    """`--add-flow DIR`: `keras_ispan.data.add_flow.add_flow_to_dataset` arguments."""
+
+    data_dir: pathlib.Path
+    method: str = "farneback"
+    workers: int = 0
 
 
 def main(argv=None):
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     with one_line_errors("prepare.py", debug) as errors:
         config, debug = parse_args(argv)
-        from keras_ispan.data.convert import convert_dataset
+        if isinstance(config, AddFlowRequest):
+            from keras_ispan.data.add_flow import add_flow_to_dataset
 
-        summary = convert_dataset(config)
+            summary = add_flow_to_dataset(config.data_dir, config.method, config.workers)
+        else:
+            from keras_ispan.data.convert import convert_dataset
+
+            summary = convert_dataset(config)
     if errors.status:
         return errors.status
+    if isinstance(config, AddFlowRequest):
+        return 0
     return 0 if sum(summary.counts.values()) else 1
 
 

@@ -4,5 +4,7 @@
   metadata.json); `clip_reader` and `shard_index` read one clip, or only its sampled frames.
 - `pipeline`: the `tf.data` pipeline (`PipelineConfig`, `make_dataset`), with TSN sampling and
   augmentation (`augment`) planned per batch (`batch_plan`).
-- `convert` and `layouts`: videos to datasets; `synthetic`: the embedded procedural dataset.
+- `convert` and `layouts`: videos to datasets (with `--flow`, optical flow too); `add_flow`: optical
+  flow added to an existing dataset; `synthetic` and `synthetic_motion`: the embedded procedural
+  datasets (classes by appearance, or only by the direction of motion).
 """

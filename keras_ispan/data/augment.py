@@ -10,13 +10,20 @@ one of five positions (four corners, centre), resized to `S x S`, and a horizont
 0.5; one crop and one flip per clip, applied identically to all its frames. Only the sampled frames are
 decoded, and only their crop window (`tf.io.decode_and_crop_jpeg`). Evaluation's single centre crop
 also decodes only its window when the frames need no resize (`decode_jpeg_center_crop`).
+
+Flow stacks (`keras_ispan.io.flow`): the stack of a sampled frame `t` is the flow steps
+`min(t + i, S - 1)`, `i < L` (`flow_stack_steps`, the in-graph twin of `io.flow.flow_stack_indices`),
+`2L` grayscale JPEGs decoded to channels `[x_1, y_1, ..., x_L, y_L]`; it gets the same crop window,
+resize and flip as the clip's frames (`crop_flow`, `eval_flow`), and a flip also maps every x channel
+`q -> 255 - q` (`flip_flow`: exactly the negated flow, `io.flow.flip_flow_x`). Flow values are not
+rescaled with the crop (as TSN).
 """
 
 import itertools
 
 import tensorflow as tf
 
-from keras_ispan.data.clip_reader import ClipFrames
+from keras_ispan.data.clip_reader import ClipFrames, flow_entries
 from keras_ispan.io.frames_tf import decode_jpeg_center_crop, decode_jpeg_frames, eval_crops
 
 
@@ -43,6 +50,82 @@ def tsn_clip_indices(num_frames, num_segments, num_clips=1):
     c = tf.range(num_clips, dtype=tf.int64)[:, None]
     idx = ((2 * num_clips * i + 2 * c + 1) * n) // (2 * num_segments * num_clips)
     return tf.cast(idx, tf.int32)
+
+
+def flow_stack_steps(indices, num_steps, length):
+    """Flow steps `(..., K, L)` int32 of the stacks at frame `indices` `(..., K)` of clips of
+    `num_steps` `(...)` flow steps: `min(t + i, max(num_steps, 1) - 1)` for `i < length`."""
+    last = tf.maximum(tf.cast(num_steps, tf.int32), 1) - 1
+    steps = tf.cast(indices, tf.int32)[..., None] + tf.range(length, dtype=tf.int32)
+    return tf.minimum(steps, last[..., None, None])
+
+
+def flip_flow(stacks):
+    """Horizontal flip of flow stacks `(..., h, w, 2L)`: mirrored, every x channel `q -> 255 - q`."""
+    mirrored = tf.reverse(stacks, axis=[-2])
+    return flip_flow_values(mirrored)
+
+
+def _flow_channels(planes, num_segments, channels):
+    """Grayscale planes `(K * 2L, h, w, 1)` -> stacks `(K, h, w, 2L)`."""
+    shape = tf.shape(planes)
+    planes = tf.reshape(planes, [num_segments, channels, shape[1], shape[2]])
+    return tf.transpose(planes, [0, 2, 3, 1])
+
+
+def crop_flow(encoded, window, out_size, flip, dct_method):
+    """One clip's flow stacks uint8 `(K, out_h, out_w, 2L)` from their JPEGs `(K, 2L)` (static):
+    the crop `window`, resize and flip of `crop_clip`, with `flip_flow`'s sign rule."""
+    k, channels = encoded.shape[0], encoded.shape[1]
+    flat = tf.reshape(encoded, [-1])
+    planes = tf.stack([
+        tf.io.decode_and_crop_jpeg(flat[i], window, channels=1, dct_method=dct_method)
+        for i in range(k * channels)
+    ])  # fmt: skip
+    stacks = _flow_channels(planes, k, channels)
+    same = tf.logical_and(window[2] == out_size[0], window[3] == out_size[1])
+    stacks = tf.cond(same, lambda: stacks, lambda: resize_bilinear_uint8(stacks, out_size))
+    return tf.cond(flip, lambda: flip_flow(stacks), lambda: stacks)
+
+
+def eval_flow(clip, indices, flow_length, image_size, *, crops, resize_ratio, dct_method):
+    """Evaluation flow views uint8 `(num_clips * crops, K, S, S, 2L)` (clip-major) of a `ClipFrames`
+    at the frame `indices` `(num_clips, K)` of `eval_clip`: the same crops as the frames (10-crop's
+    mirrored views with `flip_flow`'s sign rule)."""
+    num_clips, k = indices.shape
+    channels = 2 * flow_length
+    steps = flow_stack_steps(indices, clip.num_flow_steps, flow_length)  # (C, K, L)
+    entries = flow_entries(steps)  # (C, K, 2L)
+    jpegs = clip.take_flow(tf.reshape(entries, [-1]))
+    planes = decode_jpeg_planes(jpegs, dct_method)  # (C K 2L, H, W)
+    shape = tf.shape(planes)
+    stacks = tf.reshape(planes, [num_clips, k, channels, shape[1], shape[2]])
+    stacks = tf.transpose(stacks, [0, 1, 3, 4, 2])  # (C, K, H, W, 2L)
+    views = eval_crops(stacks, image_size, num_crops=crops, resize_ratio=resize_ratio)
+    if crops == 10:  # views 5..9 are the mirrored crops
+        views = tf.concat([views[:5], flip_flow_values(views[5:])], axis=0)
+    views = tf.transpose(views, [1, 0, 2, 3, 4, 5])  # (C, crops, K, S, S, 2L)
+    s = image_size
+    return tf.ensure_shape(
+        tf.reshape(views, [num_clips * crops, k, s, s, channels]),
+        [num_clips * crops, k, s, s, channels],
+    )
+
+
+def flip_flow_values(stacks):
+    """The sign rule alone (stacks already mirrored): every x channel `q -> 255 - q`."""
+    is_x = tf.constant([c % 2 == 0 for c in range(stacks.shape[-1])])
+    return tf.where(is_x, tf.constant(255, tf.uint8) - stacks, stacks)
+
+
+def decode_jpeg_planes(encoded, dct_method=""):
+    """Grayscale JPEGs `(n,)` (one clip's flow, all of one size) -> uint8 `(n, H, W)`."""
+    planes = tf.map_fn(
+        lambda x: tf.io.decode_jpeg(x, channels=1, dct_method=dct_method),
+        encoded,
+        fn_output_signature=tf.TensorSpec([None, None, 1], tf.uint8),
+    )
+    return planes[..., 0]
 
 
 def scale_pairs(num_scales, max_distort):

@@ -13,16 +13,29 @@ a crop of `base * scale` pixels per side (`base = min(H, W)`, scale indices at m
 at one of the four corners or the centre; a horizontal flip with probability 0.5. The random numbers
 come from one stateless seed per group. With `size_per_group` one crop size is drawn for the whole
 group (it becomes one batch of one shape, resized by the model).
+
+Flow (format version 4): with `flow_length = L`, each sampled frame `t` of a clip also gets the flow
+stack of steps `min(t + i, S - 1)`, `i < L` (`augment.flow_stack_steps`), read like the frames (their
+JPEG entries located by the record's `flow_index`); the clip's crop window and flip are shared by its
+frames and its flow stacks.
 """
 
 import tensorflow as tf
 
-from keras_ispan.data.augment import crop_windows, scale_pairs, scale_sides, tsn_random_indices
+from keras_ispan.data.augment import (
+    crop_windows,
+    flow_stack_steps,
+    scale_pairs,
+    scale_sides,
+    tsn_random_indices,
+)
 from keras_ispan.data.clip_reader import (
     CONTEXT_FEATURES,
     INDEX_FEATURES,
     batch_targets,
     dense_rows,
+    flow_entries,
+    flow_step_count,
     frame_count,
     frame_spans,
 )
@@ -70,31 +83,58 @@ def group_frames(records, context, indices, shards=None):
     return tf.cond(has_index, by_index, by_parse)
 
 
+def group_flow(records, context, indices, flow_length, shards=None):
+    """The flow stacks' JPEG bytes `(R, K, 2 L)` (channel order `[x_1, y_1, ..., x_L, y_L]`) of the
+    sampled frames `indices` `(R, K)`, from the records or (index records) the shard files."""
+    steps = flow_stack_steps(indices, flow_step_count(context["flow_index"]), flow_length)
+    per_clip = indices.shape[1] * 2 * flow_length  # static: K * 2L
+    flat = tf.reshape(flow_entries(steps), [-1, per_clip])  # (R, K * 2L)
+    spans = frame_spans(context["flow_index"], flat)
+    if shards is not None:
+        offsets = context["record_offset"][:, None] + spans[..., 0]
+        jpegs = tf.numpy_function(
+            read_group, [shards, offsets, spans[..., 1], context["shard_bytes"]], tf.string,
+            stateful=False, name="read_group_flow_ranges",
+        )  # fmt: skip
+    else:
+        jpegs = tf.strings.substr(records[:, None], spans[..., 0], spans[..., 1])
+    jpegs = tf.ensure_shape(jpegs, flat.shape)
+    return tf.reshape(jpegs, [-1, indices.shape[1], 2 * flow_length])
+
+
 def group_targets(context, indices, num_classes, multi_label, label_source):
     """Targets of the group (`clip_reader.batch_targets`) from its batched parse `context`."""
     return batch_targets(dense_rows(context), indices, num_classes, multi_label, label_source)
 
 
 def plan_group(source, seed, *, num_segments, image_size, scales, max_distort, flip, crop_base,
-               num_classes, multi_label, label_source):  # fmt: skip
+               num_classes, multi_label, label_source, modality="rgb", flow_length=5):  # fmt: skip
     """Everything but the pixels for a group of clips, from a stateless `seed` `(2,)`.
 
     Args:
         source: the group's serialized records `(R,)`, or `(shard paths (R,), index records (R,))`.
         crop_base: None (crops are resized to `image_size`), or the dataset's short side: one crop
             size per group, of frames of that short side, left for the model to resize.
+        modality: `"rgb"`, `"flow"` or `"two_stream"`: which of the frames and the flow stacks
+            (`flow_length` steps each) to read.
 
     Returns:
-        A dict of `frames` `(R, K)` JPEG bytes, `window` `(R, 4)`, `out_size` `(R, 2)` int32,
-        `flip` `(R,)` bool and `target`, for `augment.crop_clip` clip by clip.
+        A dict of `frames` `(R, K)` JPEG bytes (not for `"flow"`), `flow` `(R, K, 2L)` JPEG bytes
+        (not for `"rgb"`), `window` `(R, 4)`, `out_size` `(R, 2)` int32, `flip` `(R,)` bool and
+        `target`, for `augment.crop_clip` and `augment.crop_flow` clip by clip.
     """
     shards, records = source if isinstance(source, tuple) else (None, source)
     context = parse_group(records, indexed=shards is not None)
     seeds = tf.random.experimental.stateless_split(seed, 4)
     num_frames = frame_count(context["frame_index"], context["num_frames"])
     indices = tsn_random_indices(num_frames, num_segments, seeds[0])
-    frames = group_frames(records, context, indices, shards)
-    heights, widths = _frame_shapes(context, frames)
+    planned = {}
+    if modality != "flow":
+        planned["frames"] = group_frames(records, context, indices, shards)
+    if modality != "rgb":
+        planned["flow"] = group_flow(records, context, indices, flow_length, shards)
+    first = planned["frames"] if "frames" in planned else planned["flow"][:, :, 0]
+    heights, widths = _frame_shapes(context, first)
     window, pick = crop_windows(
         heights, widths, scales, max_distort, seeds[1:3], size_per_group=crop_base is not None
     )
@@ -110,7 +150,7 @@ def plan_group(source, seed, *, num_segments, image_size, scales, max_distort, f
     else:
         flips = tf.zeros([count], tf.bool)
     target = group_targets(context, indices, num_classes, multi_label, label_source)
-    return {"frames": frames, "window": window, "out_size": out_size, "flip": flips,
+    return {**planned, "window": window, "out_size": out_size, "flip": flips,
             "target": target}  # fmt: skip
 
 
@@ -122,7 +162,9 @@ def _frame_shapes(context, frames):
 
     def from_jpeg():
         shapes = tf.map_fn(
-            tf.io.extract_jpeg_shape, frames[:, 0], fn_output_signature=tf.TensorSpec([3], tf.int32)
+            lambda jpeg: tf.io.extract_jpeg_shape(jpeg)[:2],
+            frames[:, 0],
+            fn_output_signature=tf.TensorSpec([2], tf.int32),
         )
         return tf.cast(shapes[:, 0], tf.int64), tf.cast(shapes[:, 1], tf.int64)
 

@@ -30,15 +30,20 @@ CONTEXT_FEATURES = {  # the context of a clip record that readers parse
     "action_starts": tf.io.VarLenFeature(tf.float32),
     "action_ends": tf.io.VarLenFeature(tf.float32),
     "frame_times": tf.io.VarLenFeature(tf.float32),  # format version 3, optional
+    "flow_index": tf.io.FixedLenFeature([], tf.string, default_value=""),  # version 4, optional
 }
 
 
 @dataclasses.dataclass(frozen=True)
 class ClipFrames:
-    """A clip's frame count and a function from frame indices `(n,)` int32 to JPEG bytes `(n,)`."""
+    """A clip's frame count and a function from frame indices `(n,)` int32 to JPEG bytes `(n,)`;
+    with flow (format version 4), `take_flow` from flow JPEG entries `(n,)` (entry `2 s` is the x
+    component of step `s`, `2 s + 1` its y, see `flow_entries`) to their grayscale JPEG bytes."""
 
     num_frames: tf.Tensor
     take: Callable
+    take_flow: Callable | None = None
+    num_flow_steps: tf.Tensor | None = None
 
     @classmethod
     def from_encoded(cls, encoded):
@@ -69,6 +74,20 @@ def frame_spans(frame_index, indices):
     entries = tf.strings.substr(tf.expand_dims(frame_index, -1), positions, sizes)
     spans = tf.io.decode_raw(entries, tf.int64, little_endian=True)
     return tf.ensure_shape(spans, indices.shape.concatenate([2]))
+
+
+def flow_step_count(flow_index):
+    """int32 flow steps of clips from their `flow_index` features (two JPEG entries a step; 0 for
+    records without flow)."""
+    length = tf.strings.length(flow_index) // (2 * records.INDEX_ENTRY_BYTES)
+    return tf.cast(length, tf.int32)
+
+
+def flow_entries(steps):
+    """Flow JPEG entries `(..., 2 L)` int32 of flow steps `(..., L)`: `[2 s_1, 2 s_1 + 1, ...]`, the
+    channel order `[x_1, y_1, ..., x_L, y_L]` of a flow stack."""
+    steps = tf.cast(steps, tf.int32)[..., None] * 2 + tf.constant([0, 1], tf.int32)
+    return tf.reshape(steps, tf.concat([tf.shape(steps)[:-2], [-1]], 0))
 
 
 def frame_count(frame_index, num_frames):
@@ -112,7 +131,12 @@ def read_clip(serialized):
 
         return tf.cond(has_index, by_index, by_parse)
 
-    return ClipFrames(num_frames, take), _info(context)
+    def take_flow(entries):  # flow is only in format version 4, always indexed
+        spans = frame_spans(context["flow_index"], entries)
+        return tf.strings.substr(serialized, spans[:, 0], spans[:, 1])
+
+    steps = flow_step_count(context["flow_index"])
+    return ClipFrames(num_frames, take, take_flow, steps), _info(context)
 
 
 INDEX_FEATURES = {  # what an index record adds (`keras_ispan/data/shard_index.py`)
@@ -131,19 +155,24 @@ def read_indexed_clip(shard_path, index_record):
 
     context, _, num_frames = _context(index_record, INDEX_FEATURES)
 
-    def take(indices):
-        spans = frame_spans(context["frame_index"], indices)
-        frames = tf.numpy_function(
-            read_ranges,
-            [shard_path, context["record_offset"] + spans[:, 0], spans[:, 1],
-             context["shard_bytes"]],
-            tf.string,
-            stateful=False,
-            name="read_frame_ranges",
-        )  # fmt: skip
-        return tf.ensure_shape(frames, indices.shape)
+    def reader(key):
+        def take(indices):
+            spans = frame_spans(context[key], indices)
+            frames = tf.numpy_function(
+                read_ranges,
+                [shard_path, context["record_offset"] + spans[:, 0], spans[:, 1],
+                 context["shard_bytes"]],
+                tf.string,
+                stateful=False,
+                name="read_frame_ranges",
+            )  # fmt: skip
+            return tf.ensure_shape(frames, indices.shape)
 
-    return ClipFrames(num_frames, take), _info(context)
+        return take
+
+    steps = flow_step_count(context["flow_index"])
+    frames = ClipFrames(num_frames, reader("frame_index"), reader("flow_index"), steps)
+    return frames, _info(context)
 
 
 def batch_targets(info, indices, num_classes, multi_label, label_source="video"):

@@ -13,10 +13,16 @@ and writes one `SequenceExample` per clip. Properties:
   `ConvertConfig.incomplete` says; every other file under `videos` that is not a clip (not a video,
   a video in no split, an annotation file) is named with its reason (`unused_files`): nothing under
   `videos` disappears silently;
-- observable: one progress line every few seconds (videos done, rate, ETA) and one per shard.
+- observable: one progress line every few seconds (videos done, rate, ETA) and one per shard;
+- optical flow (`ConvertConfig.flow`, format version 4): each worker also computes the quantised
+  flow between consecutive *stored* frames (the JPEGs it just wrote, decoded again, so that flow
+  added later to an existing dataset, `keras_ispan/data/add_flow.py`, is the same) with
+  `keras_ispan.io.flow.clip_flow` and stores it as TSN does (`records.py`).
 """
 
+import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -36,6 +42,7 @@ from keras_ispan.data.layouts import (
     VIDEO_EXTENSIONS,
     parse_layout,
 )
+from keras_ispan.io import flow as flow_io
 from keras_ispan.io.atomic import write_json_atomic
 from keras_ispan.io.video import VideoDecodeError, decode_video
 
@@ -63,8 +70,12 @@ class ConvertConfig:
     seed: int = 0
     overwrite: bool = False
     incomplete: str = "keep"
+    flow: bool = False
+    flow_method: str = "farneback"
 
     def __post_init__(self):
+        if self.flow:  # a missing TV-L1 fails here, before any work
+            flow_io.check_method(self.flow_method)
         if self.layout not in LAYOUTS:
             raise ValueError(
                 f"Unknown layout; expected one of {LAYOUTS}. Received: layout={self.layout!r}"
@@ -98,8 +109,23 @@ class ConvertConfig:
             )
 
     def encoding(self):
-        """The settings that change the written records (the resume fingerprint)."""
-        return {k: getattr(self, k) for k in ("short_side", "fps", "max_frames", "jpeg_quality")}
+        """The settings that change the written records (the resume fingerprint; `encode_video`'s
+        arguments). Flow settings only with flow, so that earlier runs without flow still resume."""
+        keys = ("short_side", "fps", "max_frames", "jpeg_quality")
+        encoding = {k: getattr(self, k) for k in keys}
+        if self.flow:
+            encoding["flow_method"] = self.flow_method
+        return encoding
+
+    def flow_metadata(self):
+        """`metadata.json`'s `flow` entry (None without flow)."""
+        return flow_metadata(self.flow_method, self.jpeg_quality) if self.flow else None
+
+
+def flow_metadata(method, jpeg_quality, bound=flow_io.FLOW_BOUND):
+    """What `metadata.json` records of a dataset's flow (see `records.py`)."""
+    return {"method": method, "bound": float(bound), "jpeg_quality": int(jpeg_quality),
+            "steps": "max(num_frames - 1, 1) per clip, x and y grayscale JPEGs each"}  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -120,10 +146,13 @@ class ConvertSummary:
         return self.frames / max(self.seconds, 1e-9)
 
 
-def encode_video(path, short_side=256, fps=None, max_frames=None, jpeg_quality=90):
-    """Decodes one video and JPEG-encodes its frames.
+def encode_video(
+    path, short_side=256, fps=None, max_frames=None, jpeg_quality=90, flow_method=None
+):  # fmt: skip
+    """Decodes one video and JPEG-encodes its frames (and, with `flow_method`, their flow).
 
-    Returns `{"frames": [bytes], "info": dict}` or `{"error": reason}` (never raises for bad videos).
+    Returns `{"frames": [bytes], "info": dict}` (plus `"flow": [bytes]`, `flow_jpegs`'s) or
+    `{"error": reason}` (never raises for bad videos).
     """
     try:
         frames, info = decode_video(path, short_side=short_side, fps=fps, max_frames=max_frames)
@@ -131,7 +160,18 @@ def encode_video(path, short_side=256, fps=None, max_frames=None, jpeg_quality=9
         return {"error": e.reason}
     except Exception as e:  # a decoder crash on one file must not stop the run
         return {"error": f"{type(e).__name__}: {e}"}
-    return {"frames": [records.encode_jpeg(f, jpeg_quality) for f in frames], "info": info}
+    jpegs = [records.encode_jpeg(f, jpeg_quality) for f in frames]
+    result = {"frames": jpegs, "info": info}
+    if flow_method is not None and len(jpegs):
+        result["flow"] = flow_jpegs(jpegs, flow_method, jpeg_quality)
+    return result
+
+
+def flow_jpegs(frame_jpegs, method, jpeg_quality):
+    """The flow JPEGs of a clip from its stored frame JPEGs (decoded with Pillow): `clip_flow`, then
+    `records.encode_flow_jpegs`. One implementation for conversion and `add_flow`."""
+    frames = np.stack([records.decode_jpeg(j) for j in frame_jpegs])
+    return records.encode_flow_jpegs(flow_io.clip_flow(frames, method), jpeg_quality)
 
 
 def _encode_task(task):
@@ -213,19 +253,38 @@ class _Progress:
             )
 
 
-def _map(workers, tasks):
+def _single_threaded_opencv():
+    """Pool initializer: one OpenCV thread per worker process (the pool is the parallelism)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+@contextlib.contextmanager
+def worker_pool(workers):
+    """`map(fn, tasks)` over `workers` processes (in order), or in this process when `workers == 1`.
+
+    fork where available: workers start at once, without re-importing TensorFlow or the caller's main
+    module; they only run PyAV, NumPy, Pillow and OpenCV (never TensorFlow's runtime), so inherited TF
+    threads are inert.
+    """
     if workers == 1:
-        yield from map(_encode_task, tasks)
+        yield map
         return
-    # fork where available: workers start at once, without re-importing TensorFlow or the caller's main
-    # module; they only run PyAV, NumPy and Pillow (never TensorFlow), so inherited TF threads are inert.
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ctx.Pool(workers) as pool:
-        yield from pool.imap(_encode_task, tasks, chunksize=1)
+    with ctx.Pool(workers, initializer=_single_threaded_opencv) as pool:
+        yield functools.partial(pool.imap, chunksize=1)
 
 
-def _write_shard(out, state_dir, split, shard, num_shards, items, results, incomplete="keep"):
+def _map(workers, tasks):
+    with worker_pool(workers) as pool:
+        yield from pool(_encode_task, tasks)
+
+
+def _write_shard(
+    out, state_dir, split, shard, num_shards, items, results, incomplete="keep", flow_method=None
+):  # fmt: skip
     serialized, stats = [], {"count": 0, "failed": [], "warnings": [], "num_frames": [], "fps": [],
                              "heights": [], "widths": [], "incomplete": []}  # fmt: skip
     for item, result in zip(items, results, strict=True):
@@ -243,6 +302,7 @@ def _write_shard(out, state_dir, split, shard, num_shards, items, results, incom
                 item.video_id, list(item.labels), result["frames"],
                 fps=info["fps"], height=info["height"], width=info["width"],
                 actions=item.actions, frame_times=info.get("frame_times"),
+                flow=(result["flow"], flow_method, flow_io.FLOW_BOUND) if "flow" in result else None,
             )
         )  # fmt: skip
         if info.get("warning"):
@@ -339,8 +399,9 @@ def convert_dataset(config, log=print):
         split, shard, num_shards, items = pending[i]
         if len(results[i]) == len(items):
             stats = _write_shard(
-                out, state_dir, split, shard, num_shards, items, results.pop(i), config.incomplete
-            )
+                out, state_dir, split, shard, num_shards, items, results.pop(i), config.incomplete,
+                config.flow_method if config.flow else None,
+            )  # fmt: skip
             log(f"[prepare] wrote {records.shard_name(split, shard, num_shards)}: "
                 f"{stats['count']} clips, {len(stats['failed'])} failed")  # fmt: skip
     for i, (split, shard, num_shards, items) in enumerate(pending):
@@ -375,6 +436,7 @@ def _finish(config, layout, plan, out, state_dir, skipped, start, progress, log)
         source=str(config.videos), settings={**config.encoding(), "incomplete": config.incomplete},
         failed=failed, warnings=warnings, skipped_entries=layout.problems, incomplete=incomplete,
         unused_files=unused, split_rule=layout.split_rule,
+        **({"flow": config.flow_metadata()} if config.flow else {}),
     )  # fmt: skip
     summary = ConvertSummary(
         output=out, counts={s: v["count"] for s, v in splits.items()}, failed=failed,

@@ -1,8 +1,13 @@
 """The tf.data input pipeline over the dataset format of `keras_ispan/data/records.py`.
 
-`make_dataset(data_dir, split, config)` yields `(frames, labels)`:
-- frames uint8 `(batch, K, S, S, 3)`; with multi-view evaluation (`num_clips * crops > 1`)
-  `(batch, views, K, S, S, 3)`, views clip-major (`view = clip * crops + crop`);
+`make_dataset(data_dir, split, config)` yields `(inputs, labels)`:
+- inputs by `config.modality`: `"rgb"`: frames uint8 `(batch, K, S, S, 3)`; `"flow"`: flow stacks
+  uint8 `(batch, K, S, S, 2L)` (`L = flow_length` steps from each sampled frame, channels
+  `[x_1, y_1, ..., x_L, y_L]`, quantised as `keras_ispan.io.flow` says; datasets with flow only);
+  `"two_stream"`: `{"rgb": frames, "flow": flow stacks}`, the frames and stacks of one clip sharing
+  its sampled frames, crop window and flip (a flip negates x-flow: `q -> 255 - q`). With multi-view
+  evaluation (`num_clips * crops > 1`) each gets a views axis, `(batch, views, K, S, S, C)`, views
+  clip-major (`view = clip * crops + crop`), the same views for both streams;
 - labels int32 `(batch,)`, or multi-hot float32 `(batch, num_classes)` for multi-label datasets.
 
 Stages: shard files (shuffled for training) -> parallel interleave of the shards' index files
@@ -35,7 +40,14 @@ from keras_ispan.data import augment
 from keras_ispan.data import shard_index as clip_index
 from keras_ispan.data.batch_plan import plan_group
 from keras_ispan.data.clip_reader import clip_target, read_clip, read_indexed_clip
-from keras_ispan.data.records import LABEL_SOURCES, READERS, RESIZE_IN, SPLITS, shard_pattern
+from keras_ispan.data.records import (
+    LABEL_SOURCES,
+    MODALITIES,
+    READERS,
+    RESIZE_IN,
+    SPLITS,
+    shard_pattern,
+)
 from keras_ispan.io.frames_tf import DEFAULT_RESIZE_RATIO
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -55,6 +67,11 @@ class DatasetInfo:
     @property
     def num_classes(self):
         return len(self.classes)
+
+    @property
+    def flow(self):
+        """`metadata.json`'s `flow` entry (method, bound, JPEG quality), or None without flow."""
+        return self.metadata.get("flow")
 
 
 def read_dataset_info(data_dir):
@@ -132,6 +149,9 @@ class PipelineConfig:
             yields only the held-out clips, `"drop"` only the others. The same clips every run, on
             every machine; `"keep"` and `"drop"` of one split are disjoint and together the split
             (a validation split carved from `train`, see `training/engine/datasets.py`).
+        modality: `"rgb"` (frames), `"flow"` (flow stacks) or `"two_stream"` (both, a dict); flow
+            needs a dataset with flow (`prepare.py --flow`, or `--add-flow DIR` afterwards).
+        flow_length: `L`, flow steps stacked per sampled frame (`2L` channels), TSN's 5.
     """
 
     num_segments: int = 8
@@ -157,9 +177,21 @@ class PipelineConfig:
     reader: str = "auto"
     resize: str = "pipeline"
     holdout: tuple | None = None
+    modality: str = "rgb"
+    flow_length: int = 5
 
     def __post_init__(self):
         _check_holdout(self.holdout)
+        _positive("flow_length", self.flow_length)
+        if self.modality not in MODALITIES:
+            raise ValueError(
+                f"`modality` must be one of {MODALITIES}. Received: modality={self.modality!r}"
+            )
+        if self.modality != "rgb" and self.resize == "model":
+            raise ValueError(
+                "resize='model' resizes RGB frames in the model; flow stacks are resized in the "
+                f"pipeline: use resize='pipeline'. Received: resize='model', modality={self.modality!r}"
+            )
         for name in ("num_segments", "image_size", "batch_size", "num_clips", "shuffle_buffer"):
             _positive(name, getattr(self, name))
         if self.num_classes is not None:
@@ -332,6 +364,20 @@ def _choose_reader(info, split, files, config):
     return config.reader
 
 
+def check_flow(info, config):
+    """Raises a `ValueError` naming the folder and the command that adds flow when `config` asks for
+    flow (`modality` `"flow"` or `"two_stream"`) of a dataset without it."""
+    if config.modality == "rgb" or info.flow:
+        return
+    version = info.metadata.get("format_version", "unknown")
+    raise ValueError(
+        f"modality={config.modality!r} needs optical flow, but the dataset {info.path} has none "
+        f"(format version {version}); add it with `python training/prepare.py --add-flow "
+        f"{info.path}` (or convert the videos with `prepare.py --flow`). "
+        f"Received: modality={config.modality!r}"
+    )
+
+
 def _crop_base(info):
     """The short side of a dataset's frames (`resize="model"` draws crop sizes from it)."""
     meta = info.metadata
@@ -383,6 +429,7 @@ def make_dataset(data_dir, split, config, *, input_context=None):
     """
     info = read_dataset_info(data_dir)
     labels = _resolve(info, config)
+    check_flow(info, config)
     files = _split_files(info, split)
     deterministic = not config.training or config.seed is not None
     ds, read_file, open_clip = _read_clips(info, split, files, config)
@@ -436,17 +483,27 @@ def _training_batches(ds, info, config, labels, batch, deterministic):
         max_distort=config.max_distort, flip=config.flip,
         crop_base=_crop_base(info) if config.resize == "model" else None,
         num_classes=num_classes, multi_label=multi_label, label_source=config.label_source,
+        modality=config.modality, flow_length=config.flow_length,
     )  # fmt: skip
     out_shape = [k, s, s, 3] if config.resize == "pipeline" else [k, None, None, 3]
 
     def train_batch(sources, seed):
         group = plan(sources, seed)
-        frames = tf.map_fn(
-            lambda clip: augment.crop_clip(*clip, dct_method=config.dct_method),
-            (group["frames"], group["window"], group["out_size"], group["flip"]),
-            fn_output_signature=tf.TensorSpec(out_shape, tf.uint8),
-        )
-        return frames, group["target"]
+        placement = (group["window"], group["out_size"], group["flip"])
+        out = {}
+        if "frames" in group:
+            out["rgb"] = tf.map_fn(
+                lambda clip: augment.crop_clip(*clip, dct_method=config.dct_method),
+                (group["frames"], *placement),
+                fn_output_signature=tf.TensorSpec(out_shape, tf.uint8),
+            )
+        if "flow" in group:
+            out["flow"] = tf.map_fn(
+                lambda clip: augment.crop_flow(*clip, dct_method=config.dct_method),
+                (group["flow"], *placement),
+                fn_output_signature=tf.TensorSpec([k, s, s, 2 * config.flow_length], tf.uint8),
+            )
+        return _inputs(out, config.modality), group["target"]
 
     return tf.data.Dataset.zip((ds, seeds)).map(
         train_batch, num_parallel_calls=AUTOTUNE, deterministic=deterministic
@@ -463,13 +520,28 @@ def _evaluation_batches(ds, open_clip, config, labels, batch):
 
     def transform(*source):
         clip, info = open_clip(*source)
-        frames, indices = augment.eval_clip(
-            clip, k, s, num_clips=config.num_clips, crops=config.crops,
-            resize_ratio=config.resize_ratio, dct_method=config.dct_method,
-            return_indices=True,
-        )  # fmt: skip
+        indices = augment.tsn_clip_indices(clip.num_frames, k, config.num_clips)
+        out = {}
+        if config.modality != "flow":
+            out["rgb"] = augment.eval_clip(
+                clip, k, s, num_clips=config.num_clips, crops=config.crops,
+                resize_ratio=config.resize_ratio, dct_method=config.dct_method,
+            )  # fmt: skip
+        if config.modality != "rgb":
+            out["flow"] = augment.eval_flow(
+                clip, indices, config.flow_length, s, crops=config.crops,
+                resize_ratio=config.resize_ratio, dct_method=config.dct_method,
+            )  # fmt: skip
+        if views == 1:
+            out = {key: value[0] for key, value in out.items()}
         target = clip_target(info, indices, num_classes, multi_label, config.label_source)
-        return (frames[0] if views == 1 else frames), target
+        return _inputs(out, config.modality), target
 
     ds = ds.map(transform, num_parallel_calls=AUTOTUNE)
     return ds.batch(batch, drop_remainder=config.drop_remainder, num_parallel_calls=AUTOTUNE)
+
+
+def _inputs(streams, modality):
+    """A batch's model inputs from `{"rgb": ..., "flow": ...}`: the tensor of a one-stream
+    modality, the dict for `"two_stream"`."""
+    return streams if modality == "two_stream" else streams["rgb" if modality == "rgb" else "flow"]

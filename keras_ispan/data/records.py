@@ -15,6 +15,15 @@ frame's presentation timestamp from the video's start, so that frame times are t
 `index / fps`); feature list `frames`: one bytes feature per frame holding the
 JPEG-encoded RGB frame. Records of format version 1 (no `frame_index`) are still read (full parse), and
 records without `frame_times` (versions 1 and 2) place frame `i` at `i / fps`.
+
+Format version 4 adds optional optical flow (`keras_ispan.io.flow`, TSN's storage): feature list `flow`
+holds, for each of the clip's `S = max(num_frames - 1, 1)` frame steps `t` (frame `t` -> `t + 1`), two
+grayscale JPEGs, the quantised x then y component (`quantize_flow`: uint8, 128 about no motion), in
+the order `[x_0, y_0, x_1, y_1, ...]`; context `flow_index` (bytes: `2 S` `(offset, length)` pairs
+like `frame_index`, locating each flow JPEG inside the serialized record, so readers take only the
+sampled stacks), `flow_method` (bytes: `farneback` or `tvl1`) and `flow_bound` (float, pixels).
+`metadata.json` says whether a dataset holds flow (`flow`: method, bound, JPEG quality); records
+without flow (every record of versions 1 to 3) still read for RGB.
 Files are written atomically, with the umask's modes (`keras_ispan.io.atomic`).
 """
 
@@ -29,7 +38,9 @@ LABEL_SOURCES = ("video", "frames")
 # how the pipeline reads clips (whole records, or index + sampled frames) and where crops are resized
 READERS = ("auto", "index", "records")
 RESIZE_IN = ("pipeline", "model")
-FORMAT_VERSION = 3
+# what the pipeline yields: frames, flow stacks (format version 4), or both
+MODALITIES = ("rgb", "flow", "two_stream")
+FORMAT_VERSION = 4
 INDEX_ENTRY_BYTES = 16  # one (offset, length) pair of little-endian int64 in `frame_index`
 
 
@@ -43,7 +54,7 @@ def shard_pattern(split):
 
 
 def encode_jpeg(frame, quality=90):
-    """uint8 `(H, W, 3)` -> JPEG bytes (Pillow, 4:2:0 chroma subsampling)."""
+    """uint8 `(H, W, 3)` -> JPEG bytes (Pillow, 4:2:0 chroma subsampling); `(H, W)` -> grayscale."""
     from PIL import Image
 
     buffer = io.BytesIO()
@@ -51,15 +62,43 @@ def encode_jpeg(frame, quality=90):
     return buffer.getvalue()
 
 
+def decode_jpeg(data):
+    """JPEG bytes -> uint8 `(H, W, 3)` RGB, or `(H, W)` for a grayscale JPEG (Pillow)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image)
+
+
+def encode_flow_jpegs(flow, quality=90):
+    """Quantised flow uint8 `(S, H, W, 2)` -> `2 S` grayscale JPEGs `[x_0, y_0, x_1, y_1, ...]`."""
+    flow = np.asarray(flow)
+    if flow.dtype != np.uint8 or flow.ndim != 4 or flow.shape[-1] != 2:
+        raise ValueError(
+            f"`flow` must be uint8 (steps, H, W, 2). Received: {flow.dtype} {flow.shape}"
+        )
+    return [encode_jpeg(flow[t, :, :, c], quality) for t in range(len(flow)) for c in (0, 1)]
+
+
+def decode_flow_jpegs(jpegs):
+    """The inverse of `encode_flow_jpegs`: `2 S` grayscale JPEGs -> uint8 `(S, H, W, 2)`."""
+    planes = [decode_jpeg(j) for j in jpegs]
+    return np.stack(planes).reshape(len(planes) // 2, 2, *planes[0].shape).transpose(0, 2, 3, 1)
+
+
 def serialize_clip(
-    video_id, labels, jpeg_frames, *, fps, height, width, actions=None, frame_times=None
-):
+    video_id, labels, jpeg_frames, *, fps, height, width, actions=None, frame_times=None,
+    flow=None,
+):  # fmt: skip
     """Serialized `tf.train.SequenceExample` bytes for one clip of JPEG-encoded frames.
 
     Args:
         actions: optional timed actions `[(label, start_s, end_s), ...]` (Charades intervals).
         frame_times: optional timestamps (seconds) of the frames, one per frame; not stored when
             None or when a frame has none (`None` in the list).
+        flow: optional `(jpegs, method, bound)`: the `2 S` grayscale flow JPEGs of
+            `encode_flow_jpegs` (`S = max(T - 1, 1)` steps), the flow method and bound (format
+            version 4, see the module docstring).
 
     The `frame_index` context feature has a fixed size, so the record is serialized twice: once to
     find where each frame's bytes land, once with those positions filled in (same layout).
@@ -99,15 +138,81 @@ def serialize_clip(
         context=tf.train.Features(feature=ctx),
         feature_lists=tf.train.FeatureLists(feature_list={"frames": frames}),
     )
+    if flow is not None:
+        _set_flow(example, *flow)
+    return _with_indexes(example)
+
+
+def _set_flow(example, jpegs, method, bound):
+    """Adds the flow JPEGs and their context keys to a `SequenceExample` (format version 4)."""
+    import tensorflow as tf
+
+    jpegs = [bytes(j) for j in jpegs]
+    num_frames = len(example.feature_lists.feature_list["frames"].feature)
+    if len(jpegs) != 2 * max(num_frames - 1, 1):
+        raise ValueError(
+            f"A clip of {num_frames} frames needs {2 * max(num_frames - 1, 1)} flow JPEGs (x and y "
+            f"per frame step). Received: {len(jpegs)} flow JPEGs"
+        )
+    ctx = example.context.feature
+    ctx["flow_index"].bytes_list.value[:] = [bytes(INDEX_ENTRY_BYTES * len(jpegs))]
+    ctx["flow_method"].bytes_list.value[:] = [str(method).encode()]
+    ctx["flow_bound"].float_list.value[:] = [float(bound)]
+    flow = example.feature_lists.feature_list["flow"]
+    del flow.feature[:]
+    flow.feature.extend([tf.train.Feature(bytes_list=tf.train.BytesList(value=[j])) for j in jpegs])
+
+
+def _list_bytes(example, name):
+    return [f.bytes_list.value[0] for f in example.feature_lists.feature_list[name].feature]
+
+
+def _with_indexes(example):
+    """Serializes `example` with its `frame_index` (and `flow_index`) filled in.
+
+    The indexes have a fixed size, so the record is serialized twice: once to find where each
+    JPEG's bytes land, once with those positions filled in (same layout), then checked.
+    """
+    ctx = example.context.feature
+    lists = [("frame_index", "frames")] + [("flow_index", "flow")] * ("flow_index" in ctx)
     draft = example.SerializeToString(deterministic=True)
-    index = frame_index(draft, jpeg_frames)
-    example.context.feature["frame_index"].bytes_list.value[0] = encode_frame_index(index)
+    located = []
+    for key, name in lists:
+        jpegs = _list_bytes(example, name)
+        index = frame_index(draft, jpegs)
+        ctx[key].bytes_list.value[0] = encode_frame_index(index)
+        located.append((index, jpegs))
     serialized = example.SerializeToString(deterministic=True)
     if len(serialized) != len(draft) or any(
-        serialized[o : o + n] != f for (o, n), f in zip(index, jpeg_frames, strict=True)
+        serialized[o : o + n] != f
+        for index, jpegs in located
+        for (o, n), f in zip(index, jpegs, strict=True)
     ):  # the index is fixed-size, so it cannot move the frames; checked, never assumed
+        video_id = ctx["video_id"].bytes_list.value[0]
         raise RuntimeError(f"frame_index of clip {video_id!r} does not match its serialized record")
     return serialized
+
+
+def add_flow(serialized, flow_jpegs, method, bound):
+    """A clip record (any format version) with flow added or replaced: its other contents unchanged,
+    its `frame_index` written (format version 4)."""
+    import tensorflow as tf
+
+    example = tf.train.SequenceExample.FromString(serialized)
+    _set_flow(example, flow_jpegs, method, bound)
+    if not example.context.feature["frame_index"].bytes_list.value:
+        example.context.feature["frame_index"].bytes_list.value[:] = [b""]
+    frames = len(example.feature_lists.feature_list["frames"].feature)
+    example.context.feature["frame_index"].bytes_list.value[0] = bytes(INDEX_ENTRY_BYTES * frames)
+    return _with_indexes(example)
+
+
+def clip_jpegs(serialized):
+    """`(frame JPEGs, flow JPEGs)` of a serialized clip record (flow empty without it)."""
+    import tensorflow as tf
+
+    example = tf.train.SequenceExample.FromString(serialized)
+    return _list_bytes(example, "frames"), _list_bytes(example, "flow")
 
 
 def frame_index(serialized, jpeg_frames):

@@ -188,3 +188,32 @@ def stack_flow(flow, indices):
     picked = np.asarray(flow)[np.asarray(indices)]  # (..., L, H, W, 2)
     picked = np.moveaxis(picked, -4, -2)  # (..., H, W, L, 2)
     return picked.reshape(*picked.shape[:-2], -1)
+
+
+def flow_stacks(frames, starts, length, method="farneback", bound=FLOW_BOUND):
+    """The flow stacks of a clip at frames `starts`, computing only the steps they use.
+
+    `stack_flow(clip_flow(frames), flow_stack_indices(T, starts, length))` without the flow of the
+    other steps: what `training/predict.py` and the serving client need for `K` sampled frames of a
+    long video.
+
+    Args:
+        frames: uint8 `(T, H, W, 3)` RGB frames (or any sequence indexable by frame number).
+        starts: the sampled frame indices `(...)`, any shape.
+        length: `L`, flow steps per stack.
+
+    Returns:
+        uint8 `(..., H, W, 2L)`, channels `[x_1, y_1, ..., x_L, y_L]`.
+    """
+    check_method(method)
+    num_frames = len(frames)
+    indices = flow_stack_indices(num_frames, starts, length)
+    steps = {}
+    for s in np.unique(indices).tolist():
+        if num_frames == 1:
+            steps[s] = quantize_flow(np.zeros((*np.shape(frames[0])[:2], 2), np.float32), bound)
+        else:
+            steps[s] = quantize_flow(compute_flow(frames[s], frames[s + 1], method), bound)
+    order = sorted(steps)
+    lookup = np.searchsorted(order, indices)
+    return stack_flow(np.stack([steps[s] for s in order]), lookup)

@@ -2,6 +2,7 @@
 
 All functions take uint8 frames `(..., height, width, 3)` with any number of leading axes (for example
 `(frames, H, W, 3)` or `(batch, frames, H, W, 3)`) and return uint8; normalisation lives in the model.
+`eval_crops` also takes other channel counts (flow stacks `(..., H, W, 2L)`, see `data/augment.py`).
 They are graph-safe with dynamic sizes (usable in `tf.data` maps and `tf.function` signatures).
 """
 
@@ -49,8 +50,8 @@ def _flatten(frames):
 
 
 def _unflatten(images, lead, size):
-    images = tf.reshape(images, tf.concat([lead, [size, size, 3]], axis=0))
-    return images
+    channels = images.shape[-1] if images.shape[-1] is not None else tf.shape(images)[-1]
+    return tf.reshape(images, tf.concat([lead, [size, size, channels]], axis=0))
 
 
 def resize_short_side(frames, short_side):

@@ -34,6 +34,14 @@ def test_help_shows_defaults_without_tensorflow(script):
         ("training/prepare.py", ["--videos", "v", "--output", "o", "--jpeg-quality", "0"],
          ["jpeg_quality", "Received: 0"]),
         ("training/reindex.py", ["no/such/folder"], ["no/such/folder"]),
+        # issue 16: optical flow (the contrib wheel is not installed: TV-L1 is refused, naming the flag)
+        ("training/prepare.py", ["--videos", "v", "--output", "o", "--flow", "--flow-method", "tvl1"],
+         ["--flow-method tvl1", "opencv-contrib-python-headless"]),
+        ("training/prepare.py", ["--add-flow", "d", "--output", "o"], ["--add-flow DIR takes no"]),
+        ("training/prepare.py", ["--videos", "v", "--output", "o", "--flow-method", "tvl1"],
+         ["--flow-method is for --flow"]),
+        ("training/synthetic.py", ["--variant", "motion", "--num_classes", "3"],
+         ["Received: num_classes=3"]),
     ],
 )  # fmt: skip
 def test_argument_and_config_errors_are_one_line_before_tensorflow(script, args, fragments):

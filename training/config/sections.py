@@ -29,6 +29,9 @@ def _choice(name: str, value, choices) -> None:
         raise ValueError(f"{name} must be one of {list(choices)}. Received: {name}={value!r}")
 
 
+SYNTHETIC_VARIANTS = ("appearance", "motion")  # `data.synthetic_variant`
+
+
 def _positive(name: str, value, allow_zero: bool = False) -> None:
     if value is None:
         return
@@ -62,6 +65,11 @@ class DataConfig:
         train_split, val_split, test_split: split names; a missing `val` split falls back to `test`.
         synthetic_*: the embedded dataset (`keras_ispan.data.synthetic.SyntheticConfig`): classes, clips in the
             train/val/test splits, frames per clip, frame side (object sizes scale with it), seed.
+        synthetic_variant: `appearance` (classes differ in the actor's shape) or `motion` (classes
+            differ only in the direction of motion, `keras_ispan.data.synthetic_motion`: an RGB
+            ISPAN is at chance, the flow stream is not).
+        synthetic_classes: None takes the variant's default (6 appearance classes, 2 motion
+            classes); the motion variant has 2 or 4.
     """
 
     data_dir: str | None = None
@@ -79,13 +87,14 @@ class DataConfig:
     train_split: str = "train"
     val_split: str = "val"
     test_split: str = "test"
-    synthetic_classes: int = 6
+    synthetic_classes: int | None = None
     synthetic_train: int = 240
     synthetic_val: int = 60
     synthetic_test: int = 60
     synthetic_frames: int = 16
     synthetic_size: int = 64
     synthetic_seed: int = 0
+    synthetic_variant: str = "appearance"
 
     def __post_init__(self):
         for name in (
@@ -114,10 +123,20 @@ class DataConfig:
                     f"data.{name} must be one of {allowed}. "
                     f"Received: data.{name}={getattr(self, name)!r}"
                 )
-        if self.synthetic_classes < 2:
+        if self.synthetic_classes is not None and self.synthetic_classes < 2:
             raise ValueError(
                 f"data.synthetic_classes must be >= 2. Received: "
                 f"data.synthetic_classes={self.synthetic_classes}"
+            )
+        if self.synthetic_variant not in SYNTHETIC_VARIANTS:
+            raise ValueError(
+                f"data.synthetic_variant must be one of {SYNTHETIC_VARIANTS}. "
+                f"Received: data.synthetic_variant={self.synthetic_variant!r}"
+            )
+        if self.synthetic_variant == "motion" and self.synthetic_classes not in (None, 2, 4):
+            raise ValueError(
+                "The motion variant has 2 or 4 classes. "
+                f"Received: data.synthetic_classes={self.synthetic_classes}"
             )
 
 

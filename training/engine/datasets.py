@@ -18,6 +18,7 @@ __all__ = [
     "make_datasets",
     "pipeline_config",
     "resolve_data_dir",
+    "needs_flow",
     "steps_per_epoch",
     "synthetic_config",
     "training_resize",
@@ -33,23 +34,45 @@ _SYNTHETIC_FIELDS = {
 
 
 def synthetic_config(config: TrainConfig):
-    """The `keras_ispan.data.synthetic.SyntheticConfig` described by the `data.synthetic_*` keys (object sizes are
-    scaled from the generator's 112-pixel defaults to `synthetic_size`)."""
+    """The embedded dataset's config described by the `data.synthetic_*` keys: a
+    `keras_ispan.data.synthetic.SyntheticConfig` (object sizes scaled from the generator's 112-pixel
+    defaults to `synthetic_size`), or a `keras_ispan.data.synthetic_motion.MotionConfig` for
+    `data.synthetic_variant=motion`."""
     from keras_ispan.data.synthetic import SyntheticConfig
+    from keras_ispan.data.synthetic_motion import MotionConfig
 
     data = config.data
+    fields = {field: getattr(data, f"synthetic_{key}") for key, field in _SYNTHETIC_FIELDS.items()}
+    if data.synthetic_variant == "motion":
+        fields["num_classes"] = fields["num_classes"] or MotionConfig.num_classes
+        scale = data.synthetic_size / MotionConfig.image_size
+        return MotionConfig(
+            **fields,
+            target_size=max(4, round(MotionConfig.target_size * scale)),
+            distractor_size=max(3, round(MotionConfig.distractor_size * scale)),
+        )
+    fields["num_classes"] = fields["num_classes"] or SyntheticConfig.num_classes
     scale = data.synthetic_size / SyntheticConfig.image_size
     return SyntheticConfig(
-        **{field: getattr(data, f"synthetic_{key}") for key, field in _SYNTHETIC_FIELDS.items()},
+        **fields,
         target_size=max(4, round(SyntheticConfig.target_size * scale)),
         distractor_size=max(3, round(SyntheticConfig.distractor_size * scale)),
     )
 
 
-def resolve_data_dir(config: TrainConfig, log=print) -> pathlib.Path:
+def needs_flow(config: TrainConfig) -> bool:
+    """Whether the model of `config` reads optical flow (`model.modality` `flow` or `two_stream`)."""
+    return getattr(config.model, "modality", "rgb") != "rgb"
+
+
+def resolve_data_dir(config: TrainConfig, log=print, flow: bool | None = None) -> pathlib.Path:
     """The dataset folder of `config`: `data.data_dir` (must exist), or the synthetic dataset, generated once
-    by `keras_ispan.data.synthetic.generate_synthetic_dataset` into its cache folder (`$KERAS_ISPAN_HOME/datasets`)
-    and reused while its settings are unchanged."""
+    by `keras_ispan.data.synthetic.generate_synthetic_dataset` (or `synthetic_motion.generate_motion_dataset`)
+    into its cache folder (`$KERAS_ISPAN_HOME/datasets`) and reused while its settings are unchanged.
+
+    With `flow` (None: `needs_flow(config)`) the synthetic dataset gets optical flow, added once
+    (`keras_ispan.data.add_flow`, Farneback); a given `data.data_dir` is left as it is (the pipeline
+    names the command that adds flow to it)."""
     if config.data.data_dir is not None:
         path = pathlib.Path(config.data.data_dir).expanduser()
         if not path.is_dir():
@@ -58,11 +81,18 @@ def resolve_data_dir(config: TrainConfig, log=print) -> pathlib.Path:
                 "`python training/prepare.py`, or leave data.data_dir unset for the synthetic dataset."
             )
         return path.resolve()
+    from keras_ispan.data.add_flow import add_flow_to_dataset
+    from keras_ispan.data.pipeline import read_dataset_info
     from keras_ispan.data.synthetic import generate_synthetic_dataset
+    from keras_ispan.data.synthetic_motion import MotionConfig, generate_motion_dataset
 
-    return pathlib.Path(
-        generate_synthetic_dataset(None, synthetic_config(config), log=log)
-    ).resolve()
+    synthetic = synthetic_config(config)
+    generate = generate_motion_dataset if isinstance(synthetic, MotionConfig) else None
+    generate = generate or generate_synthetic_dataset
+    path = pathlib.Path(generate(None, synthetic, log=log)).resolve()
+    if (needs_flow(config) if flow is None else flow) and not read_dataset_info(path).flow:
+        add_flow_to_dataset(path, log=log)
+    return path
 
 
 def dataset_info(data_dir):

@@ -13,23 +13,33 @@ def solid_frames(num_frames, height=32, width=40, step=10):
     )
 
 
-def write_dataset(folder, clips, classes, *, multi_label=False, split="test", num_shards=1):
-    """Writes `clips` (list of `(frames uint8 (T, H, W, 3), labels)`) as a dataset in `folder`."""
+def write_dataset(
+    folder, clips, classes, *, multi_label=False, split="test", num_shards=1, flows=None
+):  # fmt: skip
+    """Writes `clips` (list of `(frames uint8 (T, H, W, 3), labels)`) as a dataset in `folder`;
+    with `flows` (one quantised flow uint8 `(T - 1, H, W, 2)` per clip), format version 4 flow."""
     folder.mkdir(parents=True, exist_ok=True)
     serialized = []
     for i, (frames, labels) in enumerate(clips):
         jpegs = [records.encode_jpeg(f, quality=95) for f in frames]
+        flow = None
+        if flows is not None:
+            flow = (records.encode_flow_jpegs(flows[i], quality=95), "farneback", 20.0)
         serialized.append(
             records.serialize_clip(
-                f"clip{i}", labels, jpegs, fps=25.0, height=frames.shape[1], width=frames.shape[2]
+                f"clip{i}", labels, jpegs, fps=25.0, height=frames.shape[1],
+                width=frames.shape[2], flow=flow,
             )
-        )
+        )  # fmt: skip
     for k in range(num_shards):
         records.write_tfrecord_atomic(
             folder / records.shard_name(split, k, num_shards), serialized[k::num_shards]
         )
     split_info = {split: {"count": len(clips), "num_shards": num_shards}}
-    records.write_dataset_metadata(folder, classes, multi_label, split_info, created_by="test")
+    extra = {"flow": {"method": "farneback", "bound": 20.0, "jpeg_quality": 95}} if flows else {}
+    records.write_dataset_metadata(
+        folder, classes, multi_label, split_info, created_by="test", **extra
+    )
     return folder
 
 

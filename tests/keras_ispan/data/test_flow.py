@@ -141,3 +141,13 @@ def test_tvl1_without_contrib_is_a_clear_error(monkeypatch):
         compute_flow(texture(32), texture(32), method="tvl1")
     with pytest.raises(ValueError, match="Received: method='tvl1'"):
         flow_io.check_method("tvl1")
+
+
+def test_flow_stacks_compute_only_what_they_use_and_equal_the_whole_clip():
+    base = texture(40)
+    frames = np.stack([np.roll(base, (t % 3, 2 * t), axis=(0, 1)) for t in range(7)])
+    starts = np.array([0, 3, 5])
+    expected = stack_flow(clip_flow(frames), flow_stack_indices(7, starts, 3))
+    got = flow_io.flow_stacks(frames, starts, 3)
+    assert got.shape == (3, 40, 40, 6) and np.array_equal(got, expected)
+    assert flow_io.flow_stacks(frames[:1], np.array([0]), 2).shape == (1, 40, 40, 4)
