@@ -1,12 +1,13 @@
 """A video's two-stream inputs for inference: RGB frames at the TSN segment centres and the flow
-stacks starting there, computed with the conversion's code (`keras_ispan.io.flow.clip_flow`).
+stacks starting there, computed with the conversion's code (`keras_ispan.io.flow.flow_stacks`: the
+steps of `clip_flow` that the stacks use).
 
 Used by `training/predict.py` and `serving/client.py` (one implementation). No TensorFlow.
 
 Sampling is the pipeline's in evaluation: segment `k` takes frame `t_k` (the segment centre,
 `keras_ispan.io.video.sample_segment_indices`) and the flow stack of steps
 `flow_stack_indices(num_frames, t_k, L)` (`t_k, ..., t_k + L - 1`, clamped at the last step), each
-step `s` the flow from frame `s` to frame `s + 1`. Only the steps used are computed. Flow is computed
+step `s` the flow from frame `s` to frame `s + 1`. Flow is computed
 on the frames as given: pass frames at the resolution the model's flow was stored at in conversion
 (the model's `short_side`, as the client's transport does), since the quantisation bound is in
 pixels at that resolution.
@@ -14,7 +15,7 @@ pixels at that resolution.
 
 import numpy as np
 
-from keras_ispan.io.flow import FLOW_BOUND, clip_flow, flow_stack_indices, stack_flow
+from keras_ispan.io.flow import FLOW_BOUND, flow_stacks
 from keras_ispan.io.video import sample_segment_indices
 
 __all__ = ["read_two_stream_clip", "two_stream_inputs"]
@@ -43,14 +44,8 @@ def two_stream_inputs(frames, num_segments, flow_length, method="farneback", bou
         raise ValueError(
             f"`frames` must be uint8 (N, H, W, 3) with N >= 1. Received: shape={frames.shape}"
         )
-    count = frames.shape[0]
-    indices = sample_segment_indices(count, num_segments, mode="center")
-    steps = flow_stack_indices(count, indices, flow_length)  # (K, L)
-    needed = np.unique(steps)
-    computed = {int(s): clip_flow(frames[s : s + 2], method, bound)[0] for s in needed}
-    table = np.stack([computed[int(s)] for s in needed])  # (U, H, W, 2)
-    position = np.searchsorted(needed, steps)
-    return frames[indices], stack_flow(table, position), indices
+    indices = sample_segment_indices(frames.shape[0], num_segments, mode="center")
+    return frames[indices], flow_stacks(frames, indices, flow_length, method, bound), indices
 
 
 def read_two_stream_clip(path, num_segments, flow_length, *, resize=None, method="farneback"):

@@ -261,7 +261,8 @@ def _view_datasets(model, data_dir, split, batch_size):
     from training.config.core import TrainConfig
     from training.engine import datasets
 
-    transform = classifier_info(model).transform
+    info = classifier_info(model)
+    transform = info.transform
     config = TrainConfig.from_dict(
         {
             "data": {
@@ -270,6 +271,8 @@ def _view_datasets(model, data_dir, split, batch_size):
                 "batch_size": batch_size,
                 "cache": False,
             },
+            # what the model reads: frames, flow stacks of its length, or both
+            "model": {"modality": info.modality, "flow_length": info.flow_length or 5},
         }
     )
 
