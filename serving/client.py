@@ -131,6 +131,19 @@ def flow_inputs(path, num_frames, flow_length, short_side, fmt="jpeg", quality=9
     return inputs, indices, info
 
 
+def _video_inputs(client, path, fmt, num_frames, short, quality):
+    """`(inputs, frame indices, decode info)`: the sampled frames, and the flow stacks too when the
+    model reads flow (computed here, as in conversion)."""
+    flow_channels = client.flow_channels()
+    if not flow_channels:
+        frames, indices, info = _sample(path, num_frames)
+        return {"frames": clip_input(transport(frames, short), fmt, quality)}, indices, info
+    inputs, indices, info = flow_inputs(path, num_frames, flow_channels // 2, short, fmt, quality)
+    if "frames" not in client.signatures().get(SIGNATURES["uint8"], {}):
+        inputs.pop("frames")  # a flow model
+    return inputs, indices, info
+
+
 def _grey_jpeg(image, quality=90):
     import tensorflow as tf
 
@@ -460,16 +473,7 @@ def classify_video(client, path, fmt="jpeg", num_frames=8, top_k=5, short_side=N
     """
     _check_format(fmt)
     short = client.transport(short_side).short_side
-    flow_channels = client.flow_channels()
-    if flow_channels:  # a flow or two-stream model: flow computed here, as in conversion
-        inputs, indices, info = flow_inputs(
-            path, num_frames, flow_channels // 2, short, fmt, quality
-        )
-        if "frames" not in client.signatures().get(SIGNATURES["uint8"], {}):
-            inputs.pop("frames")  # a flow model
-    else:
-        frames, indices, info = _sample(path, num_frames)
-        inputs = {"frames": clip_input(transport(frames, short), fmt, quality)}
+    inputs, indices, info = _video_inputs(client, path, fmt, num_frames, short, quality)
     start = time.perf_counter()
     outputs, version = client.predict_signature(SIGNATURES[fmt], inputs)
     latency_ms = (time.perf_counter() - start) * 1000.0

@@ -55,12 +55,8 @@ def _decode_flow_clip(encoded):
     return tf.transpose(tf.reshape(images, shape), [0, 2, 3, 1])
 
 
-def signature_fns(export, rgb_export, table, transform, k, info):
-    """`{signature name: (fn, input specs)}` of a flow (`rgb_export` None) or two-stream export."""
-    size, ratio = transform.image_size, transform.resize_ratio
-    channels = 2 * info.flow_length
-    two = info.modality == "two_stream"
-    spec = tf.TensorSpec
+def _outputs_fn(table, k):
+    """`outputs(model, inputs)`: an RGB export's outputs plus the streams' (two-stream models)."""
 
     def outputs(model, inputs):
         out = model(inputs, training=False)
@@ -79,65 +75,83 @@ def signature_fns(export, rgb_export, table, transform, k, info):
         )
         return result
 
-    def rgb_input(frames):
+    return outputs
+
+
+def _specs(size, channels):
+    spec = tf.TensorSpec
+    return {
+        "uint8_frames": spec([None, None, None, None, 3], tf.uint8, FRAMES_KEY),
+        "uint8_flow": spec([None, None, None, None, channels], tf.uint8, FLOW_KEY),
+        "jpeg_frames": spec([None, None], tf.string, FRAMES_KEY),
+        "jpeg_flow": spec([None, None, channels], tf.string, FLOW_KEY),
+        "float_frames": spec([None, None, size, size, 3], tf.float32, FRAMES_KEY),
+        "float_flow": spec([None, None, size, size, channels], tf.float32, FLOW_KEY),
+    }
+
+
+def signature_fns(export, rgb_export, table, transform, k, info):
+    """`{signature name: (fn, input specs)}` of a flow (`rgb_export` None) or two-stream export."""
+    size, ratio = transform.image_size, transform.resize_ratio
+    channels = 2 * info.flow_length
+    outputs, specs = _outputs_fn(table, k), _specs(size, channels)
+
+    def rgb_input(frames):  # uint8 (B, K, H, W, 3) -> uint8 (B, K, S, S, 3)
         return frames_tf.eval_resize_and_crop(frames, size, resize_ratio=ratio)
 
-    def fused(frames, flow):  # uint8 model inputs, one clip or a batch
-        pixels = tf.cast(flow, tf.float32)
-        if not two:
-            return outputs(export, pixels)
-        return outputs(export, {"rgb": tf.cast(frames, tf.float32), "flow": pixels})
+    def flow_input(flow):
+        return flow_model_input(flow, size, ratio)
 
-    def from_jpeg(frames, flow):
-        decoded = tf.map_fn(
-            lambda clip: flow_model_input(_decode_flow_clip(clip)[None], size, ratio)[0],
+    def flow_from_jpeg(flow):
+        return tf.map_fn(
+            lambda clip: flow_input(_decode_flow_clip(clip)[None])[0],
             flow,
-            fn_output_signature=spec([None, size, size, channels], tf.uint8),
+            fn_output_signature=tf.TensorSpec([None, size, size, channels], tf.uint8),
         )
-        if not two:
-            return decoded, None
-        rgb = tf.map_fn(
-            lambda clip: rgb_input(frames_tf.decode_jpeg_frames(clip)[None])[0],
-            frames,
-            fn_output_signature=spec([None, size, size, 3], tf.uint8),
-        )
-        return decoded, rgb
 
-    uint8_flow = spec([None, None, None, None, channels], tf.uint8, FLOW_KEY)
-    uint8_frames = spec([None, None, None, None, 3], tf.uint8, FRAMES_KEY)
-    jpeg_flow = spec([None, None, channels], tf.string, FLOW_KEY)
-    jpeg_frames = spec([None, None], tf.string, FRAMES_KEY)
-    float_flow = spec([None, None, size, size, channels], tf.float32, FLOW_KEY)
-    float_frames = spec([None, None, size, size, 3], tf.float32, FRAMES_KEY)
-    if not two:
+    preprocess = (_preprocess_fn(rgb_input, transform), [specs["uint8_frames"]])
+    if info.modality != "two_stream":
         return {
             "serving_default": (
-                lambda flow: fused(None, flow_model_input(flow, size, ratio)),
-                [uint8_flow],
+                lambda flow: outputs(export, tf.cast(flow_input(flow), tf.float32)),
+                [specs["uint8_flow"]],
             ),
-            "serve_jpeg": (lambda flow: fused(None, from_jpeg(None, flow)[0]), [jpeg_flow]),
-            "serve_preprocessed": (lambda flow: outputs(export, flow), [float_flow]),
-            "preprocess": (_preprocess_fn(rgb_input, transform), [uint8_frames]),
+            "serve_jpeg": (
+                lambda flow: outputs(export, tf.cast(flow_from_jpeg(flow), tf.float32)),
+                [specs["jpeg_flow"]],
+            ),
+            "serve_preprocessed": (lambda flow: outputs(export, flow), [specs["float_flow"]]),
+            "preprocess": preprocess,
         }
 
-    def serve_jpeg(frames, flow):
-        decoded, rgb = from_jpeg(frames, flow)
-        return fused(rgb, decoded)
+    def fused(frames, flow):  # uint8 model inputs
+        pixels = {"rgb": tf.cast(frames, tf.float32), "flow": tf.cast(flow, tf.float32)}
+        return outputs(export, pixels)
+
+    def rgb_from_jpeg(frames):
+        return tf.map_fn(
+            lambda clip: rgb_input(frames_tf.decode_jpeg_frames(clip)[None])[0],
+            frames,
+            fn_output_signature=tf.TensorSpec([None, size, size, 3], tf.uint8),
+        )
 
     return {
         "serving_default": (
-            lambda frames, flow: fused(rgb_input(frames), flow_model_input(flow, size, ratio)),
-            [uint8_frames, uint8_flow],
+            lambda frames, flow: fused(rgb_input(frames), flow_input(flow)),
+            [specs["uint8_frames"], specs["uint8_flow"]],
         ),
-        "serve_jpeg": (serve_jpeg, [jpeg_frames, jpeg_flow]),
+        "serve_jpeg": (
+            lambda frames, flow: fused(rgb_from_jpeg(frames), flow_from_jpeg(flow)),
+            [specs["jpeg_frames"], specs["jpeg_flow"]],
+        ),
         "serve_preprocessed": (
             lambda frames, flow: outputs(export, {"rgb": frames, "flow": flow}),
-            [float_frames, float_flow],
+            [specs["float_frames"], specs["float_flow"]],
         ),
-        "preprocess": (_preprocess_fn(rgb_input, transform), [uint8_frames]),
+        "preprocess": preprocess,
         SIGNATURE_RGB: (
             lambda frames: outputs(rgb_export, tf.cast(rgb_input(frames), tf.float32)),
-            [uint8_frames],
+            [specs["uint8_frames"]],
         ),
     }
 
