@@ -8,7 +8,9 @@ same appearance) RGB ISPAN, being blind to frame order, should sit at chance whi
 and the two-stream model (late fusion, TSN's RGB:flow = 1:1.5) rise far above it; on the appearance
 dataset the two-stream model should not be worse than RGB alone. Same backbone (`small_cnn`), data and
 budget for every variant; the best-on-validation checkpoint is evaluated on the test split (the
-two-stream runs also report each stream alone). Writes `OUT/runs.json` (resumable: finished runs are
+two-stream runs also report each stream alone). `<data>-fused_streams` is TSN's protocol without
+training: the seed's trained RGB and flow models fused late (`two_stream_from_streams`, RGB:flow =
+1:1.5) and evaluated on the same test split. Writes `OUT/runs.json` (resumable: finished runs are
 read back), `OUT/study.json` and `OUT/study.md` (mean and standard deviation over seeds) and prints
 the table.
 """
@@ -58,6 +60,41 @@ def run_one(variant, seed, args, out):
         **{f"{s}_top1": streams[s]["top1"] for s in streams},
         "fit_seconds": result.metrics.get("fit_seconds"),
         "model": str(result.model_path),
+    }
+
+
+FUSED = {"motion-fused_streams": ("motion-rgb", "motion-flow")}
+
+
+def fuse_trained(variant, seed, args, out):
+    """The seed's trained RGB and flow streams fused late, evaluated on the test split (no training)."""
+    from keras_ispan.models import load_classifier, two_stream_from_streams
+    from training.config.core import load_config, parse_override
+    from training.engine import datasets
+    from training.evaluation import multiview
+
+    rgb_name, flow_name = FUSED[variant]
+    streams = [
+        load_classifier(out / "runs" / f"{name}-s{seed}" / "best.keras")
+        for name in (rgb_name, flow_name)
+    ]
+    model = two_stream_from_streams(*streams, fusion="late")
+    overrides = {
+        "data.synthetic_variant": VARIANTS[rgb_name][0],
+        "model.modality": "two_stream",
+        "train.seed": seed,
+        **dict(parse_override(o) for o in args.set),
+    }
+    config = load_config(preset="synthetic", overrides=overrides)
+    data_dir = datasets.resolve_data_dir(config)
+    dataset = datasets.eval_dataset(config, data_dir, config.eval.split)
+    test = multiview.evaluate(model, dataset, multi_label=False)
+    alone = multiview.evaluate_streams(model, dataset, multi_label=False)
+    return {
+        "variant": variant,
+        "seed": seed,
+        "top1": test["top1"],
+        **{f"{s}_top1": alone[s]["top1"] for s in alone},
     }
 
 
@@ -126,7 +163,15 @@ def main(argv=None):
             f"ETA {rate * (len(todo) - i) / 60:.1f} min",
             flush=True,
         )
-    rows = summarize(runs, args.variants)
+    for variant, needed in FUSED.items():
+        for seed in range(args.seeds):
+            have = {r["variant"] for r in runs if r["seed"] == seed}
+            done = any(r["variant"] == variant and r["seed"] == seed for r in runs)
+            if set(needed) <= have and not done:
+                runs.append(fuse_trained(variant, seed, args, out))
+                write_json_atomic(ledger, runs, indent=2)
+                print(f"[study] {variant} seed {seed}: top-1 {runs[-1]['top1']:.3f}", flush=True)
+    rows = summarize(runs, [*args.variants, *FUSED])
     write_json_atomic(out / "study.json", {"args": vars(args), "rows": rows}, indent=2)
     table = markdown(rows)
     write_text_atomic(out / "study.md", table)
