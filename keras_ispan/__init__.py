@@ -13,8 +13,10 @@ _SUBPACKAGES = ("layers", "models", "regularizers")
 _NAMES = {
     "AttentionDiversityRegularizer": "keras_ispan.regularizers",
     "ClassLogits": "keras_ispan.layers.outputs",
+    "FlowPreprocessing": "keras_ispan.layers",
     "FrameResize": "keras_ispan.layers",
     "FrameWise": "keras_ispan.layers",
+    "LateFusion": "keras_ispan.layers",
     "PCARegularizer": "keras_ispan.regularizers",
     "PixelPreprocessing": "keras_ispan.layers.preprocessing",
     "PyramidAttention": "keras_ispan.layers",

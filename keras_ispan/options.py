@@ -10,6 +10,9 @@ registry's keys equal `BACKBONE_NAMES`.
 - `DOWNSAMPLE_MODES`, `FUSION_MODES`, `BIAS_MODES`, `POOLING_MODES`: `PyramidAttention`'s
   `downsample`, `fusion`, `bias` and `pooling` (the config's `model.attention_pooling`).
 - `PREPROCESSING_MODES`: `PixelPreprocessing`'s `mode` (a backbone's pixel scaling).
+- `MODALITIES`: what a classifier sees: RGB frames, stacked optical flow, or both
+  (`build_classifier(modality=...)`, `build_two_stream`; the config's `model.modality`).
+- `STREAM_FUSIONS`: `two_stream_from_streams(fusion=...)` (the config's `model.stream_fusion`).
 """
 
 BACKBONE_NAMES = (
@@ -27,3 +30,5 @@ FUSION_MODES = ("sum", "mean", "max", "weighted")
 BIAS_MODES = ("position", "row", "none")
 POOLING_MODES = ("l2", "softmax")
 PREPROCESSING_MODES = ("caffe", "tf", "torch", "unit", "none")
+MODALITIES = ("rgb", "flow", "two_stream")
+STREAM_FUSIONS = ("late", "learned", "concat")

@@ -110,6 +110,49 @@ def clip_input(frames, fmt="jpeg", quality=90):
     return frames[None]
 
 
+def flow_inputs(path, num_frames, flow_length, short_side, fmt="jpeg", quality=90):
+    """`({"frames", "flow"}, frame indices, decode info)` of a video for a two-stream export.
+
+    The whole video is decoded, resized to `short_side` (`transport`) and sampled as `training/predict.py`
+    does (`keras_ispan.io.flow_clip.read_two_stream_clip`: RGB frames at the segment centres, flow stacks
+    from `keras_ispan.io.flow.clip_flow`, the conversion's code). `fmt="uint8"`: frames `(1, K, H, W, 3)`
+    and flow `(1, K, H, W, 2L)` uint8; `"jpeg"`: frames `(1, K)` JPEG and flow `(1, K, 2L)` grey JPEGs.
+    """
+    from keras_ispan.io.flow_clip import read_two_stream_clip
+
+    rgb, flow, indices, info = read_two_stream_clip(
+        path, num_frames, flow_length, resize=lambda f: transport(f, short_side)
+    )
+    if fmt == "uint8":
+        return {"frames": rgb[None], "flow": flow[None]}, indices, info
+    channels = np.moveaxis(flow, -1, 1)[..., None]  # (K, 2L, H, W, 1)
+    grey = [[_grey_jpeg(image, quality) for image in clip] for clip in channels]
+    inputs = {
+        "frames": clip_input(rgb, "jpeg", quality),
+        "flow": np.array([grey], dtype=object),
+    }
+    return inputs, indices, info
+
+
+def _video_inputs(client, path, fmt, num_frames, short, quality):
+    """`(inputs, frame indices, decode info)`: the sampled frames, and the flow stacks too when the
+    model reads flow (computed here, as in conversion)."""
+    flow_channels = client.flow_channels()
+    if not flow_channels:
+        frames, indices, info = _sample(path, num_frames)
+        return {"frames": clip_input(transport(frames, short), fmt, quality)}, indices, info
+    inputs, indices, info = flow_inputs(path, num_frames, flow_channels // 2, short, fmt, quality)
+    if "frames" not in client.signatures().get(SIGNATURES["uint8"], {}):
+        inputs.pop("frames")  # a flow model
+    return inputs, indices, info
+
+
+def _grey_jpeg(image, quality=90):
+    import tensorflow as tf
+
+    return tf.io.encode_jpeg(np.asarray(image, np.uint8), quality=quality).numpy()
+
+
 def _json_tensor(value):
     value = np.asarray(value)
     if value.dtype.kind in "OS":
@@ -204,6 +247,15 @@ class _ClientBase:
             return int(self.version)
         available = [v for v, state in self._version_states() if state == "AVAILABLE"]
         return max(available) if available else None
+
+    def flow_channels(self):
+        """`2L` when the model's `serving_default` takes `flow` (a flow or two-stream model), else 0."""
+        cached = getattr(self, "_flow_channels", None)
+        if cached is None:
+            shape = self.signatures().get(SIGNATURES["uint8"], {}).get("flow")
+            cached = int(shape[-1]) if shape and shape[-1] else 0
+            self._flow_channels = cached
+        return cached
 
     def predict(self, frames_input, fmt="jpeg"):
         """Outputs `{name: np.ndarray}` for a `clip_input(...)` batch."""
@@ -447,10 +499,9 @@ def classify_video(client, path, fmt="jpeg", num_frames=8, top_k=5, short_side=N
     """
     _check_format(fmt)
     short = client.transport(short_side).short_side
-    frames, indices, info = _sample(path, num_frames)
-    frames_input = clip_input(transport(frames, short), fmt, quality)
+    inputs, indices, info = _video_inputs(client, path, fmt, num_frames, short, quality)
     start = time.perf_counter()
-    outputs, version = client.predict_signature(SIGNATURES[fmt], {"frames": frames_input})
+    outputs, version = client.predict_signature(SIGNATURES[fmt], inputs)
     latency_ms = (time.perf_counter() - start) * 1000.0
     returned = len(outputs["top_k_classes"][0])
     num_classes = np.asarray(outputs["probabilities"]).shape[-1]

@@ -6,6 +6,7 @@ Examples:
     python training/fit.py --config my.json --set optim.learning_rate=0.01 --set train.epochs=30
     python training/fit.py --name synthetic-a                 # run again after a kill: resumes
     python training/fit.py --export                           # also write a servable SavedModel
+    python training/fit.py --data DIR --modality two_stream   # RGB + flow (a dataset with --flow)
 """
 
 import pathlib
@@ -35,6 +36,9 @@ def parse_args(argv=None):
     parser.add_argument("--backbone", help="model.backbone")
     parser.add_argument("--head", help="model.head: ispan, single, tsn or gap")
     parser.add_argument("--weights", help="model.weights: none, imagenet or a file")
+    parser.add_argument(
+        "--modality", choices=("rgb", "flow", "two_stream"), help="model.modality (default rgb)"
+    )
     parser.add_argument("--strategy", help="train.strategy: default, mirrored or multi_worker")
     parser.add_argument("--export", action="store_true", help="also export a servable SavedModel")
     parser.add_argument(
@@ -59,6 +63,7 @@ def config_from_args(args):
         "model.backbone": args.backbone,
         "model.head": args.head,
         "model.weights": args.weights,
+        "model.modality": args.modality,
         "train.strategy": args.strategy,
     }
     # (key, value) pairs, not "key=value" text: a flag's value already has its type (`--name 2024` is

@@ -151,6 +151,12 @@ def main(argv=None) -> int:
         from training.evaluation.prediction import load_predictor
 
         predictor = load_predictor(args.model)
+        modality = predictor.info.modality
+        if modality != "rgb" and (args.anytime or args.window is not None):
+            raise ValueError(
+                f"--anytime and --window take an RGB model; {args.model} is a {modality} model. "
+                f"Received: anytime={args.anytime}, window={args.window}"
+            )
     if errors.status:
         return errors.status
     return _predict_all(args, predictor, visualize_to)
@@ -204,6 +210,8 @@ def _predict_one(args, predictor, video, picture) -> int:
         print(f"{video}:")
         for name, score in result.top_k:
             print(f"  {score:7.4f}  {name}")
+        for stream, pairs in (result.streams or {}).items():  # a two-stream model's streams alone
+            print(f"  {stream} stream alone: {pairs[0][1]:.4f}  {pairs[0][0]}")
         if result.anytime is not None:
             print(f"  anytime: {result.frames.shape[0]} of {result.anytime['max_frames']} frames "
                   f"({result.anytime['stopped']}), {result.latency_ms:.1f} ms")  # fmt: skip

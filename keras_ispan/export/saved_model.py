@@ -43,7 +43,11 @@ Outputs of the other classifying signatures: `logits` and `probabilities` float3
 Class names come from the labels asset file through a lookup table.
 
 `assets.extra/keras_ispan.json` records the class names, `multi_label`, the transform
-(`ClipTransform.to_dict()`), `top_k`, the keras-ispan version and every signature's inputs and outputs.
+(`ClipTransform.to_dict()`), `top_k`, the keras-ispan version, the `modality` (`rgb`, `flow`,
+`two_stream`) and `flow_length`, and every signature's inputs and outputs.
+
+Flow and two-stream models get the signatures of `keras_ispan.export.streams` instead (inputs `frames`
+and `flow`, uint8 and JPEG, and `serve_rgb`, the RGB stream alone).
 """
 
 import dataclasses
@@ -385,6 +389,14 @@ def warmup_inputs(transform, options):
     return out
 
 
+def _warmup_inputs(transform, options, info):
+    if info.modality == "rgb":
+        return warmup_inputs(transform, options)
+    from keras_ispan.export import streams
+
+    return streams.warmup_inputs(transform, options, info)
+
+
 def next_version(model_dir):
     """One more than the largest integer folder in `model_dir` (1 when there is none)."""
     model_dir = pathlib.Path(model_dir)
@@ -394,7 +406,19 @@ def next_version(model_dir):
     return max(versions, default=0) + 1
 
 
-def _write_saved_model(export, class_names, transform, options, tmp_dir):
+def _signatures(export, table, transform, k, info, options):
+    """`{name: (fn, spec)}`: an RGB model's signatures, or `keras_ispan.export.streams`'."""
+    if info.modality == "rgb":
+        return _signature_fns(export, table, transform, k, options)
+    from keras_ispan.export import streams
+    from keras_ispan.models import is_two_stream, stream_classifier
+
+    rgb = export_outputs_model(stream_classifier(export, "rgb")) if is_two_stream(export) else None
+    return streams.signature_fns(export, rgb, table, transform, k, info)
+
+
+def _write_saved_model(export, info, transform, options, tmp_dir):
+    class_names = info.class_names
     labels_src = pathlib.Path(tempfile.mkdtemp(prefix="labels-")) / LABELS_FILE
     try:
         labels_src.write_text("".join(f"{c}\n" for c in class_names))
@@ -409,7 +433,7 @@ def _write_saved_model(export, class_names, transform, options, tmp_dir):
         archive = keras.export.ExportArchive()
         archive.track(export)
         archive.track(table)
-        for name, (fn, spec) in _signature_fns(export, table, transform, k, options).items():
+        for name, (fn, spec) in _signatures(export, table, transform, k, info, options).items():
             specs = spec if isinstance(spec, list) else [spec]
             archive.add_endpoint(name, fn, input_signature=specs)
         archive.write_out(str(tmp_dir), verbose=False)
@@ -452,6 +476,8 @@ def write_info(version_dir, info, transform, top_k, options=None):
         "multi_label": info.multi_label,
         "top_k": min(top_k, info.num_classes),
         "transform": transform.to_dict(),
+        "modality": info.modality,
+        "flow_length": info.flow_length,
         "anytime": {
             "threshold": float(options.anytime_threshold),
             "check_points": _json_schedule(options.anytime_check_points),
@@ -504,11 +530,11 @@ def export_model(model, export_base, name="ispan", version=None, options=None):
     remove_stale_temporaries(model_dir)
     tmp_dir = model_dir / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
     try:
-        _write_saved_model(export, info.class_names, transform, options, tmp_dir)
+        _write_saved_model(export, info, transform, options, tmp_dir)
         write_info(tmp_dir, info, transform, options.top_k, options)
         requests = [
             warmup.make_predict_request(name, sig, inputs)
-            for sig, inputs in warmup_inputs(transform, options)
+            for sig, inputs in _warmup_inputs(transform, options, info)
         ]
         warmup.write_warmup(tmp_dir, requests)
         fault_point("export_before_rename")
@@ -519,7 +545,7 @@ def export_model(model, export_base, name="ispan", version=None, options=None):
     return ExportResult(
         version_dir=version_dir,
         version=version,
-        signatures=SIGNATURES,
+        signatures=SIGNATURES if info.modality == "rgb" else tuple(signature_summary(version_dir)),
         class_names=tuple(info.class_names),
         models_config=configs.write_models_config(base / "models.config", name, model_dir),
         batching_config=configs.write_default_config(

@@ -9,10 +9,17 @@ from keras_ispan.models.backbones import (
     pyramid_model,
 )
 from keras_ispan.models.classifier import build_classifier, export_outputs_model
+from keras_ispan.models.flow import cross_modality_init, flow_backbone
 from keras_ispan.models.heads import HEADS
 from keras_ispan.models.resizing import with_frame_resize
 from keras_ispan.models.saving import ClassifierInfo, classifier_info, load_classifier
 from keras_ispan.models.small_cnn import small_cnn
+from keras_ispan.models.two_stream import (
+    build_two_stream,
+    is_two_stream,
+    stream_classifier,
+    two_stream_from_streams,
+)
 
 __all__ = [
     "AnytimeClassifier",
@@ -23,11 +30,17 @@ __all__ = [
     "ClassifierInfo",
     "build_backbone",
     "build_classifier",
+    "build_two_stream",
     "classifier_info",
+    "cross_modality_init",
     "export_outputs_model",
+    "flow_backbone",
     "get_backbone_spec",
+    "is_two_stream",
     "load_classifier",
     "pyramid_model",
     "small_cnn",
+    "stream_classifier",
+    "two_stream_from_streams",
     "with_frame_resize",
 ]

@@ -4,10 +4,12 @@ import keras
 
 from keras_ispan.io.transform import DEFAULT_RESIZE_RATIO
 from keras_ispan.layers import FrameWise
+from keras_ispan.layers.flow_preprocessing import FlowPreprocessing
 from keras_ispan.layers.outputs import ClassLogits, UniformSaliency
 from keras_ispan.layers.preprocessing import PixelPreprocessing
 from keras_ispan.layers.validation import check_choice
 from keras_ispan.models.backbones import build_backbone, get_backbone_spec, pyramid_model
+from keras_ispan.models.flow import flow_backbone
 from keras_ispan.models.heads import attention_head, gap_head, tsn_head
 from keras_ispan.options import HEADS
 
@@ -32,6 +34,8 @@ def build_classifier(
     weight_decay=0.0,
     resize_ratio=DEFAULT_RESIZE_RATIO,
     name=None,
+    modality="rgb",
+    flow_length=5,
 ):
     """Builds a video classifier: frames -> backbone pyramid (frame-wise) -> head -> logits.
 
@@ -59,11 +63,22 @@ def build_classifier(
         resize_ratio: the evaluation transform's shorter side over `image_size`
             (`keras_ispan.io.transform.ClipTransform`), recorded in the model's
             `preprocessing` layer for evaluation, prediction and export.
+        modality: `"rgb"` (frames) or `"flow"` (the flow stream: TSN's stacked optical flow,
+            `keras_ispan.models.flow`); the two-stream model is `build_two_stream`.
+        flow_length: `L`, the flow fields stacked per segment (`"flow"` only; TSN: 5).
+
+    With `modality="flow"`, `weights` may also be a built RGB `keras.Model` of the same backbone
+    (a trained RGB classifier): the flow backbone starts from it (or from `"imagenet"` / a file)
+    by cross-modality initialisation (`keras_ispan.models.flow.cross_modality_init`; TSN,
+    Wang et al. ECCV 2016, Sec. 3.2); with None it starts at random.
 
     Returns:
         A `keras.Model` with input `frames` `(batch, frames, image_size, image_size, 3)`, uint8
-        or float pixels in `[0, 255]`, and output logits `(batch, num_classes)` from a layer
-        named `logits` that records `class_names` and `multi_label`.
+        or float pixels in `[0, 255]` (flow: input `flow` `(batch, frames, S, S, 2L)`, quantised
+        flow in `[0, 255]`, channels `[x_1, y_1, ..., x_L, y_L]`, normalised by a
+        `FlowPreprocessing` layer named `preprocessing`), and output logits
+        `(batch, num_classes)` from a layer named `logits` that records `class_names` and
+        `multi_label`.
 
     Example:
 
@@ -88,14 +103,12 @@ def build_classifier(
     ):
         if value < 0:
             raise ValueError(f"`{arg}` must be >= 0. Received: {arg}={value!r}")
-    spec = get_backbone_spec(backbone)
-    level_names = tuple(levels) if levels else spec.levels
-    pyramid = pyramid_model(build_backbone(backbone, image_size, weights), level_names)
-
-    frames = keras.Input((None, image_size, image_size, 3), name="frames")
-    x = PixelPreprocessing(spec.preprocessing, resize_ratio=resize_ratio, name="preprocessing")(
-        frames
+    check_choice("modality", modality, ("rgb", "flow"))
+    frames, x, single_frame = _stream_input(
+        modality, backbone, image_size, weights, resize_ratio, flow_length
     )
+    level_names = tuple(levels) if levels else get_backbone_spec(backbone).levels
+    pyramid = pyramid_model(single_frame, level_names)
     features = FrameWise(pyramid, name="backbone")(x)
     features = list(features) if isinstance(features, list | tuple) else [features]
     kernel_regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
@@ -118,7 +131,22 @@ def build_classifier(
     else:
         logits = gap_head(features[-1], **common)
     outputs = ClassLogits(class_names, multi_label, name="logits")(logits)
-    return keras.Model(frames, outputs, name=name or f"{head}_{backbone}")
+    suffix = "_flow" if modality == "flow" else ""
+    return keras.Model(frames, outputs, name=name or f"{head}_{backbone}{suffix}")
+
+
+def _stream_input(modality, backbone, image_size, weights, resize_ratio, flow_length):
+    """`(input, preprocessed input, single-frame backbone)` of an RGB or a flow stream."""
+    if modality == "flow":
+        inputs = keras.Input((None, image_size, image_size, 2 * flow_length), name="flow")
+        x = FlowPreprocessing(flow_length, resize_ratio=resize_ratio, name="preprocessing")(inputs)
+        return inputs, x, flow_backbone(backbone, image_size, flow_length, weights)
+    spec = get_backbone_spec(backbone)
+    inputs = keras.Input((None, image_size, image_size, 3), name="frames")
+    x = PixelPreprocessing(spec.preprocessing, resize_ratio=resize_ratio, name="preprocessing")(
+        inputs
+    )
+    return inputs, x, build_backbone(backbone, image_size, weights)
 
 
 def export_outputs_model(model):
@@ -126,8 +154,13 @@ def export_outputs_model(model):
 
     Works on a model from `build_classifier` or loaded from its `.keras` file. `probabilities`
     is a softmax or, for multi-label models, a sigmoid; `attention` is the saliency map
-    `(batch, frames, h, w)` (uniform for the TSN and GAP heads).
+    `(batch, frames, h, w)` (uniform for the TSN and GAP heads). A two-stream model gets
+    `keras_ispan.models.two_stream.two_stream_outputs_model`'s outputs (each stream's too).
     """
+    from keras_ispan.models.two_stream import is_two_stream, two_stream_outputs_model
+
+    if is_two_stream(model):
+        return two_stream_outputs_model(model)
     logits = model.output
     multi_label = model.get_layer("logits").multi_label
     probabilities = keras.layers.Activation(

@@ -36,12 +36,17 @@ class ClassifierInfo:
         multi_label: independent sigmoid scores (`True`) or a softmax (`False`).
         transform: the evaluation transform (`image_size` is the model's input side `S`).
         num_classes: the number of logits.
+        modality: `"rgb"` (input `frames`), `"flow"` (input `flow`, 2L channels) or `"two_stream"`
+            (inputs `{"rgb", "flow"}`).
+        flow_length: `L`, the flow fields per segment of a flow or two-stream model (0 for RGB).
     """
 
     class_names: tuple
     multi_label: bool
     transform: ClipTransform
     num_classes: int
+    modality: str = "rgb"
+    flow_length: int = 0
 
     @property
     def image_size(self) -> int:
@@ -52,10 +57,24 @@ def _input_side(model) -> int:
     shape = model.inputs[0].shape
     if len(shape) != 5 or shape[2] is None or shape[2] != shape[3]:
         raise ValueError(
-            "A keras-ispan classifier takes frames `(batch, frames, S, S, 3)` with a static S. "
-            f"Received: input shape={tuple(shape)}"
+            "A keras-ispan classifier takes frames `(batch, frames, S, S, 3)` (or flow stacks "
+            f"`(batch, frames, S, S, 2L)`) with a static S. Received: input shape={tuple(shape)}"
         )
     return int(shape[2])
+
+
+def _modality(model) -> tuple:
+    """`(modality, flow_length, the model whose input and preprocessing give the transform)`."""
+    from keras_ispan.models.two_stream import is_two_stream, stream_classifier
+
+    if is_two_stream(model):
+        flow = stream_classifier(model, "flow")
+        return "two_stream", _modality(flow)[1], stream_classifier(model, "rgb")
+    try:
+        flow_length = int(getattr(model.get_layer("preprocessing"), "flow_length", 0) or 0)
+    except ValueError:
+        flow_length = 0
+    return ("flow" if flow_length else "rgb"), flow_length, model
 
 
 def classifier_info(model) -> ClassifierInfo:
@@ -63,7 +82,7 @@ def classifier_info(model) -> ClassifierInfo:
 
     Raises:
         ValueError: `model` has no layer named `logits` (not a keras-ispan classifier), or its input
-            is not `(batch, frames, S, S, 3)`.
+            is not `(batch, frames, S, S, 3)` (flow: `2L` channels; two-stream: the RGB stream's).
     """
     try:
         logits = model.get_layer("logits")
@@ -71,8 +90,9 @@ def classifier_info(model) -> ClassifierInfo:
         raise ValueError(
             f"Model {model.name!r} is not a keras-ispan classifier: it has no layer named 'logits'."
         ) from None
+    modality, flow_length, stream = _modality(model)
     try:
-        ratio = float(getattr(model.get_layer("preprocessing"), "resize_ratio", None) or 0)
+        ratio = float(getattr(stream.get_layer("preprocessing"), "resize_ratio", None) or 0)
     except ValueError:
         ratio = 0.0
     num_classes = int(logits.output.shape[-1])
@@ -80,8 +100,10 @@ def classifier_info(model) -> ClassifierInfo:
     return ClassifierInfo(
         class_names=tuple(names),
         multi_label=bool(logits.multi_label),
-        transform=ClipTransform(_input_side(model), ratio or DEFAULT_RESIZE_RATIO),
+        transform=ClipTransform(_input_side(stream), ratio or DEFAULT_RESIZE_RATIO),
         num_classes=num_classes,
+        modality=modality,
+        flow_length=flow_length,
     )
 
 

@@ -14,7 +14,9 @@ from keras_ispan.options import (
     DOWNSAMPLE_MODES,
     FUSION_MODES,
     HEADS,
+    MODALITIES,
     POOLING_MODES,
+    STREAM_FUSIONS,
 )
 from training.config.data import DataConfig
 
@@ -61,6 +63,13 @@ class ModelConfig:
         partial_bn: TSN's partial batch norm: freeze every BatchNormalization layer but the first.
         bn_momentum: momentum of the backbone's BatchNormalization moving statistics; `None` keeps the
             backbone's (Keras: 0.99, too slow for runs of a few hundred steps: the synthetic preset uses 0.9).
+        modality: `rgb` (frames), `flow` (TSN's stacked optical flow: the dataset must hold flow,
+            `prepare.py --flow`) or `two_stream` (both, fused; `keras_ispan.models.build_two_stream`).
+            With `weights`, the flow stream starts from them by cross-modality initialisation.
+        flow_length: `L`, flow fields stacked per sampled segment (2L channels; TSN: 5).
+        stream_fusion: `late` (weighted average of the streams' logits, TSN), `learned` (the same,
+            weights learned) or `concat` (the streams' ISPAN features concatenated before one classifier).
+        stream_weights: `(rgb, flow)` relative weights of late fusion (TSN: 1, 1.5).
     """
 
     backbone: str = "small_cnn"
@@ -79,8 +88,13 @@ class ModelConfig:
     freeze_backbone: bool = False
     partial_bn: bool = False
     bn_momentum: float | None = None
+    modality: str = "rgb"
+    flow_length: int = 5
+    stream_fusion: str = "late"
+    stream_weights: tuple[float, ...] = (1.0, 1.5)
 
     def __post_init__(self):
+        self._check_streams()
         if self.bn_momentum is not None and not 0.0 <= self.bn_momentum < 1.0:
             raise ValueError(
                 f"model.bn_momentum must be in [0, 1) or null. Received: model.bn_momentum={self.bn_momentum}"
@@ -113,6 +127,17 @@ class ModelConfig:
         if not self.weights:
             raise ValueError(
                 "model.weights must be 'none', 'imagenet' or a file path. Received: model.weights=''"
+            )
+
+    def _check_streams(self) -> None:
+        _choice("model.modality", self.modality, MODALITIES)
+        _choice("model.stream_fusion", self.stream_fusion, STREAM_FUSIONS)
+        _positive("model.flow_length", self.flow_length)
+        weights = self.stream_weights
+        if len(weights) != 2 or any(w <= 0 for w in weights):
+            raise ValueError(
+                "model.stream_weights must be two positive numbers (rgb, flow). "
+                f"Received: model.stream_weights={list(weights)}"
             )
 
     @property

@@ -191,6 +191,10 @@ def pipeline_config(
         # with the resize in the model, the model flips too (`with_frame_resize(model, flip=data.flip)`)
         "flip": data.flip and resize == "pipeline",
     }
+    if (
+        config.model.modality != "rgb"
+    ):  # PipelineConfig(modality, flow_length) of the model's streams
+        values.update(modality=config.model.modality, flow_length=config.model.flow_length)
     if not training:
         values.update(crops=crops, num_clips=num_clips)
     if training and not data.scale_jitter:
@@ -200,7 +204,10 @@ def pipeline_config(
 
 def training_resize(config: TrainConfig) -> str:
     """`data.resize` resolved: `auto` is `model` when a GPU is visible (the resize then runs there),
-    else `pipeline` (on a CPU-only machine moving it to the model saves nothing)."""
+    else `pipeline` (on a CPU-only machine moving it to the model saves nothing). Flow and two-stream
+    models always resize in the pipeline, whose flip negates the flipped x-flow."""
+    if config.model.modality != "rgb":  # flow flips change the x sign: the pipeline's flip does it
+        return "pipeline"
     if config.data.resize != "auto":
         return config.data.resize
     import tensorflow as tf

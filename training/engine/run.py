@@ -81,24 +81,43 @@ _CLASSIFIER_KEYS = (
 
 
 def build_model(config: TrainConfig, info) -> keras.Model:
-    """The (uncompiled) classifier of `config` for the dataset described by `info` (its classes)."""
-    from keras_ispan.models import build_classifier
+    """The (uncompiled) classifier of `config` for the dataset described by `info` (its classes): one
+    stream (`model.modality` `rgb` or `flow`) or both fused (`two_stream`)."""
+    from keras_ispan.models import build_classifier, two_stream_from_streams
 
     model_cfg = config.model
     weights = model_cfg.weights_argument
     if weights not in (None, "imagenet") and not pathlib.Path(weights).is_file():
         raise FileNotFoundError(f"Backbone weights file not found: {weights} (model.weights)")
-    model = build_classifier(
+    common = dict(
         num_classes=info.num_classes,
         levels=list(model_cfg.levels) if model_cfg.levels else None,
         image_size=config.data.image_size,
-        weights=weights,
         multi_label=info.multi_label,
         class_names=list(info.classes),
         **{name: getattr(model_cfg, name) for name in _CLASSIFIER_KEYS},
     )
-    optim.freeze_layers(model, model_cfg)
-    return model
+    streams = []
+    if model_cfg.modality in ("rgb", "two_stream"):
+        name = "rgb" if model_cfg.modality == "two_stream" else None
+        streams.append(build_classifier(weights=weights, name=name, **common))
+    if model_cfg.modality in ("flow", "two_stream"):
+        # cross-modality initialisation from the RGB stream's backbone (or from `weights`)
+        flow_weights = (streams[0] if streams else weights) if weights else None
+        name = "flow" if model_cfg.modality == "two_stream" else None
+        flow = build_classifier(
+            weights=flow_weights, modality="flow", flow_length=model_cfg.flow_length, name=name,
+            **common,
+        )  # fmt: skip
+        streams.append(flow)
+    for stream in streams:
+        optim.freeze_layers(stream, model_cfg)
+    if len(streams) == 1:
+        return streams[0]
+    return two_stream_from_streams(
+        *streams, fusion=model_cfg.stream_fusion, stream_weights=model_cfg.stream_weights,
+        dropout=model_cfg.dropout,
+    )  # fmt: skip
 
 
 def compile_model(
@@ -487,10 +506,15 @@ def _shard_by_data(dataset, strategy):
 def _headline(result: dict) -> str:
     test = result.get("test", {})
     split = result.get("split", "test")
+    metric, name = ("mAP", "mAP") if "mAP" in test else ("top1", "top-1")
+    streams = "".join(
+        f", {stream} stream {name} {values[metric]:.4f}"
+        for stream, values in result.get("streams", {}).items()
+    )
     if "mAP" in test:
-        return f"{split} mAP {test['mAP']:.4f}"
+        return f"{split} mAP {test['mAP']:.4f}{streams}"
     return f"{split} top-1 {test.get('top1', float('nan')):.4f}, mean class accuracy " + (
-        f"{test.get('mean_class_accuracy', float('nan')):.4f}"
+        f"{test.get('mean_class_accuracy', float('nan')):.4f}{streams}"
     )
 
 
@@ -516,6 +540,10 @@ def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch
         chunk_views=config.eval.chunk_views,
         top_k=config.eval.top_k,
     )
+    streams = multiview.evaluate_streams(
+        model, eval_ds, multi_label=info.multi_label, chunk_views=config.eval.chunk_views,
+        top_k=config.eval.top_k,
+    )  # fmt: skip
     if "confusion_matrix" in test:
         plots.plot_confusion(test["confusion_matrix"], info.classes, run_dir / "confusion.png")
     callbacks_lib.fault_point("during_evaluation")
@@ -533,6 +561,7 @@ def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch
             "num_clips": config.eval.num_clips,
         },
         "test": test,
+        **({"streams": streams} if streams else {}),
         "best_epoch": int(best_state["epoch"]) + 1,
         "best_" + best_state["monitor"]: best_state["best"],
         "epochs_completed": epochs_completed,
@@ -551,9 +580,10 @@ def write_attention_example(model, config, data_dir, split, info, path, num_clip
     # one batch is read: without the cache (a partly read cached dataset warns and caches nothing)
     config = config.replace(data=dataclasses.replace(config.data, cache=False))
     dataset = datasets.eval_dataset(config, data_dir, split, crops=1, num_clips=1)
-    frames, labels = next(iter(dataset.take(1)))
-    frames = frames[:num_clips]
-    outputs = outputs_model(frames, training=False)
+    inputs, labels = next(iter(dataset.take(1)))
+    inputs = tf.nest.map_structure(lambda t: t[:num_clips], inputs)
+    outputs = outputs_model(inputs, training=False)
+    frames = _picture_frames(inputs)
     probabilities = keras.ops.convert_to_numpy(outputs["probabilities"])[0]
     attention = keras.ops.convert_to_numpy(outputs["attention"])[0]
     predicted = int(probabilities.argmax())
@@ -566,6 +596,17 @@ def write_attention_example(model, config, data_dir, split, info, path, num_clip
         f"predicted: {info.classes[predicted]} ({probabilities[predicted]:.2f})",
     ]
     return visualize.save_attention_picture(frames[0].numpy(), attention, path, title=title)
+
+
+def _picture_frames(inputs):
+    """RGB frames to draw the attention on: the frames, the RGB stream's, or (flow stream) the first
+    flow field of each stack as an image (red: x, green: y, blue: 128; grey is no motion)."""
+    if isinstance(inputs, dict):
+        return inputs["rgb"]
+    if inputs.shape[-1] == 3:
+        return inputs
+    first = tf.cast(inputs[..., :2], tf.uint8)
+    return tf.concat([first, tf.fill(tf.shape(first[..., :1]), tf.constant(128, tf.uint8))], -1)
 
 
 def _export(config: TrainConfig, run_dir: pathlib.Path, log) -> pathlib.Path:

@@ -14,6 +14,7 @@ from training.evaluation import metrics as metrics_lib
 __all__ = [
     "check_classes",
     "evaluate",
+    "evaluate_streams",
     "frames_sweep",
     "predict_scores",
 ]
@@ -53,24 +54,24 @@ def check_classes(model, info, model_path="model") -> None:
 
 
 def _score_function(model, multi_label: bool):
-    """A `tf.function` per input dtype with a `(None, None, S, S, 3)` signature: one trace for every batch
-    size and number of frames."""
-    from keras_ispan.models import classifier_info
-
+    """A `tf.function` per input dtype with a `(None, None, S, S, C)` signature per input (frames, flow,
+    or the dict of both of a two-stream model): one trace for every batch size and number of frames."""
     activation = tf.nn.sigmoid if multi_label else tf.nn.softmax
-    size = classifier_info(model).image_size
     traced = {}
 
-    def scores(frames):
-        if frames.dtype not in traced:
-            spec = tf.TensorSpec([None, None, size, size, 3], frames.dtype)
+    def scores(inputs):
+        key = tuple(t.dtype for t in tf.nest.flatten(inputs))
+        if key not in traced:
+            spec = tf.nest.map_structure(
+                lambda t: tf.TensorSpec([None, None, *t.shape[2:]], t.dtype), inputs
+            )
 
             @tf.function(input_signature=[spec])
             def function(x):
                 return activation(tf.cast(model(x, training=False), tf.float32))
 
-            traced[frames.dtype] = function
-        return traced[frames.dtype](frames)
+            traced[key] = function
+        return traced[key](inputs)
 
     return scores
 
@@ -80,7 +81,8 @@ def predict_scores(model, dataset, *, multi_label: bool, chunk_views: int = 10, 
 
     Args:
         model: a classifier with logits `(batch, classes)`.
-        dataset: `(frames, labels)` batches; frames `(batch, K, S, S, 3)` or `(batch, views, K, S, S, 3)`.
+        dataset: `(inputs, labels)` batches; inputs `(batch, K, S, S, C)` or `(batch, views, K, S, S, C)`
+            (frames, flow stacks, or a dict `{"rgb", "flow"}` of both for a two-stream model).
         multi_label: sigmoid scores instead of softmax.
         chunk_views: clip views passed through the model at once (bounds the activation memory).
         progress: optional callable `(clips_done, seconds)` called after each batch.
@@ -91,15 +93,17 @@ def predict_scores(model, dataset, *, multi_label: bool, chunk_views: int = 10, 
     scores_fn = _score_function(model, multi_label)
     all_scores, all_labels = [], []
     start, done = time.perf_counter(), 0
-    for frames, labels in dataset:
-        frames = tf.convert_to_tensor(frames)
+    for inputs, labels in dataset:
+        inputs = tf.nest.map_structure(tf.convert_to_tensor, inputs)
+        first = tf.nest.flatten(inputs)[0]
         views = 1
-        if frames.shape.rank == 6:
-            views = int(frames.shape[1])
-            frames = tf.reshape(frames, [-1, *frames.shape[2:]])
+        if first.shape.rank == 6:
+            views = int(first.shape[1])
+            inputs = tf.nest.map_structure(lambda t: tf.reshape(t, [-1, *t.shape[2:]]), inputs)
+        count = int(tf.nest.flatten(inputs)[0].shape[0])
         parts = [
-            scores_fn(frames[i : i + chunk_views]).numpy()
-            for i in range(0, int(frames.shape[0]), chunk_views)
+            scores_fn(tf.nest.map_structure(lambda t, i=i: t[i : i + chunk_views], inputs)).numpy()
+            for i in range(0, count, chunk_views)
         ]
         probs = np.concatenate(parts, axis=0).astype(np.float64)
         probs = probs.reshape(-1, views, probs.shape[-1]).mean(axis=1)
@@ -111,6 +115,22 @@ def predict_scores(model, dataset, *, multi_label: bool, chunk_views: int = 10, 
     if not all_scores:
         raise ValueError("The evaluation dataset is empty.")
     return np.concatenate(all_scores, axis=0), np.concatenate(all_labels, axis=0)
+
+
+def evaluate_streams(model, dataset, **kwargs) -> dict:
+    """Each stream of a two-stream model evaluated alone on the same views (`{"rgb": metrics, "flow":
+    metrics}`, without confusion matrices); `{}` for a one-stream model. `kwargs`: `evaluate`'s."""
+    from keras_ispan.models import is_two_stream, stream_classifier
+
+    if not is_two_stream(model):
+        return {}
+    streams = {}
+    for stream in ("rgb", "flow"):
+        part = dataset.map(lambda inputs, labels, s=stream: (inputs[s], labels))
+        result = evaluate(stream_classifier(model, stream), part, **kwargs)
+        result.pop("confusion_matrix", None)
+        streams[stream] = result
+    return streams
 
 
 def evaluate(
@@ -195,7 +215,8 @@ def run_evaluation(
         batch_size: clips per batch; chunk_views: views per model call (bounds memory).
 
     Returns:
-        `{"model", "dataset", "split", "protocol", "metrics", "frames_sweep"}`.
+        `{"model", "dataset", "split", "protocol", "metrics", "streams", "frames_sweep"}`; `streams`
+        holds each stream's metrics for a two-stream model (`evaluate_streams`), else `{}`.
     """
     from keras_ispan.models import load_classifier
     from training.engine import datasets
@@ -210,6 +231,10 @@ def run_evaluation(
         model, make(num_segments, crops, clips), multi_label=info.multi_label,
         chunk_views=chunk_views, top_k=top_k, progress=_progress_lines(info.counts.get(split), log),
     )  # fmt: skip
+    streams = evaluate_streams(
+        model, make(num_segments, crops, clips), multi_label=info.multi_label,
+        chunk_views=chunk_views, top_k=top_k,
+    )  # fmt: skip
     sweep_rows = []
     if sweep:
         sweep_rows = frames_sweep(
@@ -222,6 +247,7 @@ def run_evaluation(
         "split": split,
         "protocol": {"num_segments": num_segments, "crops": crops, "clips": clips},
         "metrics": result,
+        "streams": streams,
         "frames_sweep": sweep_rows,
     }
     if output_dir is not None:
@@ -235,7 +261,8 @@ def _view_datasets(model, data_dir, split, batch_size):
     from training.config.core import TrainConfig
     from training.engine import datasets
 
-    transform = classifier_info(model).transform
+    info = classifier_info(model)
+    transform = info.transform
     config = TrainConfig.from_dict(
         {
             "data": {
@@ -244,6 +271,8 @@ def _view_datasets(model, data_dir, split, batch_size):
                 "batch_size": batch_size,
                 "cache": False,
             },
+            # what the model reads: frames, flow stacks of its length, or both
+            "model": {"modality": info.modality, "flow_length": info.flow_length or 5},
         }
     )
 
@@ -295,6 +324,9 @@ def format_summary(summary: dict) -> str:
     for key, value in metrics.items():
         if key not in ("confusion_matrix", "num_clips"):
             lines.append(f"{key:<22}{value:.4f}")
+    for stream, values in summary.get("streams", {}).items():
+        metric = "mAP" if "mAP" in values else "top1"
+        lines.append(f"{stream + ' stream ' + metric:<22}{values[metric]:.4f}")
     if summary["frames_sweep"]:
         metric = "mAP" if "mAP" in metrics else "top1"
         lines.append("frames sweep:")

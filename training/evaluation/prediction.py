@@ -64,12 +64,18 @@ class Prediction:
     rotation: int = 0
     warnings: tuple = ()
     anytime: dict | None = None
+    streams: dict | None = None
 
     def to_json(self) -> dict:
         """The machine-readable record printed by `predict.py --json` (keys shared with `client.py`);
         with `--anytime` also `anytime`: `threshold`, `criterion`, `max_frames`, `budget_ms`, `stopped`,
         `confidence`."""
         extra = {"anytime": dict(self.anytime)} if self.anytime is not None else {}
+        if self.streams is not None:  # a two-stream model: each stream's top-k alone
+            extra["streams"] = {
+                stream: [{"class": name, "score": score} for name, score in pairs]
+                for stream, pairs in self.streams.items()
+            }
         return {
             "video": str(self.video),
             "top_k": [{"class": name, "score": score} for name, score in self.top_k],
@@ -120,6 +126,8 @@ def predict_video(
 
     _check_positive("num_frames", num_frames)
     _check_positive("top_k", top_k)
+    if predictor.info.modality != "rgb":
+        return _predict_streams(predictor, video, num_frames, top_k)
     clip, clip_info = read_clip(video, num_frames, short_side=None)
     source, indices = clip[0], clip_info["frame_indices"][0]
     frames, probabilities, attention, latency_ms = _classify(predictor, source)
@@ -214,6 +222,51 @@ def _classify(predictor, source):
     latency_ms = (time.perf_counter() - start) * 1000.0
     attention = np.asarray(outputs["attention"])[0].astype(np.float64)
     return frames, probabilities, attention, latency_ms
+
+
+def _predict_streams(predictor, video, num_frames, top_k) -> Prediction:
+    """`predict_video` of a flow or two-stream model: the whole video decoded at its own size, resized to
+    the transform's short side (`transport_frames`, as `serving/client.py` does), RGB frames and flow
+    stacks of the segments (`keras_ispan.io.flow_clip.read_two_stream_clip`, the conversion's
+    `clip_flow`), the centre crop of the transform on both (`keras_ispan.export.streams`)."""
+    from keras_ispan.export.streams import flow_model_input
+    from keras_ispan.io import frames_tf
+    from keras_ispan.io.flow_clip import read_two_stream_clip
+
+    info = predictor.info
+    size, ratio = info.transform.image_size, info.transform.resize_ratio
+    rgb, flow, indices, clip_info = read_two_stream_clip(
+        video,
+        num_frames,
+        info.flow_length,
+        resize=lambda f: frames_tf.transport_frames(f, info.transform.short_side).numpy(),
+    )
+    frames = frames_tf.eval_resize_and_crop(rgb, size, resize_ratio=ratio).numpy()
+    flow = flow_model_input(flow[None], size, ratio).numpy()
+    inputs = {"rgb": frames[None], "flow": flow} if info.modality == "two_stream" else flow
+    start = time.perf_counter()
+    outputs = predictor.outputs_model(inputs, training=False)
+    probabilities = np.asarray(outputs["probabilities"])[0].astype(np.float64)
+    latency_ms = (time.perf_counter() - start) * 1000.0
+    streams = None
+    if info.modality == "two_stream":
+        streams = {
+            s: _top_k(predictor, np.asarray(outputs[f"{s}_probabilities"])[0], top_k)
+            for s in ("rgb", "flow")
+        }
+    return Prediction(
+        video=pathlib.Path(video),
+        top_k=_top_k(predictor, probabilities, top_k),
+        probabilities=probabilities,
+        frames=frames,
+        attention=np.asarray(outputs["attention"])[0].astype(np.float64),
+        frame_indices=indices,
+        latency_ms=latency_ms,
+        source_frames=rgb,
+        rotation=int(clip_info["rotation"]),
+        warnings=tuple(clip_info["warnings"]),
+        streams=streams,
+    )
 
 
 def _top_k(predictor, probabilities, k):
