@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from serving.client import _sample, clip_input, top_classes, transport
+from serving.client_classify import top_classes
+from serving.client_inputs import _sample, clip_input, transport
 
 __all__ = ["ANYTIME_SIGNATURE", "classify_video_anytime"]
 
