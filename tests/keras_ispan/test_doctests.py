@@ -16,6 +16,7 @@ MODULES = [
     "keras_ispan.regularizers.diversity",
     "keras_ispan.models.classifier",
     "keras_ispan.io.coarse_to_fine",
+    "keras_ispan.io.video_windows",
 ]
 
 
