@@ -60,6 +60,13 @@ class DataConfig:
         train_split, val_split, test_split: split names; a missing `val` split falls back to `test`.
         synthetic_*: the embedded dataset (`keras_ispan.data.synthetic.SyntheticConfig`): classes, clips in the
             train/val/test splits, frames per clip, frame side (object sizes scale with it), seed.
+        synthetic_difficulty: a named difficulty of the embedded dataset
+            (`keras_ispan.data.synthetic.DIFFICULTIES`: `default`, `hard`); the keys below, when set, override
+            one of its fields: `synthetic_target_size` (actor side, pixels at `synthetic_size`),
+            `synthetic_target_visible` (`[min, max]` fraction of the frames showing the actor),
+            `synthetic_distractors` (distractors of other shapes and colours),
+            `synthetic_same_color_distractors` (distractors with the actor's colour and size),
+            `synthetic_background_speed` (maximum background pan, pixels per frame).
     """
 
     data_dir: str | None = None
@@ -84,8 +91,21 @@ class DataConfig:
     synthetic_frames: int = 16
     synthetic_size: int = 64
     synthetic_seed: int = 0
+    synthetic_difficulty: str = "default"
+    synthetic_target_size: int | None = None
+    synthetic_target_visible: tuple[float, ...] | None = None
+    synthetic_distractors: int | None = None
+    synthetic_same_color_distractors: int | None = None
+    synthetic_background_speed: float | None = None
 
     def __post_init__(self):
+        _choice("data.synthetic_difficulty", self.synthetic_difficulty, ("default", "hard"))
+        for name in (
+            "synthetic_distractors",
+            "synthetic_same_color_distractors",
+            "synthetic_background_speed",
+        ):
+            _positive(f"data.{name}", getattr(self, name), allow_zero=True)
         for name in (
             "num_segments",
             "image_size",
@@ -97,6 +117,7 @@ class DataConfig:
             "synthetic_test",
             "synthetic_frames",
             "synthetic_size",
+            "synthetic_target_size",
         ):
             _positive(f"data.{name}", getattr(self, name))
         for name in ("synthetic_val",):
@@ -133,9 +154,16 @@ class ModelConfig:
         attention_pooling: `l2` (the paper's `A X`) or `softmax` (`a X`, scale independent of T).
         interaction_weight: beta, weight of the PCA interaction loss (0 disables it).
         diversity_weight: gamma, weight of the level diversity loss (0 disables it).
+        diversity_form: `paper` (the published `l_attn`, nearly constant: its gradient is about 1e-5 of the
+            cross-entropy's) or `cosine` (scale-free, in [0, 1]: the mean cosine similarity between the fused
+            and each level's attention map; use a larger `diversity_weight`, e.g. 0.1). See docs/METHOD.md.
         multi_label: sigmoid scores and sigmoid cross-entropy (Charades).
         freeze_backbone: train the head only.
-        partial_bn: TSN's partial batch norm: freeze every BatchNormalization layer but the first.
+        partial_bn: TSN's partial batch norm (Wang et al., ECCV 2016, Sec. 3.2): every BatchNormalization
+            layer of the backbone but the first is frozen (inference mode: moving statistics, fixed scale
+            and offset); the first keeps updating. For pretrained backbones on small datasets.
+        frozen_bn: every BatchNormalization layer of the backbone frozen (inference mode, the pretrained
+            statistics, scale and offset kept); the convolutions still train. For pretrained backbones.
         bn_momentum: momentum of the backbone's BatchNormalization moving statistics; `None` keeps the
             backbone's (Keras: 0.99, too slow for runs of a few hundred steps: the synthetic preset uses 0.9).
     """
@@ -151,16 +179,23 @@ class ModelConfig:
     attention_pooling: str = "l2"
     interaction_weight: float = 1e-4
     diversity_weight: float = 1e-3
+    diversity_form: str = "paper"
     normalize_features: bool = True
     multi_label: bool = False
     freeze_backbone: bool = False
     partial_bn: bool = False
+    frozen_bn: bool = False
     bn_momentum: float | None = None
 
     def __post_init__(self):
         if self.bn_momentum is not None and not 0.0 <= self.bn_momentum < 1.0:
             raise ValueError(
                 f"model.bn_momentum must be in [0, 1) or null. Received: model.bn_momentum={self.bn_momentum}"
+            )
+        if self.partial_bn and self.frozen_bn:
+            raise ValueError(
+                "model.partial_bn and model.frozen_bn exclude each other (partial BN keeps the first layer "
+                "updating). Received: model.partial_bn=True, model.frozen_bn=True"
             )
         backbones = BACKBONE_NAMES  # the registry's keys, without importing Keras
         if self.backbone not in backbones:
@@ -177,6 +212,7 @@ class ModelConfig:
         _choice("model.fusion", self.fusion, FUSION_MODES)
         _choice("model.bias", self.bias, BIAS_MODES)
         _choice("model.attention_pooling", self.attention_pooling, POOLING_MODES)
+        _choice("model.diversity_form", self.diversity_form, ("paper", "cosine"))
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(
                 f"model.dropout must be in [0, 1). Received: model.dropout={self.dropout}"
@@ -277,6 +313,11 @@ class TrainLoopConfig:
         verbose: Keras progress output (0 silent, 1 progress bar, 2 one line per epoch).
         sync_batch_norm: with several replicas, batch-norm statistics are computed over the global batch
             (synchronised), so every replica and worker keeps identical moving statistics.
+        precise_bn: before each validation (and so in every checkpoint), re-estimate the backbone's
+            updating batch-norm statistics as the population statistics of the training clips under the
+            evaluation transform (`keras_ispan.models.precise_batch_norm`), so inference sees the
+            statistics it normalises by; frozen layers keep theirs.
+        precise_bn_batches: training batches used by `precise_bn` (at most the whole split).
     """
 
     epochs: int = 10
@@ -289,9 +330,12 @@ class TrainLoopConfig:
     validation_steps: int | None = None
     verbose: int = 1
     sync_batch_norm: bool = True
+    precise_bn: bool = False
+    precise_bn_batches: int = 50
 
     def __post_init__(self):
         _positive("train.epochs", self.epochs)
+        _positive("train.precise_bn_batches", self.precise_bn_batches)
         _choice("train.strategy", self.strategy, STRATEGIES)
         _choice("train.mixed_precision", self.mixed_precision, MIXED_PRECISION)
         _positive("train.early_stopping_patience", self.early_stopping_patience, allow_zero=True)

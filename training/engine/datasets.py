@@ -20,6 +20,7 @@ __all__ = [
     "resolve_data_dir",
     "steps_per_epoch",
     "synthetic_config",
+    "training_clips",
     "training_resize",
     "validation_split",
 ]
@@ -30,18 +31,29 @@ _SYNTHETIC_FIELDS = {
     "classes": "num_classes", "train": "train", "val": "val", "test": "test",
     "frames": "num_frames", "size": "image_size", "seed": "seed",
 }  # fmt: skip
+# `data.synthetic_<key>` (None: from `data.synthetic_difficulty`) -> the `SyntheticConfig` field.
+_DIFFICULTY_FIELDS = {
+    "target_size": "target_size", "target_visible": "target_visible",
+    "distractors": "num_distractors", "same_color_distractors": "same_color_distractors",
+    "background_speed": "background_speed",
+}  # fmt: skip
 
 
 def synthetic_config(config: TrainConfig):
     """The `keras_ispan.data.synthetic.SyntheticConfig` described by the `data.synthetic_*` keys (object sizes are
-    scaled from the generator's 112-pixel defaults to `synthetic_size`)."""
-    from keras_ispan.data.synthetic import SyntheticConfig
+    scaled from the generator's 112-pixel defaults to `synthetic_size`): the fields of the named
+    `data.synthetic_difficulty`, each overridden by its `data.synthetic_*` key when that is set."""
+    from keras_ispan.data.synthetic import SyntheticConfig, difficulty_fields
 
     data = config.data
     scale = data.synthetic_size / SyntheticConfig.image_size
+    fields = difficulty_fields(data.synthetic_difficulty, data.synthetic_size)
+    for key, field in _DIFFICULTY_FIELDS.items():
+        if getattr(data, f"synthetic_{key}") is not None:
+            fields[field] = getattr(data, f"synthetic_{key}")
     return SyntheticConfig(
         **{field: getattr(data, f"synthetic_{key}") for key, field in _SYNTHETIC_FIELDS.items()},
-        target_size=max(4, round(SyntheticConfig.target_size * scale)),
+        **fields,
         distractor_size=max(3, round(SyntheticConfig.distractor_size * scale)),
     )
 
@@ -276,3 +288,23 @@ def eval_dataset(
     if resize_ratio is not None:
         settings = dataclasses.replace(settings, resize_ratio=float(resize_ratio))
     return make_dataset(data_dir, source, settings)
+
+
+def training_clips(config: TrainConfig, data_dir):
+    """The clips trained on (a carved validation holdout excluded) under the evaluation transform:
+    `data.num_segments` frames at the segment centres, centre crop, uncached, `(frames, labels)`
+    batches. What `train.precise_bn` estimates on and the train-split check of `run()` evaluates."""
+    import dataclasses
+
+    from keras_ispan.data.pipeline import make_dataset
+
+    info = dataset_info(data_dir)
+    holdout = None
+    if validation_split(info, config) == CARVED_SPLIT:
+        fraction, seed, _ = carved_holdout(info, config)
+        holdout = (fraction, seed, "drop")
+    uncached = config.replace(data=dataclasses.replace(config.data, cache=False))
+    settings = pipeline_config(
+        uncached, info, training=False, num_segments=config.data.num_segments, holdout=holdout
+    )
+    return make_dataset(data_dir, config.data.train_split, settings)
