@@ -8,6 +8,7 @@ from keras_ispan.models.backbones import (
     get_backbone_spec,
     pyramid_model,
 )
+from keras_ispan.models.batch_norm import batch_norm_layers, precise_batch_norm
 from keras_ispan.models.classifier import build_classifier, export_outputs_model
 from keras_ispan.models.heads import HEADS
 from keras_ispan.models.resizing import with_frame_resize
@@ -21,12 +22,14 @@ __all__ = [
     "HEADS",
     "BackboneSpec",
     "ClassifierInfo",
+    "batch_norm_layers",
     "build_backbone",
     "build_classifier",
     "classifier_info",
     "export_outputs_model",
     "get_backbone_spec",
     "load_classifier",
+    "precise_batch_norm",
     "pyramid_model",
     "small_cnn",
     "with_frame_resize",
