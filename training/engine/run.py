@@ -76,7 +76,7 @@ class RunResult:
 # `model.*` keys passed to `build_classifier` under the same name.
 _CLASSIFIER_KEYS = (
     "backbone", "head", "dropout", "downsample", "fusion", "bias", "attention_pooling",
-    "interaction_weight", "diversity_weight", "normalize_features",
+    "interaction_weight", "diversity_weight", "normalize_features", "diversity_form",
 )  # fmt: skip
 
 
@@ -437,6 +437,8 @@ def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks):
         saved_model=setup.model if setup.trained is not setup.model else None,
         extra=extra_callbacks,
     )
+    if config.train.precise_bn:  # first: before validation and before the checkpoint
+        callbacks.insert(0, _precise_bn_callback(config, setup.model))
     fit_start = time.perf_counter()
     history = setup.trained.fit(
         setup.train_ds,
@@ -449,6 +451,16 @@ def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks):
         verbose=callbacks_lib.progress_verbosity(config.train.verbose),
     )
     return history, time.perf_counter() - fit_start
+
+
+def _precise_bn_callback(config: TrainConfig, classifier):
+    """`train.precise_bn`: the training clips under the evaluation transform (centre crop, uncached)."""
+    from training.engine.batch_norm import PreciseBatchNorm
+
+    def training_clips():
+        return datasets.training_clips(config, config.data.data_dir)
+
+    return PreciseBatchNorm(classifier, training_clips, config.train.precise_bn_batches, log=print)
 
 
 def _worker_dir(config: TrainConfig) -> pathlib.Path:
@@ -479,9 +491,16 @@ def _headline(result: dict) -> str:
     split = result.get("split", "test")
     if "mAP" in test:
         return f"{split} mAP {test['mAP']:.4f}"
-    return f"{split} top-1 {test.get('top1', float('nan')):.4f}, mean class accuracy " + (
+    line = f"{split} top-1 {test.get('top1', float('nan')):.4f}, mean class accuracy " + (
         f"{test.get('mean_class_accuracy', float('nan')):.4f}"
     )
+    check = result.get("train_split")
+    if check and check["logged_accuracy_at_best_epoch"] is not None:
+        line += (
+            f"; training clips in inference mode top-1 {check['inference_top1']:.4f} "
+            f"(logged in training at the best epoch: {check['logged_accuracy_at_best_epoch']:.4f})"
+        )
+    return line
 
 
 def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch, log) -> dict:
@@ -508,6 +527,9 @@ def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch
     )
     if "confusion_matrix" in test:
         plots.plot_confusion(test["confusion_matrix"], info.classes, run_dir / "confusion.png")
+    train_split = _train_split_check(config, data_dir, info, model, columns, best_state, log)
+    if "confusion_matrix" in test:
+        _warn_one_class(test["confusion_matrix"], split, info, log)
     callbacks_lib.fault_point("during_evaluation")
     picture = run_dir / f"attention.{config.output.attention_format}"
     write_attention_example(model, config, data_dir, split, info, picture)
@@ -530,7 +552,37 @@ def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch
         "fit_seconds": fit_seconds,
         "train_clips_per_s": (trained * train_clips / fit_seconds) if fit_seconds > 0 else None,
         "final_epoch_logs": {k: v[-1] for k, v in columns.items() if k != "epoch" and v},
+        **({"train_split": train_split} if train_split else {}),
     }
+
+
+def _train_split_check(config, data_dir, info, model, columns, best_state, log) -> dict | None:
+    """The best checkpoint on the training clips in inference mode (once, centre view), next to the
+    training accuracy logged at the best epoch; warns when it predicts one class (single-label only)."""
+    from training.evaluation import collapse
+
+    if info.multi_label or not info.counts.get(config.data.train_split, 0):
+        return None
+    result = multiview.evaluate(
+        model, datasets.training_clips(config, data_dir), multi_label=False, top_k=1
+    )
+    epochs = [int(e) for e in columns.get("epoch", [])]
+    best = int(best_state["epoch"])
+    logged = (
+        columns["accuracy"][epochs.index(best)]
+        if best in epochs and "accuracy" in columns
+        else None
+    )
+    _warn_one_class(result["confusion_matrix"], config.data.train_split, info, log)
+    return collapse.train_split_check(result, logged)
+
+
+def _warn_one_class(confusion, split, info, log) -> None:
+    from training.evaluation import collapse
+
+    warning = collapse.one_class_warning(confusion, split, info.classes)
+    if warning:
+        log(warning)
 
 
 def write_attention_example(model, config, data_dir, split, info, path, num_clips: int = 1):
