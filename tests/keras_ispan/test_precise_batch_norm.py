@@ -57,7 +57,9 @@ def test_num_batches_and_frozen_layers():
     batches = _batches()
     assert precise_batch_norm(model, batches, num_batches=1) == 1
     first = batches[0][0].astype(np.float64)
-    np.testing.assert_allclose(model.get_layer("bn1").moving_variance.numpy(), first.var(0), rtol=1e-5)
+    np.testing.assert_allclose(
+        model.get_layer("bn1").moving_variance.numpy(), first.var(0), rtol=1e-5
+    )
     np.testing.assert_array_equal(model.get_layer("bn2").moving_mean.numpy(), np.zeros(3))
     with pytest.raises(ValueError, match="num_batches=0"):
         precise_batch_norm(model, batches, num_batches=0)

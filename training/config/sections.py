@@ -49,7 +49,13 @@ class DataConfig:
         shuffle_buffer: clips in the shuffle buffer.
         cache: cache encoded examples in memory before sampling.
         flip: random horizontal flips in training.
-        scale_jitter: TSN multi-scale crops in training (else random crops at one scale).
+        scale_jitter: TSN multi-scale crops in training (else random crops at one scale, `crop_scale`).
+        crop_scale: without `scale_jitter`, the side of the random training crops as a fraction of the frame's
+            shorter side; `None` uses the evaluation's scale (`224 / 256`: evaluation resizes the shorter side
+            to `S * 256 / 224` and takes the centre `S`), so training and evaluation see objects at one scale
+            and the same share of the frame. `1.0` (the whole shorter side) was the rule before issue 17: it
+            made evaluation see objects 14 % larger than training and lose the border (measured:
+            `python benchmarks/bn_collapse.py`).
         label_source: `video` (every label of the video) or `frames` (multi-label datasets with timed
             actions, such as Charades: the actions under the sampled frames).
         reader: `auto`, `index` (read each clip's K sampled frames at the offsets of the shard's index
@@ -78,6 +84,7 @@ class DataConfig:
     cache: bool = True
     flip: bool = True
     scale_jitter: bool = False
+    crop_scale: float | None = None
     label_source: str = "video"
     reader: str = "auto"
     resize: str = "auto"
@@ -100,6 +107,10 @@ class DataConfig:
 
     def __post_init__(self):
         _choice("data.synthetic_difficulty", self.synthetic_difficulty, ("default", "hard"))
+        if self.crop_scale is not None and not 0.0 < self.crop_scale <= 1.0:
+            raise ValueError(
+                f"data.crop_scale must be in (0, 1] or null. Received: data.crop_scale={self.crop_scale!r}"
+            )
         for name in (
             "synthetic_distractors",
             "synthetic_same_color_distractors",
@@ -330,8 +341,8 @@ class TrainLoopConfig:
     validation_steps: int | None = None
     verbose: int = 1
     sync_batch_norm: bool = True
-    precise_bn: bool = False
-    precise_bn_batches: int = 50
+    precise_bn: bool = True
+    precise_bn_batches: int = 20
 
     def __post_init__(self):
         _positive("train.epochs", self.epochs)

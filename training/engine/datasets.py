@@ -204,8 +204,9 @@ def pipeline_config(
     kwargs.update(resize=resize, flip=data.flip and resize == "pipeline")
     if not training:
         kwargs.update(crops=crops, num_clips=num_clips)
-    if training and not data.scale_jitter:
-        kwargs.update(scales=(1.0,), max_distort=0)
+    if training and not data.scale_jitter:  # one scale: by default the evaluation crop's
+        scale = data.crop_scale or 1.0 / PipelineConfig.resize_ratio
+        kwargs.update(scales=(scale,), max_distort=0)
     return PipelineConfig(**kwargs)
 
 
