@@ -236,6 +236,10 @@ def main(argv=None):
         help="data.synthetic_difficulty settings, each with every variant and seed",
     )  # fmt: skip
     parser.add_argument("--test-clips", type=int, default=180, help="data.synthetic_test")
+    parser.add_argument(
+        "--summarize-only", action="store_true",
+        help="train nothing: tabulate the finished runs of OUT/runs.json for --variants and --difficulty",
+    )  # fmt: skip
     parser.add_argument("--out", default="benchmarks/results/accuracy_study")
     parser.add_argument("--set", nargs="*", default=[], help="extra config overrides key=value")
     args = parser.parse_args(argv)
@@ -258,6 +262,8 @@ def main(argv=None):
             for r in runs
         )
     ]
+    if args.summarize_only:
+        todo = []
     print(f"[study] {len(runs)} runs done, {len(todo)} to go -> {out}")
     start = time.perf_counter()
     for i, (variant, seed, difficulty) in enumerate(todo, 1):
