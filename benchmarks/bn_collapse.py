@@ -26,11 +26,13 @@ attention's output scale (`model.attention_pooling=softmax`: `a X` instead of th
 `A X`), the losses (both off) and the learning rate (1e-3): `bn_collapse_first_pass.json`. The others use the fixed
 recipe (precise BN before each validation, training crops at the evaluation's scale), one fix at a
 time (`ispan_precise_bn_only`, `ispan_crop_scale_only`) and both. Writes
-`benchmarks/results/bn_collapse.json`.
+`benchmarks/results/bn_collapse.json`. Resumable: a finished run folder under `--out` is measured
+again without training.
 """
 
 import argparse
 import dataclasses
+import json
 import pathlib
 import sys
 
@@ -97,12 +99,14 @@ def measure(variant, args, out):
         **VARIANTS[variant],
     }
     config = load_config(preset="synthetic", overrides=overrides)
-    result = run(config)
+    run_dir = out / config.output.name
+    if not (run_dir / "metrics.json").is_file():  # resumable: a finished run is only measured
+        run(config)
     data_dir = datasets.resolve_data_dir(config, log=None)
     config = config.replace(data=dataclasses.replace(config.data, cache=False))
-    best = result.metrics["best_epoch"]
-    logged = plots.read_csv_log(result.run_dir / "log.csv")["accuracy"][best - 1]
-    model = load_classifier(result.model_path)
+    best = json.loads((run_dir / "metrics.json").read_text())["best_epoch"]
+    logged = plots.read_csv_log(run_dir / "log.csv")["accuracy"][best - 1]
+    model = load_classifier(run_dir / "best.keras")
 
     def train_clips(ratio=None):
         return datasets.eval_dataset(config, data_dir, "train", resize_ratio=ratio)
@@ -133,7 +137,10 @@ def main(argv=None):
     parser.add_argument("--out", default="runs/bn_collapse", help="run folders")
     parser.add_argument("--name", default="bn_collapse", help="benchmarks/results/NAME.json")
     args = parser.parse_args(argv)
-    rows = [measure(variant, args, pathlib.Path(args.out)) for variant in args.variants]
+    rows = []
+    for variant in args.variants:
+        rows.append(measure(variant, args, pathlib.Path(args.out)))
+        print_table(rows[-1:], COLUMNS)
     print_table(rows, COLUMNS)
     command = "python benchmarks/bn_collapse.py " + " ".join(argv or sys.argv[1:])
     write_json(args.name, {"command": command.strip(), "args": vars(args), "rows": rows})

@@ -89,19 +89,7 @@ def precise_batch_norm(model, dataset, num_batches=None, *, log=None):
     layers = [layer for layer in layers if layer.trainable]
     if not layers:
         return 0
-    feed = _feeder(model, holder)
-    probe = keras.Model(holder.input, [layer.input for layer in layers])
-    sums = [None] * len(layers)
-    batches = 0
-    for batch in dataset:
-        if num_batches is not None and batches >= num_batches:
-            break
-        frames = batch[0] if isinstance(batch, tuple | list) else batch
-        inputs = probe(feed(frames), training=True)
-        inputs = inputs if isinstance(inputs, list | tuple) else [inputs]
-        for i, (layer, x) in enumerate(zip(layers, inputs, strict=True)):
-            sums[i] = _accumulate(sums[i], keras.ops.convert_to_numpy(x), layer.axis)
-        batches += 1
+    sums, batches = _collect(model, holder, layers, dataset, num_batches)
     if not batches:
         raise ValueError(
             "`precise_batch_norm` got no batch from `dataset`. Received: an empty dataset"
@@ -114,6 +102,35 @@ def precise_batch_norm(model, dataset, num_batches=None, *, log=None):
     if log:
         log(f"[precise-bn] {len(layers)} batch-norm layers re-estimated on {batches} batches")
     return len(layers)
+
+
+def _collect(model, holder, layers, dataset, num_batches):
+    """Per layer `(sum, sum of squares, count)` of its inputs over the batches, and the batch count.
+
+    Synchronised layers (several replicas, `train.sync_batch_norm`) are run unsynchronised here: the
+    probe runs outside any replica context, where a cross-replica reduction would wait forever."""
+    feed = _feeder(model, holder)
+    probe = keras.Model(holder.input, [layer.input for layer in layers])
+    synchronized = {layer: getattr(layer, "synchronized", False) for layer in holder.layers}
+    sums, batches = [None] * len(layers), 0
+    try:
+        for layer in synchronized:
+            if synchronized[layer]:
+                layer.synchronized = False
+        for batch in dataset:
+            if num_batches is not None and batches >= num_batches:
+                break
+            frames = batch[0] if isinstance(batch, tuple | list) else batch
+            inputs = probe(feed(frames), training=True)
+            inputs = inputs if isinstance(inputs, list | tuple) else [inputs]
+            for i, (layer, x) in enumerate(zip(layers, inputs, strict=True)):
+                sums[i] = _accumulate(sums[i], keras.ops.convert_to_numpy(x), layer.axis)
+            batches += 1
+    finally:
+        for layer, value in synchronized.items():
+            if value:
+                layer.synchronized = True
+    return sums, batches
 
 
 def _accumulate(state, x, axis):
