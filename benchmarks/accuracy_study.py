@@ -19,6 +19,7 @@ sweep (T = 1, 2, 4, 8, 16) of the best ISPAN model: `OUT/frames_sweep.json` and 
 """
 
 import argparse
+import json
 import pathlib
 import statistics
 import sys
@@ -158,8 +159,8 @@ def _cell(value, se, signed=False):
 def markdown(rows, args):
     lines = [
         "| difficulty | head | test top-1 (mean ± s.e.) | vs TSN, paired (mean ± s.e.) | per seed "
-        "| max train gap | max one-class share | seeds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| binomial s.e. of one run | max train gap | max one-class share (test) | seeds |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         per_seed = ", ".join(f"{d:+.3f}" for d in r.get("diff_vs_tsn_per_seed", []))
@@ -168,7 +169,8 @@ def markdown(rows, args):
             f"| {r['difficulty']} | {r['description']} (`{r['variant']}`) | "
             f"{_cell(r['top1'], r['top1_se'])} | "
             f"{_cell(r.get('diff_vs_tsn'), r.get('diff_vs_tsn_se', 0), True) if r['variant'] != BASELINE else '-'} | "
-            f"{per_seed or '-'} | {gap} | {r['max_test_majority_share']:.2f} | {r['seeds']} |"
+            f"{per_seed or '-'} | {r['binomial_se'] or 0:.3f} | {gap} | "
+            f"{r['max_test_majority_share']:.2f} | {r['seeds']} |"
         )
     command = "python benchmarks/accuracy_study.py " + " ".join(sys.argv[1:])
     lines.append(f"\nCommand: `{command.strip()}`, {time.strftime('%Y-%m-%d', time.gmtime())}.")
@@ -251,7 +253,7 @@ def main(argv=None):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ledger = out / "runs.json"
-    runs = eval_lib.json.loads(ledger.read_text()) if ledger.exists() else []
+    runs = json.loads(ledger.read_text()) if ledger.exists() else []
     todo = [
         (v, s, d)
         for s in range(args.seeds)
@@ -287,7 +289,8 @@ def main(argv=None):
     )
     table = markdown(rows, args)
     write_text_atomic(out / "study.md", table)
-    plot(rows, out / "study.png")
+    if rows:
+        plot(rows, out / "study.png")
     print(table)
 
 
