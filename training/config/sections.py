@@ -176,7 +176,9 @@ class ModelConfig:
         frozen_bn: every BatchNormalization layer of the backbone frozen (inference mode, the pretrained
             statistics, scale and offset kept); the convolutions still train. For pretrained backbones.
         bn_momentum: momentum of the backbone's BatchNormalization moving statistics; `None` keeps the
-            backbone's (Keras: 0.99, too slow for runs of a few hundred steps: the synthetic preset uses 0.9).
+            backbone's (Keras: 0.99, too slow for runs of a few hundred steps: the synthetic preset uses 0.9;
+            with `train.precise_bn` the moving statistics are re-estimated before each validation and the
+            momentum no longer changes what is evaluated).
     """
 
     backbone: str = "small_cnn"
