@@ -109,6 +109,7 @@ def test_cosine_diversity_hand_computed_and_numpy():
     )
 
 
+@pytest.mark.tf_only  # tf.GradientTape
 def test_cosine_diversity_is_scale_free_and_the_paper_form_is_not():
     """Uniform-ish maps over P positions: the cosine form stays near 1 and its gradient keeps its
     size as P grows; the paper's form grows like sqrt(P) and its gradient shrinks."""
