@@ -2,7 +2,8 @@
 
 A run folder `<runs_dir>/<name>/` holds, when the run has finished:
 `config.json` (the resolved config), `best.keras` (best validation epoch), `log.csv`, `tensorboard/`,
-`curves.png`, `metrics.json` (test metrics, written last: its presence marks a finished run),
+`curves.png`, `metrics.json` (test metrics and the training clips' top-1 in inference mode, written last:
+its presence marks a finished run),
 `confusion.png` (single-label), `attention.png|gif`, and `export/` with `--export`. While it trains, `backup/`
 holds the resume state (`callbacks.AtomicBackupAndRestore`, committed atomically after each epoch's CSV row
 and checkpoint): running the same config (same name) again resumes from the last finished epoch and ends
@@ -271,7 +272,7 @@ def run(
         log(_start_line(config, run_dir, resuming, info, steps, setup, strategy))
         done = read_training_done(run_dir) if chief and resuming else None
         if done is None:
-            history, fit_seconds = _fit(config, setup, run_dir, chief, steps, extra_callbacks)
+            history, fit_seconds = _fit(config, setup, run_dir, chief, steps, extra_callbacks, log)
             initial_epoch = int(history.epoch[0]) if history.epoch else config.train.epochs
             if not chief:
                 shutil.rmtree(_worker_dir(config), ignore_errors=True)
@@ -424,7 +425,7 @@ def read_training_done(run_dir) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks):
+def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks, log=print):
     validated = setup.val_ds is not None
     callbacks = callbacks_lib.make_callbacks(
         run_dir,
@@ -438,7 +439,7 @@ def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks):
         extra=extra_callbacks,
     )
     if config.train.precise_bn:  # first: before validation and before the checkpoint
-        callbacks.insert(0, _precise_bn_callback(config, setup.model))
+        callbacks.insert(0, _precise_bn_callback(config, setup.model, log))
     fit_start = time.perf_counter()
     history = setup.trained.fit(
         setup.train_ds,
@@ -453,14 +454,14 @@ def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks):
     return history, time.perf_counter() - fit_start
 
 
-def _precise_bn_callback(config: TrainConfig, classifier):
+def _precise_bn_callback(config: TrainConfig, classifier, log):
     """`train.precise_bn`: the training clips under the evaluation transform (centre crop, uncached)."""
     from training.engine.batch_norm import PreciseBatchNorm
 
     def training_clips():
         return datasets.training_clips(config, config.data.data_dir)
 
-    return PreciseBatchNorm(classifier, training_clips, config.train.precise_bn_batches, log=print)
+    return PreciseBatchNorm(classifier, training_clips, config.train.precise_bn_batches, log=log)
 
 
 def _worker_dir(config: TrainConfig) -> pathlib.Path:
