@@ -2,13 +2,20 @@
 
     python benchmarks/accuracy_study.py                     # all variants, 3 seeds (see --help)
     python benchmarks/accuracy_study.py --seeds 1 --epochs 2 --variants tsn ispan3   # a smoke run
+    python benchmarks/accuracy_study.py --difficulty default hard --test-clips 300 \
+        --variants tsn gap single ispan3 --seeds 3          # the powered study (README)
 
 Trains the same backbone (`small_cnn`) with the same budget and the same data for each head
-variant and seed, evaluates the best-on-validation checkpoint on the held-out `test` split, and
-writes `OUT/study.json`, `OUT/study.md` (mean and standard deviation of top-1 and mean class
-accuracy), `OUT/study.png`, and the frames sweep (T = 1, 2, 4, 8, 16) of the best ISPAN model:
-`OUT/frames_sweep.json` and `.png`. Resumable: finished runs are read back from `OUT/runs.json`,
-an interrupted run resumes from its own backup (`training.engine.run.run`).
+variant, seed and difficulty (`data.synthetic_difficulty`), evaluates the best-on-validation
+checkpoint on the held-out `test` split (`--test-clips` clips), and writes `OUT/study.json`,
+`OUT/study.md` and `OUT/study.png`: per difficulty and variant the mean top-1, its standard error
+over seeds, the paired difference to TSN (same seed, same data: the mean and standard error of the
+per-seed differences), the binomial standard error of one run's top-1 on the test clips, and the
+inference-mode check of `run()` (largest gap between the logged training accuracy and the training
+clips' top-1 in inference mode; largest share of one class in the test predictions). The frames
+sweep (T = 1, 2, 4, 8, 16) of the best ISPAN model: `OUT/frames_sweep.json` and `.png`
+(`--frames-sweep` with no value skips it). Resumable: finished runs are read back from
+`OUT/runs.json`, an interrupted run resumes from its own backup (`training.engine.run.run`).
 """
 
 import argparse
@@ -39,6 +46,7 @@ VARIANTS = {
     "ispan3_weighted": {"model.fusion": "weighted"},
     "single_softmax_pool": {"model.head": "single", "model.attention_pooling": "softmax"},
     "ispan3_softmax_pool": {"model.attention_pooling": "softmax"},
+    "ispan3_cosine_diversity": {"model.diversity_form": "cosine", "model.diversity_weight": 0.1},
 }
 DESCRIPTIONS = {
     "tsn": "TSN average consensus",
@@ -53,12 +61,16 @@ DESCRIPTIONS = {
     "ispan3_weighted": "ISPAN 3 levels, weighted fusion",
     "single_softmax_pool": "single-level attention, softmax pooling `a X`",
     "ispan3_softmax_pool": "ISPAN 3 levels, both losses, softmax pooling `a X`",
+    "ispan3_cosine_diversity": "ISPAN 3 levels, scale-free (cosine) diversity loss, weight 0.1",
 }
+BASELINE = "tsn"
 
 
-def base_overrides(args):
+def base_overrides(args, difficulty="default"):
     """The shared budget: same data, backbone, epochs and evaluation for every variant."""
     return {
+        "data.synthetic_difficulty": difficulty,
+        "data.synthetic_test": args.test_clips,
         "train.epochs": args.epochs,
         "train.verbose": 2,
         "output.tensorboard": False,
@@ -67,54 +79,97 @@ def base_overrides(args):
     }
 
 
-def run_one(variant, seed, args, out):
+def run_one(variant, seed, difficulty, args, out):
     from training.engine.run import run
 
     overrides = {
-        **base_overrides(args),
+        **base_overrides(args, difficulty),
         **VARIANTS[variant],
         "train.seed": seed,
         "output.runs_dir": str(out / "runs"),
-        "output.name": f"{variant}-s{seed}",
+        "output.name": f"{variant}-{difficulty}-s{seed}",
     }
     config = load_config(preset="synthetic", overrides=overrides)
     result = run(config)
     test = result.metrics["test"]
+    check = result.metrics.get("train_split", {})
+    predicted = [sum(column) for column in zip(*test["confusion_matrix"], strict=True)]
     return {
         "variant": variant,
         "seed": seed,
+        "difficulty": difficulty,
         "top1": test["top1"],
         "mean_class_accuracy": test["mean_class_accuracy"],
+        "test_clips": test["num_clips"],
+        "test_majority_share": max(predicted) / max(sum(predicted), 1),
         "best_val": result.metrics.get("best_val_accuracy"),
+        "best_epoch": result.metrics.get("best_epoch"),
+        "train_inference_top1": check.get("inference_top1"),
+        "train_logged_accuracy": check.get("logged_accuracy_at_best_epoch"),
+        "train_gap": check.get("gap"),
         "model": str(result.model_path),
         "fit_seconds": result.metrics.get("fit_seconds"),
     }
 
 
+def _mean_se(values):
+    """Mean and standard error of the mean (0 for one value)."""
+    mean = statistics.fmean(values)
+    se = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
+    return mean, se
+
+
 def summarize(runs):
+    """One row per (difficulty, variant): mean, standard deviation and standard error over seeds,
+    the paired difference to `BASELINE` over the seeds both have, and the inference-mode check."""
     rows = []
-    for variant in VARIANTS:
-        done = [r for r in runs if r["variant"] == variant]
-        if not done:
-            continue
-        row = {"variant": variant, "description": DESCRIPTIONS[variant], "seeds": len(done)}
-        for key in ("top1", "mean_class_accuracy"):
-            values = [r[key] for r in done]
-            row[key] = statistics.fmean(values)
-            row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
-        rows.append(row)
+    for difficulty in dict.fromkeys(r.get("difficulty", "default") for r in runs):
+        here = [r for r in runs if r.get("difficulty", "default") == difficulty]
+        baseline = {r["seed"]: r["top1"] for r in here if r["variant"] == BASELINE}
+        for variant in VARIANTS:
+            done = [r for r in here if r["variant"] == variant]
+            if not done:
+                continue
+            row = {"difficulty": difficulty, "variant": variant,
+                   "description": DESCRIPTIONS[variant], "seeds": len(done)}  # fmt: skip
+            for key in ("top1", "mean_class_accuracy"):
+                values = [r[key] for r in done]
+                row[key], row[f"{key}_se"] = _mean_se(values)
+                row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            clips = done[0].get("test_clips") or 0
+            row["binomial_se"] = (row["top1"] * (1 - row["top1"]) / clips) ** 0.5 if clips else None
+            paired = [r["top1"] - baseline[r["seed"]] for r in done if r["seed"] in baseline]
+            if paired and variant != BASELINE:
+                row["diff_vs_tsn"], row["diff_vs_tsn_se"] = _mean_se(paired)
+                row["diff_vs_tsn_per_seed"] = paired
+            gaps = [r["train_gap"] for r in done if r.get("train_gap") is not None]
+            row["max_train_gap"] = max(gaps) if gaps else None
+            row["max_test_majority_share"] = max(r.get("test_majority_share", 0) for r in done)
+            rows.append(row)
     return rows
+
+
+def _cell(value, se, signed=False):
+    if value is None:
+        return "n/a"
+    return f"{value:+.3f} ± {se:.3f}" if signed else f"{value:.3f} ± {se:.3f}"
 
 
 def markdown(rows, args):
     lines = [
-        "| head | top-1 (mean ± std) | mean class acc. (mean ± std) | seeds |",
-        "|---|---|---|---|",
+        "| difficulty | head | test top-1 (mean ± s.e.) | vs TSN, paired (mean ± s.e.) | per seed "
+        "| binomial s.e. of one run | max train gap | max one-class share (test) | seeds |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        per_seed = ", ".join(f"{d:+.3f}" for d in r.get("diff_vs_tsn_per_seed", []))
+        gap = "n/a" if r["max_train_gap"] is None else f"{r['max_train_gap']:+.3f}"
         lines.append(
-            f"| {r['description']} (`{r['variant']}`) | {r['top1']:.3f} ± {r['top1_std']:.3f} | "
-            f"{r['mean_class_accuracy']:.3f} ± {r['mean_class_accuracy_std']:.3f} | {r['seeds']} |"
+            f"| {r['difficulty']} | {r['description']} (`{r['variant']}`) | "
+            f"{_cell(r['top1'], r['top1_se'])} | "
+            f"{_cell(r.get('diff_vs_tsn'), r.get('diff_vs_tsn_se', 0), True) if r['variant'] != BASELINE else '-'} | "
+            f"{per_seed or '-'} | {r['binomial_se'] or 0:.3f} | {gap} | "
+            f"{r['max_test_majority_share']:.2f} | {r['seeds']} |"
         )
     command = "python benchmarks/accuracy_study.py " + " ".join(sys.argv[1:])
     lines.append(f"\nCommand: `{command.strip()}`, {time.strftime('%Y-%m-%d', time.gmtime())}.")
@@ -124,12 +179,18 @@ def markdown(rows, args):
 def plot(rows, path):
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 3.8))
-    names = [r["variant"] for r in rows]
-    ax.bar(names, [r["top1"] for r in rows], yerr=[r["top1_std"] for r in rows], capsize=3)
-    ax.set_ylabel("test top-1")
-    ax.tick_params(axis="x", rotation=40)
-    ax.grid(axis="y", alpha=0.3)
+    difficulties = list(dict.fromkeys(r["difficulty"] for r in rows))
+    fig, axes = plt.subplots(
+        1, len(difficulties), figsize=(5 * len(difficulties), 3.8), squeeze=False
+    )
+    for ax, difficulty in zip(axes[0], difficulties, strict=True):
+        here = [r for r in rows if r["difficulty"] == difficulty]
+        names = [r["variant"] for r in here]
+        ax.bar(names, [r["top1"] for r in here], yerr=[r["top1_se"] for r in here], capsize=3)
+        ax.set_title(f"difficulty {difficulty} (± s.e. over seeds)")
+        ax.set_ylabel("test top-1")
+        ax.tick_params(axis="x", rotation=40)
+        ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -137,18 +198,25 @@ def plot(rows, path):
 
 def sweep_best_ispan(runs, rows, args, out):
     candidates = [r for r in rows if r["variant"].startswith("ispan")]
-    if not candidates:
+    if not candidates or not args.frames_sweep:
         return None
-    best_variant = max(candidates, key=lambda r: r["top1"])["variant"]
-    best_run = max((r for r in runs if r["variant"] == best_variant), key=lambda r: r["top1"])
-    config = load_config(preset="synthetic", overrides=base_overrides(args))
+    best = max(candidates, key=lambda r: r["top1"])
+    best_run = max(
+        (r for r in runs if r["variant"] == best["variant"]
+         and r.get("difficulty", "default") == best["difficulty"]),
+        key=lambda r: r["top1"],
+    )  # fmt: skip
+    config = load_config(preset="synthetic", overrides=base_overrides(args, best["difficulty"]))
     data_dir = datasets.resolve_data_dir(config)
     model = load_classifier(best_run["model"])
 
     def make(num_segments):
         segment_config = load_config(
             preset="synthetic",
-            overrides={**base_overrides(args), "eval.num_segments": num_segments},
+            overrides={
+                **base_overrides(args, best["difficulty"]),
+                "eval.num_segments": num_segments,
+            },
         )
         return datasets.eval_dataset(segment_config, data_dir, "test", crops=1, num_clips=1)
 
@@ -163,40 +231,65 @@ def main(argv=None):
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--frames-sweep", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    parser.add_argument("--frames-sweep", type=int, nargs="*", default=[1, 2, 4, 8, 16])
+    parser.add_argument(
+        "--difficulty", nargs="+", default=["default"], choices=["default", "hard"],
+        help="data.synthetic_difficulty settings, each with every variant and seed",
+    )  # fmt: skip
+    parser.add_argument("--test-clips", type=int, default=180, help="data.synthetic_test")
+    parser.add_argument(
+        "--summarize-only", action="store_true",
+        help="train nothing: tabulate the finished runs of OUT/runs.json for --variants and --difficulty",
+    )  # fmt: skip
     parser.add_argument("--out", default="benchmarks/results/accuracy_study")
     parser.add_argument("--set", nargs="*", default=[], help="extra config overrides key=value")
     args = parser.parse_args(argv)
-    if args.seeds < 1 or args.epochs < 1:
-        parser.error(f"--seeds and --epochs must be >= 1. Received: {args.seeds}, {args.epochs}")
+    if args.seeds < 1 or args.epochs < 1 or args.test_clips < 1:
+        parser.error(
+            "--seeds, --epochs and --test-clips must be >= 1. "
+            f"Received: {args.seeds}, {args.epochs}, {args.test_clips}"
+        )
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ledger = out / "runs.json"
     runs = json.loads(ledger.read_text()) if ledger.exists() else []
     todo = [
-        (v, s)
+        (v, s, d)
         for s in range(args.seeds)
+        for d in args.difficulty
         for v in args.variants
-        if not any(r["variant"] == v and r["seed"] == s for r in runs)
+        if not any(
+            r["variant"] == v and r["seed"] == s and r.get("difficulty", "default") == d
+            for r in runs
+        )
     ]
+    if args.summarize_only:
+        todo = []
     print(f"[study] {len(runs)} runs done, {len(todo)} to go -> {out}")
     start = time.perf_counter()
-    for i, (variant, seed) in enumerate(todo, 1):
-        runs.append(run_one(variant, seed, args, out))
+    for i, (variant, seed, difficulty) in enumerate(todo, 1):
+        runs.append(run_one(variant, seed, difficulty, args, out))
         multiview.write_json(ledger, runs)
         rate = (time.perf_counter() - start) / i
         print(
-            f"[study] {i}/{len(todo)} {variant} seed {seed}: top-1 {runs[-1]['top1']:.3f}; "
-            f"ETA {rate * (len(todo) - i) / 60:.1f} min"
+            f"[study] {i}/{len(todo)} {variant} {difficulty} seed {seed}: top-1 "
+            f"{runs[-1]['top1']:.3f}; ETA {rate * (len(todo) - i) / 60:.1f} min"
         )
-    rows = summarize([r for r in runs if r["variant"] in args.variants])
+    rows = summarize(
+        [
+            r
+            for r in runs
+            if r["variant"] in args.variants and r.get("difficulty", "default") in args.difficulty
+        ]
+    )
     sweep = sweep_best_ispan(runs, rows, args, out)
     multiview.write_json(
         out / "study.json", {"args": vars(args), "rows": rows, "frames_sweep": sweep}
     )
     table = markdown(rows, args)
     write_text_atomic(out / "study.md", table)
-    plot(rows, out / "study.png")
+    if rows:
+        plot(rows, out / "study.png")
     print(table)
 
 

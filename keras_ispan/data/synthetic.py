@@ -13,8 +13,19 @@ the class is the *appearance* of a small actor:
   `target_visible` of the frames (so some sampled frames do not show it);
 - distractors: `num_distractors` smaller objects of a *distinct* set of shapes (ellipses, a dot triad,
   a chevron, a thin bar), random colours, moving (bouncing) through all frames;
+- same-coloured distractors (`same_color_distractors`, 0 by default): objects of the distractor shapes
+  with the actor's colour, size and dark outline, visible in every frame, so neither colour nor
+  brightness nor size tells the actor apart: only its shape does;
 - the background: cluttered and moving: a smooth random colour field with oriented stripes, panned by
-  a random velocity, plus per-frame pixel noise.
+  a random velocity of up to `background_speed` pixels per frame, plus per-frame pixel noise.
+
+Difficulty. `DIFFICULTIES` names sets of the difficulty fields (actor size, distractors, same-coloured
+distractors, background motion, visible fraction, clutter, noise) given at 112 px (`difficulty_fields`
+scales the actor's size to another frame side): `"default"` is the dataset the README's figures
+were measured on, `"hard"` a small actor among same-coloured distractors on a fast background, visible
+in a fifth to two fifths of the frames (the kind of data on which training once collapsed at inference,
+issue 17). The new fields at their defaults draw no random numbers, so the default data is
+byte-identical to the data generated before they existed (and keeps its fingerprint).
 
 Why each class is separable: the class shape is the only thing that differs between classes; colour,
 position, size, motion, visibility window, distractors and background are drawn from the same
@@ -43,6 +54,37 @@ CLASS_SHAPES = ("disk", "square", "triangle", "plus", "ring", "diamond", "hollow
 DISTRACTOR_SHAPES = ("h_ellipse", "v_ellipse", "dot_triad", "chevron", "bar")
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 
+# Named difficulty settings at 112 px: `SyntheticConfig` fields (see `difficulty_fields`).
+DIFFICULTIES = {
+    "default": {
+        "target_size": 22, "target_visible": (0.3, 0.6), "num_distractors": 4,
+        "same_color_distractors": 0, "background_speed": 2.0, "clutter": 0.6, "noise": 8.0,
+    },
+    "hard": {
+        "target_size": 14, "target_visible": (0.2, 0.4), "num_distractors": 4,
+        "same_color_distractors": 3, "background_speed": 4.0, "clutter": 0.8, "noise": 10.0,
+    },
+}  # fmt: skip
+
+
+def difficulty_fields(name, image_size=112):
+    """The `SyntheticConfig` fields of difficulty `name` for frames of side `image_size`.
+
+    The actor's size is scaled from 112 px (as `distractor_size` is by `training/`); counts, fractions,
+    contrasts and the background speed (pixels per frame at any side, as before it was a field) are not.
+
+    Raises:
+        ValueError: an unknown `name`, listing the known ones.
+    """
+    if name not in DIFFICULTIES:
+        raise ValueError(
+            f"Unknown synthetic difficulty. Known: {sorted(DIFFICULTIES)}. Received: difficulty={name!r}"
+        )
+    scale = image_size / 112
+    fields = dict(DIFFICULTIES[name])
+    fields["target_size"] = max(4, round(fields["target_size"] * scale))
+    return fields
+
 
 @dataclasses.dataclass(frozen=True)
 class SyntheticConfig:
@@ -57,6 +99,13 @@ class SyntheticConfig:
         num_distractors: moving distractor objects per clip; distractor_size: their mean side.
         noise: standard deviation of the per-frame pixel noise; clutter: background contrast (0-1).
         seed, fps, jpeg_quality, clips_per_shard: generation and storage.
+        same_color_distractors: objects of the distractor shapes drawn with the actor's colour,
+            size and outline, visible in every frame (0: none, the default).
+        background_speed: the background pans by up to this many pixels per frame on each axis
+            (default 2.0).
+
+    The last two, at their defaults, are left out of `to_json` (and the fingerprint), so a dataset
+    generated before they existed is still recognised and reused; the clips are byte-identical.
     """
 
     num_classes: int = 6
@@ -75,6 +124,8 @@ class SyntheticConfig:
     fps: float = 8.0
     jpeg_quality: int = 90
     clips_per_shard: int = 100
+    same_color_distractors: int = 0
+    background_speed: float = 2.0
 
     def __post_init__(self):
         object.__setattr__(self, "target_visible", tuple(float(v) for v in self.target_visible))
@@ -105,9 +156,23 @@ class SyntheticConfig:
                 "`num_distractors` and `noise` must be >= 0 and `clutter` in [0, 1]. Received: "
                 f"num_distractors={self.num_distractors}, noise={self.noise}, clutter={self.clutter}"
             )
+        if not isinstance(self.same_color_distractors, int) or self.same_color_distractors < 0:
+            raise ValueError(
+                "`same_color_distractors` must be an integer >= 0. "
+                f"Received: same_color_distractors={self.same_color_distractors!r}"
+            )
+        if not 0 <= self.background_speed <= self.image_size:
+            raise ValueError(
+                "`background_speed` must be in [0, image_size] pixels per frame. "
+                f"Received: background_speed={self.background_speed!r}"
+            )
 
     def to_json(self):
-        return dataclasses.asdict(self) | {"target_visible": list(self.target_visible)}
+        values = dataclasses.asdict(self) | {"target_visible": list(self.target_visible)}
+        for name in ("same_color_distractors", "background_speed"):  # added later: see above
+            if values[name] == getattr(SyntheticConfig, name):
+                del values[name]
+        return values
 
     def fingerprint(self):
         """Names the cached copy: the settings and the record format version."""
@@ -205,8 +270,9 @@ def render_clip(cfg, label, rng):
     s, n = cfg.image_size, cfg.num_frames
     t = np.arange(n, dtype=np.float64)
     bg = _background(rng, cfg)
-    by = _bounce(rng.uniform(0, s), rng.uniform(-2, 2), t, s)
-    bx = _bounce(rng.uniform(0, s), rng.uniform(-2, 2), t, s)
+    speed = cfg.background_speed
+    by = _bounce(rng.uniform(0, s), rng.uniform(-speed, speed), t, s)
+    bx = _bounce(rng.uniform(0, s), rng.uniform(-speed, speed), t, s)
     frames = np.stack([bg[by[i] : by[i] + s, bx[i] : bx[i] + s] for i in range(n)]).copy()
     for _ in range(cfg.num_distractors):
         size = max(2, int(round(cfg.distractor_size * rng.uniform(0.8, 1.2))))
@@ -225,12 +291,28 @@ def render_clip(cfg, label, rng):
     ys = _bounce(rng.uniform(0, span), rng.uniform(-1.5, 1.5), t, span) + 1
     xs = _bounce(rng.uniform(0, span), rng.uniform(-1.5, 1.5), t, span) + 1
     color = _bright_color(rng)
+    # drawn after the actor (the default, without them, draws the same numbers as before they existed)
+    _paste_lookalikes(frames, cfg, rng, size, color)
     for i in range(first, first + visible):
         _paste(frames[i], rim, (20, 20, 20), ys[i], xs[i])
         _paste(frames[i], alpha, color, ys[i], xs[i])
     if cfg.noise:
         frames += rng.normal(0.0, cfg.noise, frames.shape).astype(np.float32)
     return np.clip(np.round(frames), 0, 255).astype(np.uint8), (first, visible)
+
+
+def _paste_lookalikes(frames, cfg, rng, size, color):
+    """`same_color_distractors` objects of distractor shapes with the actor's colour, size and rim."""
+    s, t = cfg.image_size, np.arange(cfg.num_frames, dtype=np.float64)
+    span = s - size - 2
+    for _ in range(cfg.same_color_distractors):
+        alpha = shape_mask(DISTRACTOR_SHAPES[rng.integers(len(DISTRACTOR_SHAPES))], size)
+        rim = _outline(alpha)
+        ys = _bounce(rng.uniform(0, span), rng.uniform(-1.5, 1.5), t, span) + 1
+        xs = _bounce(rng.uniform(0, span), rng.uniform(-1.5, 1.5), t, span) + 1
+        for i in range(cfg.num_frames):
+            _paste(frames[i], rim, (20, 20, 20), ys[i], xs[i])
+            _paste(frames[i], alpha, color, ys[i], xs[i])
 
 
 def split_labels(cfg, split):

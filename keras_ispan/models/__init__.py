@@ -8,6 +8,7 @@ from keras_ispan.models.backbones import (
     get_backbone_spec,
     pyramid_model,
 )
+from keras_ispan.models.batch_norm import batch_norm_layers, precise_batch_norm
 from keras_ispan.models.classifier import build_classifier, export_outputs_model
 from keras_ispan.models.flow import cross_modality_init, flow_backbone
 from keras_ispan.models.heads import HEADS
@@ -28,6 +29,7 @@ __all__ = [
     "HEADS",
     "BackboneSpec",
     "ClassifierInfo",
+    "batch_norm_layers",
     "build_backbone",
     "build_classifier",
     "build_two_stream",
@@ -38,6 +40,7 @@ __all__ = [
     "get_backbone_spec",
     "is_two_stream",
     "load_classifier",
+    "precise_batch_norm",
     "pyramid_model",
     "small_cnn",
     "stream_classifier",

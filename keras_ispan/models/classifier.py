@@ -30,6 +30,7 @@ def build_classifier(
     interaction_weight=1e-4,
     diversity_weight=1e-3,
     normalize_features=True,
+    diversity_form="paper",
     class_names=None,
     weight_decay=0.0,
     resize_ratio=DEFAULT_RESIZE_RATIO,
@@ -57,6 +58,8 @@ def build_classifier(
         interaction_weight: weight of `PCARegularizer` (0 disables it).
         diversity_weight: weight of `AttentionDiversityRegularizer` (0 disables it).
         normalize_features: `PCARegularizer(normalize_features=...)`.
+        diversity_form: `AttentionDiversityRegularizer(form=...)`: `"paper"` or `"cosine"`
+            (scale-free).
         class_names: optional list of `num_classes` names stored in the model.
         weight_decay: L2 factor on the head's kernels (the backbone's decay belongs to the
             optimiser).
@@ -123,7 +126,7 @@ def build_classifier(
             features,
             head=head,
             attention=attention,
-            losses=(interaction_weight, diversity_weight, normalize_features),
+            losses=(interaction_weight, diversity_weight, normalize_features, diversity_form),
             **common,
         )
     elif head == "tsn":

@@ -23,15 +23,15 @@ def attention_head(
         levels: list of `(batch, frames, h_j, w_j, c_j)` feature maps, shallow to deep.
         head: `"ispan"` or `"single"`.
         attention: `PyramidAttention`'s `downsample`, `fusion`, `bias` and `pooling`, as a dict.
-        losses: `(interaction_weight, diversity_weight, normalize_features)`: the weights of
-            `PCARegularizer` and `AttentionDiversityRegularizer` (0 disables one) and the former's
-            `normalize_features`; ignored by `"single"`.
+        losses: `(interaction_weight, diversity_weight, normalize_features, diversity_form)`: the
+            weights of `PCARegularizer` and `AttentionDiversityRegularizer` (0 disables one), the
+            former's `normalize_features` and the latter's `form`; ignored by `"single"`.
         dropout, num_classes, kernel_regularizer: the classifier's.
 
     Returns `(batch, num_classes)` logits. The attention layer is named `pyramid_attention`; its
     second output is the saliency map.
     """
-    interaction_weight, diversity_weight, normalize_features = losses
+    interaction_weight, diversity_weight, normalize_features, diversity_form = losses
     if head == "single":
         levels = levels[-1:]
         interaction, diversity = None, None
@@ -39,7 +39,11 @@ def attention_head(
         interaction = (
             PCARegularizer(interaction_weight, normalize_features) if interaction_weight else None
         )
-        diversity = AttentionDiversityRegularizer(diversity_weight) if diversity_weight else None
+        diversity = (
+            AttentionDiversityRegularizer(diversity_weight, diversity_form)
+            if diversity_weight
+            else None
+        )
     pooled, _ = PyramidAttention(
         interaction_regularizer=interaction,
         diversity_regularizer=diversity,

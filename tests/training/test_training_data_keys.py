@@ -76,11 +76,25 @@ def test_the_engine_builds_the_same_pipeline_settings_as_before():
     info = types.SimpleNamespace(multi_label=False, num_classes=6)
     train = datasets.pipeline_config(config, info, training=True, holdout=(0.1, 0, "drop"))
     assert train == PipelineConfig(
-        num_segments=8, image_size=64, batch_size=8, training=True, multi_label=False,
-        num_classes=6, cache=True, shuffle_buffer=256, seed=7, scales=(1.0,), max_distort=0,
-        flip=True, label_source="video", reader="auto", resize="pipeline",
+        num_segments=8,
+        image_size=64,
+        batch_size=8,
+        training=True,
+        multi_label=False,
+        num_classes=6,
+        cache=True,
+        shuffle_buffer=256,
+        seed=7,
+        scales=(224 / 256,),
+        max_distort=0,
+        flip=True,
+        label_source="video",
+        reader="auto",
+        resize="pipeline",
         holdout=(0.1, 0, "drop"),
-    )  # fmt: skip
+    )  # fmt: skip  (issue 17: one training crop scale, the evaluation crop's 224/256)
+    one = apply_overrides(config, ["data.crop_scale=1.0"])
+    assert datasets.pipeline_config(one, info, training=True).scales == (1.0,)
     evaluation = datasets.pipeline_config(config, info, training=False, crops=3, num_clips=2)
     assert evaluation == PipelineConfig(
         num_segments=8, image_size=64, batch_size=8, training=False, multi_label=False,
@@ -95,14 +109,14 @@ def test_a_field_added_to_the_library_becomes_a_key():
         bases=(PipelineConfig,), frozen=True,
     )  # fmt: skip
     synthetic = dataclasses.make_dataclass(
-        "Synthetic", [("difficulty", float, dataclasses.field(default=0.5))],
+        "Synthetic", [("blur", float, dataclasses.field(default=0.5))],
         bases=(SyntheticConfig,), frozen=True,
     )  # fmt: skip
     cls = data_keys.make_data_config(pipeline, synthetic)
-    config = _build(cls, {"colour_space": "yuv", "synthetic_difficulty": 0.9}, "data.")
+    config = _build(cls, {"colour_space": "yuv", "synthetic_blur": 0.9}, "data.")
     assert config.pipeline_config(training=False, resize="pipeline").colour_space == "yuv"
-    assert config.synthetic_config().difficulty == 0.9
-    assert cls().colour_space == "rgb" and cls().synthetic_difficulty == 0.5
+    assert config.synthetic_config().blur == 0.9
+    assert cls().colour_space == "rgb" and cls().synthetic_blur == 0.5
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ import typing
 from keras_ispan.checks import check_integer
 from keras_ispan.data.pipeline_config import PipelineConfig
 from keras_ispan.data.records import RESIZE_IN
-from keras_ispan.data.synthetic import SyntheticConfig
+from keras_ispan.data.synthetic import DIFFICULTIES, SyntheticConfig, difficulty_fields
 
 __all__ = [
     "DataConfig", "PIPELINE_KEYS", "SET_BY_ENGINE", "SYNTHETIC_KEYS", "make_data_config",
@@ -57,6 +57,7 @@ APPLICATION_FIELDS = (
     ("data_dir", str | None, None),
     ("eval_batch_size", int | None, None),
     ("scale_jitter", bool, False),
+    ("crop_scale", float | None, None),
     ("train_split", str, "train"),
     ("val_split", str, "val"),
     ("test_split", str, "test"),
@@ -73,12 +74,20 @@ NARROWED = {
 }
 RESIZE_CHOICES = ("auto", *RESIZE_IN)
 PIPELINE_DEFAULTS = {"image_size": 64, "shuffle_buffer": 256}
-SYNTHETIC_NAMES = {"num_classes": "classes", "num_frames": "frames", "image_size": "size"}
+SYNTHETIC_NAMES = {
+    "num_classes": "classes", "num_frames": "frames", "image_size": "size",
+    "num_distractors": "distractors",
+}  # fmt: skip
 SYNTHETIC_DEFAULTS = {"train": 240, "test": 60, "image_size": 64}
 # keys whose `None` default takes the variant's value (`synthetic_classes`: 6 appearance, 2 motion)
 SYNTHETIC_BY_VARIANT = ("num_classes",)
 # sizes that default (`None`) to the generator's, scaled to `image_size`: {field: smallest}
-SYNTHETIC_SCALED = {"target_size": 4, "distractor_size": 3}
+SYNTHETIC_SCALED = {"distractor_size": 3}
+# fields that default (`None`) to the named `data.synthetic_difficulty`'s (`DIFFICULTIES`, the actor's
+# size scaled to `image_size` by `difficulty_fields`); a key that is set overrides its field
+SYNTHETIC_BY_DIFFICULTY = tuple(DIFFICULTIES["default"])
+# the motion variant's sizes scaled from its own defaults
+MOTION_SCALED = {"target_size": 4, "distractor_size": 3}
 
 
 def _library_fields(cls, skip=()):
@@ -107,10 +116,15 @@ def _fields(pipeline, synthetic):
         fields.append((name, hint, default))
     fields += APPLICATION_FIELDS[1:]
     for name, hint, default in _library_fields(synthetic):
-        if name in SYNTHETIC_SCALED or name in SYNTHETIC_BY_VARIANT:
+        if (
+            name in SYNTHETIC_SCALED
+            or name in SYNTHETIC_BY_VARIANT
+            or name in SYNTHETIC_BY_DIFFICULTY
+        ):
             hint, default = hint | None, None
         fields.append((_synthetic_key(name), hint, SYNTHETIC_DEFAULTS.get(name, default)))
     fields.append(("synthetic_variant", str, "appearance"))
+    fields.append(("synthetic_difficulty", str, "default"))
     return [(name, hint, dataclasses.field(default=default)) for name, hint, default in fields]
 
 
@@ -141,6 +155,16 @@ class _DataConfigMethods:
                 f"data.synthetic_variant must be one of {SYNTHETIC_VARIANTS}. "
                 f"Received: data.synthetic_variant={self.synthetic_variant!r}"
             )
+        if self.synthetic_difficulty not in DIFFICULTIES:
+            raise ValueError(
+                f"data.synthetic_difficulty must be one of {sorted(DIFFICULTIES)}. "
+                f"Received: data.synthetic_difficulty={self.synthetic_difficulty!r}"
+            )
+        if self.crop_scale is not None and not 0.0 < self.crop_scale <= 1.0:
+            raise ValueError(
+                "data.crop_scale must be in (0, 1] or null. "
+                f"Received: data.crop_scale={self.crop_scale!r}"
+            )
         if self.resize not in RESIZE_CHOICES:
             raise ValueError(
                 f"data.resize must be one of {RESIZE_CHOICES}. Received: data.resize={self.resize!r}"
@@ -153,13 +177,17 @@ class _DataConfigMethods:
             self.synthetic_config()
         except ValueError as error:
             keys = self.SYNTHETIC_KEYS
-            scaled = [
+            defaulted = [*SYNTHETIC_SCALED, *SYNTHETIC_BY_DIFFICULTY]
+            named = [
                 f"data.{keys[n]}"
-                for n in SYNTHETIC_SCALED
+                for n in defaulted
                 if getattr(self, keys[n]) is None and f"`{n}`" in str(error)
             ]  # named in the error, but left to their default: say where their value came from
-            note = f" ({', '.join(scaled)}: scaled to data.synthetic_size={self.synthetic_size})"
-            raise ValueError(_keyed(error, keys) + (note if scaled else "")) from None
+            note = (
+                f" ({', '.join(named)}: data.synthetic_difficulty={self.synthetic_difficulty!r} "
+                f"scaled to data.synthetic_size={self.synthetic_size})"
+            )
+            raise ValueError(_keyed(error, keys) + (note if named else "")) from None
 
     def pipeline_config(self, **engine_values):
         """The `PipelineConfig` of the `data.` keys, with `engine_values` for the fields in
@@ -168,22 +196,28 @@ class _DataConfigMethods:
         return self.PIPELINE(**(values | engine_values))
 
     def synthetic_config(self):
-        """The embedded dataset's config of the `data.synthetic_*` keys: a `SyntheticConfig` (the
-        object sizes left `None` are the generator's defaults scaled from its `image_size` to
-        `data.synthetic_size`), or for `data.synthetic_variant=motion` a `MotionConfig` of the
-        `MOTION_FIELDS` keys (sizes scaled the same way; its other fields are the variant's)."""
+        """The embedded dataset's config of the `data.synthetic_*` keys: a `SyntheticConfig` whose
+        difficulty fields left `None` are those of `data.synthetic_difficulty` (the actor's size scaled
+        to `data.synthetic_size`) and whose other sizes left `None` are the generator's scaled the same
+        way; or for `data.synthetic_variant=motion` a `MotionConfig` of the `MOTION_FIELDS` keys (its
+        sizes scaled from its own defaults; its other fields are the variant's)."""
         values = {name: getattr(self, key) for name, key in self.SYNTHETIC_KEYS.items()}
-        target = self.SYNTHETIC
+        target, scaled = self.SYNTHETIC, SYNTHETIC_SCALED
         if self.synthetic_variant == "motion":
             from keras_ispan.data.synthetic_motion import MotionConfig
 
-            target = MotionConfig
-            values = {name: values[name] for name in (*MOTION_FIELDS, *SYNTHETIC_SCALED)}
+            target, scaled = MotionConfig, MOTION_SCALED
+            values = {name: values[name] for name in (*MOTION_FIELDS, *scaled)}
+        else:
+            preset = difficulty_fields(self.synthetic_difficulty, values["image_size"])
+            for name in SYNTHETIC_BY_DIFFICULTY:
+                if values[name] is None:
+                    values[name] = preset[name]
         for name in SYNTHETIC_BY_VARIANT:
             if values[name] is None:
                 values[name] = getattr(target, name)
         scale = values["image_size"] / target.image_size
-        for name, smallest in SYNTHETIC_SCALED.items():
+        for name, smallest in scaled.items():
             if values[name] is None:
                 values[name] = max(smallest, round(getattr(target, name) * scale))
         return target(**values)
@@ -220,7 +254,12 @@ DataConfig.__doc__ = """Dataset and sampling: the `data.` keys (see the module d
         data_dir: a dataset folder made by `prepare.py`; `None` generates (once, cached) the embedded
             synthetic dataset described by the `synthetic_*` keys.
         eval_batch_size: batch size for validation and evaluation; `None` uses `batch_size`.
-        scale_jitter: TSN multi-scale crops in training (else random crops at one scale).
+        scale_jitter: TSN multi-scale crops in training (else random crops at one scale, `crop_scale`).
+        crop_scale: without `scale_jitter`, the side of the random training crops as a fraction of the
+            frame's shorter side; `None` uses the evaluation's scale (`224 / 256`: evaluation resizes the
+            shorter side to `S * 256 / 224` and takes the centre `S`), so training and evaluation see
+            objects at one scale. `1.0` (the whole shorter side) was the rule before issue 17: evaluation
+            saw objects 14 % larger than training did (`python benchmarks/bn_collapse.py`).
         cache: cache the encoded examples in memory before sampling.
         resize: where training crops are resized to `image_size`: `pipeline` (CPU), `model` (one
             crop size per batch, resized by the model's first layer on the accelerator), or `auto`
@@ -239,4 +278,9 @@ DataConfig.__doc__ = """Dataset and sampling: the `data.` keys (see the module d
         synthetic_variant: `appearance` (classes differ in the actor's shape) or `motion` (classes
         differ only in the direction of motion, `keras_ispan.data.synthetic_motion`: an RGB ISPAN is
         at chance, the flow stream is not); the motion variant takes only the keys of `MOTION_FIELDS`.
+        synthetic_difficulty: a named difficulty (`keras_ispan.data.synthetic.DIFFICULTIES`: `default`,
+            `hard`) for the fields of `SYNTHETIC_BY_DIFFICULTY` (`synthetic_target_size`,
+            `synthetic_target_visible`, `synthetic_distractors`, `synthetic_same_color_distractors`,
+            `synthetic_background_speed`, `synthetic_clutter`, `synthetic_noise`); each, when set,
+            overrides its field.
     """

@@ -58,11 +58,20 @@ class ModelConfig:
         attention_pooling: `l2` (the paper's `A X`) or `softmax` (`a X`, scale independent of T).
         interaction_weight: beta, weight of the PCA interaction loss (0 disables it).
         diversity_weight: gamma, weight of the level diversity loss (0 disables it).
+        diversity_form: `paper` (the published `l_attn`, nearly constant: its gradient is about 1e-5 of the
+            cross-entropy's) or `cosine` (scale-free, in [0, 1]: the mean cosine similarity between the fused
+            and each level's attention map; use a larger `diversity_weight`, e.g. 0.1). See docs/METHOD.md.
         multi_label: sigmoid scores and sigmoid cross-entropy (Charades).
         freeze_backbone: train the head only.
-        partial_bn: TSN's partial batch norm: freeze every BatchNormalization layer but the first.
+        partial_bn: TSN's partial batch norm (Wang et al., ECCV 2016, Sec. 3.2): every BatchNormalization
+            layer of the backbone but the first is frozen (inference mode: moving statistics, fixed scale
+            and offset); the first keeps updating. For pretrained backbones on small datasets.
+        frozen_bn: every BatchNormalization layer of the backbone frozen (inference mode, the pretrained
+            statistics, scale and offset kept); the convolutions still train. For pretrained backbones.
         bn_momentum: momentum of the backbone's BatchNormalization moving statistics; `None` keeps the
-            backbone's (Keras: 0.99, too slow for runs of a few hundred steps: the synthetic preset uses 0.9).
+            backbone's (Keras: 0.99, too slow for runs of a few hundred steps: the synthetic preset uses 0.9;
+            with `train.precise_bn` the moving statistics are re-estimated before each validation and the
+            momentum no longer changes what is evaluated).
         modality: `rgb` (frames), `flow` (TSN's stacked optical flow: the dataset must hold flow,
             `prepare.py --flow`) or `two_stream` (both, fused; `keras_ispan.models.build_two_stream`).
             With `weights`, the flow stream starts from them by cross-modality initialisation.
@@ -83,10 +92,12 @@ class ModelConfig:
     attention_pooling: str = "l2"
     interaction_weight: float = 1e-4
     diversity_weight: float = 1e-3
+    diversity_form: str = "paper"
     normalize_features: bool = True
     multi_label: bool = False
     freeze_backbone: bool = False
     partial_bn: bool = False
+    frozen_bn: bool = False
     bn_momentum: float | None = None
     modality: str = "rgb"
     flow_length: int = 5
@@ -98,6 +109,11 @@ class ModelConfig:
         if self.bn_momentum is not None and not 0.0 <= self.bn_momentum < 1.0:
             raise ValueError(
                 f"model.bn_momentum must be in [0, 1) or null. Received: model.bn_momentum={self.bn_momentum}"
+            )
+        if self.partial_bn and self.frozen_bn:
+            raise ValueError(
+                "model.partial_bn and model.frozen_bn exclude each other (partial BN keeps the first layer "
+                "updating). Received: model.partial_bn=True, model.frozen_bn=True"
             )
         backbones = BACKBONE_NAMES  # the registry's keys, without importing Keras
         if self.backbone not in backbones:
@@ -114,6 +130,7 @@ class ModelConfig:
         _choice("model.fusion", self.fusion, FUSION_MODES)
         _choice("model.bias", self.bias, BIAS_MODES)
         _choice("model.attention_pooling", self.attention_pooling, POOLING_MODES)
+        _choice("model.diversity_form", self.diversity_form, ("paper", "cosine"))
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(
                 f"model.dropout must be in [0, 1). Received: model.dropout={self.dropout}"
@@ -225,6 +242,11 @@ class TrainLoopConfig:
         verbose: Keras progress output (0 silent, 1 progress bar, 2 one line per epoch).
         sync_batch_norm: with several replicas, batch-norm statistics are computed over the global batch
             (synchronised), so every replica and worker keeps identical moving statistics.
+        precise_bn: before each validation (and so in every checkpoint), re-estimate the backbone's
+            updating batch-norm statistics as the population statistics of the training clips under the
+            evaluation transform (`keras_ispan.models.precise_batch_norm`), so inference sees the
+            statistics it normalises by; frozen layers keep theirs.
+        precise_bn_batches: training batches used by `precise_bn` (at most the whole split).
     """
 
     epochs: int = 10
@@ -237,9 +259,12 @@ class TrainLoopConfig:
     validation_steps: int | None = None
     verbose: int = 1
     sync_batch_norm: bool = True
+    precise_bn: bool = True
+    precise_bn_batches: int = 20
 
     def __post_init__(self):
         _positive("train.epochs", self.epochs)
+        _positive("train.precise_bn_batches", self.precise_bn_batches)
         _choice("train.strategy", self.strategy, STRATEGIES)
         _choice("train.mixed_precision", self.mixed_precision, MIXED_PRECISION)
         _positive("train.early_stopping_patience", self.early_stopping_patience, allow_zero=True)

@@ -23,6 +23,7 @@ __all__ = [
     "needs_flow",
     "steps_per_epoch",
     "synthetic_config",
+    "training_clips",
     "training_resize",
     "validation_split",
 ]
@@ -197,8 +198,9 @@ def pipeline_config(
         values.update(modality=config.model.modality, flow_length=config.model.flow_length)
     if not training:
         values.update(crops=crops, num_clips=num_clips)
-    if training and not data.scale_jitter:
-        values.update(scales=(1.0,), max_distort=0)
+    if training and not data.scale_jitter:  # one scale: by default the evaluation crop's
+        scale = data.crop_scale or 1.0 / data.PIPELINE.resize_ratio
+        values.update(scales=(scale,), max_distort=0)
     return data.pipeline_config(**values)
 
 
@@ -284,3 +286,23 @@ def eval_dataset(
     if resize_ratio is not None:
         settings = dataclasses.replace(settings, resize_ratio=float(resize_ratio))
     return make_dataset(data_dir, source, settings)
+
+
+def training_clips(config: TrainConfig, data_dir):
+    """The clips trained on (a carved validation holdout excluded) under the evaluation transform:
+    `data.num_segments` frames at the segment centres, centre crop, uncached, `(frames, labels)`
+    batches. What `train.precise_bn` estimates on and the train-split check of `run()` evaluates."""
+    import dataclasses
+
+    from keras_ispan.data.pipeline import make_dataset
+
+    info = dataset_info(data_dir)
+    holdout = None
+    if validation_split(info, config) == CARVED_SPLIT:
+        fraction, seed, _ = carved_holdout(info, config)
+        holdout = (fraction, seed, "drop")
+    uncached = config.replace(data=dataclasses.replace(config.data, cache=False))
+    settings = pipeline_config(
+        uncached, info, training=False, num_segments=config.data.num_segments, holdout=holdout
+    )
+    return make_dataset(data_dir, config.data.train_split, settings)

@@ -193,12 +193,14 @@ def synchronize_batch_norm(model: keras.Model) -> int:
 
 def freeze_layers(model: keras.Model, config: ModelConfig) -> dict[str, int]:
     """Applies `freeze_backbone`, `partial_bn` (TSN: every BatchNormalization of the backbone but the
-    first is frozen, so it runs on its moving statistics) and `bn_momentum`. Returns counts of what changed."""
+    first is frozen, so it runs on its moving statistics), `frozen_bn` (all of them frozen) and
+    `bn_momentum`. A frozen (`trainable=False`) Keras BatchNormalization runs in inference mode and
+    updates neither its statistics nor its scale and offset. Returns counts of what changed."""
     try:
         backbone = model.get_layer("backbone")
     except ValueError:
         return {"backbone": 0, "batch_norm": 0, "momentum": 0}
-    frozen_bn = 0
+    frozen = 0
     norms = [
         layer for layer in _walk(backbone) if isinstance(layer, keras.layers.BatchNormalization)
     ]
@@ -207,12 +209,12 @@ def freeze_layers(model: keras.Model, config: ModelConfig) -> dict[str, int]:
             layer.momentum = config.bn_momentum
     if config.freeze_backbone:
         backbone.trainable = False
-    elif config.partial_bn:
-        for layer in norms[1:]:
+    elif config.partial_bn or config.frozen_bn:
+        for layer in norms[0 if config.frozen_bn else 1 :]:
             layer.trainable = False
-            frozen_bn += 1
+            frozen += 1
     return {
         "backbone": int(config.freeze_backbone),
-        "batch_norm": frozen_bn,
+        "batch_norm": frozen,
         "momentum": len(norms) if config.bn_momentum is not None else 0,
     }

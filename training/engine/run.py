@@ -2,7 +2,8 @@
 
 A run folder `<runs_dir>/<name>/` holds, when the run has finished:
 `config.json` (the resolved config), `best.keras` (best validation epoch), `log.csv`, `tensorboard/`,
-`curves.png`, `metrics.json` (test metrics, written last: its presence marks a finished run),
+`curves.png`, `metrics.json` (test metrics and the training clips' top-1 in inference mode, written last:
+its presence marks a finished run),
 `confusion.png` (single-label), `attention.png|gif`, and `export/` with `--export`. While it trains, `backup/`
 holds the resume state (`callbacks.AtomicBackupAndRestore`, committed atomically after each epoch's CSV row
 and checkpoint): running the same config (same name) again resumes from the last finished epoch and ends
@@ -76,7 +77,7 @@ class RunResult:
 # `model.*` keys passed to `build_classifier` under the same name.
 _CLASSIFIER_KEYS = (
     "backbone", "head", "dropout", "downsample", "fusion", "bias", "attention_pooling",
-    "interaction_weight", "diversity_weight", "normalize_features",
+    "interaction_weight", "diversity_weight", "normalize_features", "diversity_form",
 )  # fmt: skip
 
 
@@ -292,7 +293,7 @@ def run(
         if done is not None and not chief:  # restarted after training: the chief evaluates alone
             return _worker_done(config, run_dir, done, setup.model)
         if done is None:
-            history, fit_seconds = _fit(config, setup, run_dir, chief, steps, extra_callbacks)
+            history, fit_seconds = _fit(config, setup, run_dir, chief, steps, extra_callbacks, log)
             initial_epoch = int(history.epoch[0]) if history.epoch else config.train.epochs
             if not chief:
                 shutil.rmtree(_worker_dir(config), ignore_errors=True)
@@ -453,7 +454,7 @@ def read_training_done(run_dir) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks):
+def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks, log=print):
     validated = setup.val_ds is not None
     callbacks = callbacks_lib.make_callbacks(
         run_dir,
@@ -466,6 +467,8 @@ def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks):
         saved_model=setup.model if setup.trained is not setup.model else None,
         extra=extra_callbacks,
     )
+    if config.train.precise_bn:  # first: before validation and before the checkpoint
+        callbacks.insert(0, _precise_bn_callback(config, setup.model, log))
     fit_start = time.perf_counter()
     history = setup.trained.fit(
         setup.train_ds,
@@ -478,6 +481,16 @@ def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks):
         verbose=callbacks_lib.progress_verbosity(config.train.verbose),
     )
     return history, time.perf_counter() - fit_start
+
+
+def _precise_bn_callback(config: TrainConfig, classifier, log):
+    """`train.precise_bn`: the training clips under the evaluation transform (centre crop, uncached)."""
+    from training.engine.batch_norm import PreciseBatchNorm
+
+    def training_clips():
+        return datasets.training_clips(config, config.data.data_dir)
+
+    return PreciseBatchNorm(classifier, training_clips, config.train.precise_bn_batches, log=log)
 
 
 def _worker_dir(config: TrainConfig) -> pathlib.Path:
@@ -513,9 +526,16 @@ def _headline(result: dict) -> str:
     )
     if "mAP" in test:
         return f"{split} mAP {test['mAP']:.4f}{streams}"
-    return f"{split} top-1 {test.get('top1', float('nan')):.4f}, mean class accuracy " + (
+    line = f"{split} top-1 {test.get('top1', float('nan')):.4f}, mean class accuracy " + (
         f"{test.get('mean_class_accuracy', float('nan')):.4f}{streams}"
     )
+    check = result.get("train_split")
+    if check and check["logged_accuracy_at_best_epoch"] is not None:
+        line += (
+            f"; training clips in inference mode top-1 {check['inference_top1']:.4f} "
+            f"(logged in training at the best epoch: {check['logged_accuracy_at_best_epoch']:.4f})"
+        )
+    return line
 
 
 def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch, log) -> dict:
@@ -546,6 +566,9 @@ def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch
     )  # fmt: skip
     if "confusion_matrix" in test:
         plots.plot_confusion(test["confusion_matrix"], info.classes, run_dir / "confusion.png")
+    train_split = _train_split_check(config, data_dir, info, model, columns, best_state, log)
+    if "confusion_matrix" in test:
+        _warn_one_class(test["confusion_matrix"], split, info, log)
     callbacks_lib.fault_point("during_evaluation")
     picture = run_dir / f"attention.{config.output.attention_format}"
     write_attention_example(model, config, data_dir, split, info, picture)
@@ -569,7 +592,37 @@ def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch
         "fit_seconds": fit_seconds,
         "train_clips_per_s": (trained * train_clips / fit_seconds) if fit_seconds > 0 else None,
         "final_epoch_logs": {k: v[-1] for k, v in columns.items() if k != "epoch" and v},
+        **({"train_split": train_split} if train_split else {}),
     }
+
+
+def _train_split_check(config, data_dir, info, model, columns, best_state, log) -> dict | None:
+    """The best checkpoint on the training clips in inference mode (once, centre view), next to the
+    training accuracy logged at the best epoch; warns when it predicts one class (single-label only)."""
+    from training.evaluation import collapse
+
+    if info.multi_label or not info.counts.get(config.data.train_split, 0):
+        return None
+    result = multiview.evaluate(
+        model, datasets.training_clips(config, data_dir), multi_label=False, top_k=1
+    )
+    epochs = [int(e) for e in columns.get("epoch", [])]
+    best = int(best_state["epoch"])
+    logged = (
+        columns["accuracy"][epochs.index(best)]
+        if best in epochs and "accuracy" in columns
+        else None
+    )
+    _warn_one_class(result["confusion_matrix"], config.data.train_split, info, log)
+    return collapse.train_split_check(result, logged)
+
+
+def _warn_one_class(confusion, split, info, log) -> None:
+    from training.evaluation import collapse
+
+    warning = collapse.one_class_warning(confusion, split, info.classes)
+    if warning:
+        log(warning)
 
 
 def write_attention_example(model, config, data_dir, split, info, path, num_clips: int = 1):
