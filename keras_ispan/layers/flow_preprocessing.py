@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_ispan.io.transform import DEFAULT_RESIZE_RATIO
+from keras_ispan.layers.validation import check_resize_ratio
 
 # TSN's bound (pixels per frame step at the stored resolution); `keras_ispan.io.flow.FLOW_BOUND`.
 DEFAULT_FLOW_BOUND = 20.0
@@ -60,17 +61,9 @@ class FlowPreprocessing(keras.layers.Layer):
             )
         if isinstance(bound, bool) or not isinstance(bound, int | float) or not bound > 0:
             raise ValueError(f"`bound` must be a positive number. Received: bound={bound!r}")
-        if isinstance(resize_ratio, bool) or not isinstance(resize_ratio, int | float):
-            raise ValueError(
-                f"`resize_ratio` must be a number >= 1. Received: resize_ratio={resize_ratio!r}"
-            )
-        if not resize_ratio >= 1.0:
-            raise ValueError(
-                f"`resize_ratio` must be a number >= 1. Received: resize_ratio={resize_ratio!r}"
-            )
         self.flow_length = flow_length
         self.bound = float(bound)
-        self.resize_ratio = float(resize_ratio)
+        self.resize_ratio = check_resize_ratio(resize_ratio)
 
     def build(self, input_shape):
         if input_shape[-1] is not None and input_shape[-1] != 2 * self.flow_length:

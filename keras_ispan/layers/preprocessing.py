@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_ispan.io.transform import DEFAULT_RESIZE_RATIO
-from keras_ispan.layers.validation import check_choice
+from keras_ispan.layers.validation import check_choice, check_resize_ratio
 from keras_ispan.options import PREPROCESSING_MODES
 
 # Per-channel statistics of the keras.applications preprocessing modes (RGB order, 0..255).
@@ -47,15 +47,7 @@ class PixelPreprocessing(keras.layers.Layer):
     def __init__(self, mode="caffe", resize_ratio=DEFAULT_RESIZE_RATIO, **kwargs):
         super().__init__(**kwargs)
         self.mode = check_choice("mode", mode, PREPROCESSING_MODES)
-        if isinstance(resize_ratio, bool) or not isinstance(resize_ratio, int | float):
-            raise ValueError(
-                f"`resize_ratio` must be a number >= 1. Received: resize_ratio={resize_ratio!r}"
-            )
-        if not resize_ratio >= 1.0:
-            raise ValueError(
-                f"`resize_ratio` must be a number >= 1. Received: resize_ratio={resize_ratio!r}"
-            )
-        self.resize_ratio = float(resize_ratio)
+        self.resize_ratio = check_resize_ratio(resize_ratio)
 
     def call(self, inputs):
         x = ops.cast(inputs, self.compute_dtype)

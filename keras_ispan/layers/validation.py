@@ -8,6 +8,18 @@ def check_choice(name, value, choices):
     return value
 
 
+def check_resize_ratio(resize_ratio):
+    """Returns `resize_ratio` as a float if it is a real number >= 1 (a `bool` is not), else raises
+    a `ValueError`: the evaluation transform's resize-then-crop ratio, shared by the preprocessing
+    layers that record it."""
+    number = isinstance(resize_ratio, int | float) and not isinstance(resize_ratio, bool)
+    if not number or not resize_ratio >= 1.0:
+        raise ValueError(
+            f"`resize_ratio` must be a number >= 1. Received: resize_ratio={resize_ratio!r}"
+        )
+    return float(resize_ratio)
+
+
 def check_pyramid_shapes(input_shape):
     """Validates the shapes of the pyramid levels given to `PyramidAttention`.
 
