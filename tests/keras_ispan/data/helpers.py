@@ -56,6 +56,25 @@ def smooth_frames(num_frames, height=48, width=48, seed=0):
     return np.clip(np.round(frames), 0, 255).astype(np.uint8)
 
 
+def write_class_videos(root, per_class, num_frames, height, width, num_classes=2):
+    """Writes `root/c{c}/v{i}.mp4` for `num_classes` classes of `per_class` videos, each of
+    `smooth_frames(num_frames, height, width, seed=10 * c + i)`; returns `root`."""
+    for c in range(num_classes):
+        for i in range(per_class):
+            frames = smooth_frames(num_frames, height, width, seed=10 * c + i)
+            write_video(root / f"c{c}" / f"v{i}.mp4", frames)
+    return root
+
+
+def convert_config(videos, output, **settings):
+    """A `ConvertConfig` for tiny conversions (one worker, shorter side 32); `settings` override."""
+    from keras_ispan.data.convert import ConvertConfig
+
+    return ConvertConfig(
+        **(dict(videos=videos, output=output, workers=1, short_side=32) | settings)
+    )
+
+
 def blocky_frames(num_frames, height=48, width=48):
     """Frames of pure colours (channels 0 or 255: exact in GIF's rgb8), a block moving, uint8."""
     frames = np.zeros((num_frames, height, width, 3), np.uint8)

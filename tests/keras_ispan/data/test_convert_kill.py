@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import REPO_ROOT
-from tests.keras_ispan.data.helpers import smooth_frames, write_video
+from tests.keras_ispan.data.helpers import write_class_videos
 
 pytestmark = pytest.mark.slow
 HANG_LIMIT_S = 900  # only against a hang
@@ -19,10 +19,7 @@ HANG_LIMIT_S = 900  # only against a hang
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     root = tmp_path_factory.mktemp("kill") / "videos"
-    for c in range(2):
-        for i in range(6):
-            write_video(root / f"c{c}" / f"v{i}.mp4", smooth_frames(6, 48, 48, seed=10 * c + i))
-    return root
+    return write_class_videos(root, per_class=6, num_frames=6, height=48, width=48)
 
 
 def _command(videos, output):

@@ -4,22 +4,17 @@ import json
 
 import pytest
 
-from keras_ispan.data.convert import ConvertConfig, convert_dataset
-from tests.keras_ispan.data.helpers import smooth_frames, write_video
+from keras_ispan.data.convert import convert_dataset
+from tests.keras_ispan.data.helpers import convert_config, write_class_videos
 
 
 @pytest.fixture
 def videos(tmp_path):
-    root = tmp_path / "videos"
-    for c in range(2):
-        for i in range(4):
-            write_video(root / f"c{c}" / f"v{i}.mp4", smooth_frames(4, 32, 32, seed=10 * c + i))
-    return root
+    return write_class_videos(tmp_path / "videos", per_class=4, num_frames=4, height=32, width=32)
 
 
 def _config(videos, tmp_path, **kw):
-    base = dict(videos=videos, output=tmp_path / "ds", clips_per_shard=2, workers=1, short_side=32)
-    return ConvertConfig(**base | kw)
+    return convert_config(videos, tmp_path / "ds", **(dict(clips_per_shard=2) | kw))
 
 
 def test_rerun_skips_finished_shards(videos, tmp_path):

@@ -17,7 +17,7 @@ from keras_ispan.data.add_flow import add_flow_to_dataset
 from keras_ispan.data.convert import ConvertConfig, convert_dataset
 from keras_ispan.io.flow import clip_flow
 from tests.conftest import REPO_ROOT
-from tests.keras_ispan.data.helpers import smooth_frames, write_video
+from tests.keras_ispan.data.helpers import convert_config, smooth_frames, write_class_videos
 
 
 def dataset_clips(folder):
@@ -44,17 +44,12 @@ def assert_flow_of_stored_frames(frame_jpegs, flow_jpegs):
 
 @pytest.fixture
 def videos(tmp_path):
-    root = tmp_path / "videos"
-    for c in range(2):
-        for i in range(2):
-            write_video(root / f"c{c}" / f"v{i}.mp4", smooth_frames(5, 32, 40, seed=10 * c + i))
-    return root
+    return write_class_videos(tmp_path / "videos", per_class=2, num_frames=5, height=32, width=40)
 
 
 def _config(videos, output, **kw):
-    base = dict(videos=videos, output=output, workers=1, short_side=32, clips_per_shard=1,
-                val_fraction=0.0, test_fraction=0.0)  # fmt: skip
-    return ConvertConfig(**base | kw)
+    base = dict(clips_per_shard=1, val_fraction=0.0, test_fraction=0.0)
+    return convert_config(videos, output, **(base | kw))
 
 
 def test_conversion_stores_the_flow_of_its_frames_and_add_flow_writes_the_same(videos, tmp_path):
