@@ -134,28 +134,13 @@ class SyntheticConfig:
                 f"`num_classes` must be in [2, {len(CLASS_SHAPES)}]. "
                 f"Received: num_classes={self.num_classes}"
             )
-        for name in ("train", "test", "num_frames", "image_size", "clips_per_shard"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-        if not isinstance(self.val, int) or self.val < 0:
-            raise ValueError(f"`val` must be an integer >= 0. Received: val={self.val!r}")
+        check_clip_counts(self)
         lo, hi = self.target_visible
         if not 0.0 < lo <= hi <= 1.0:
             raise ValueError(
                 f"`target_visible` must be 0 < min <= max <= 1. Received: target_visible={lo, hi}"
             )
-        if not 4 <= self.target_size <= self.image_size // 2:
-            raise ValueError(
-                f"`target_size` must be in [4, image_size / 2]. Received: target_size={self.target_size}"
-            )
-        if not 2 <= self.distractor_size <= self.image_size // 2:
-            raise ValueError(f"`distractor_size` out of range. Received: {self.distractor_size}")
-        if self.num_distractors < 0 or self.noise < 0 or not 0 <= self.clutter <= 1:
-            raise ValueError(
-                "`num_distractors` and `noise` must be >= 0 and `clutter` in [0, 1]. Received: "
-                f"num_distractors={self.num_distractors}, noise={self.noise}, clutter={self.clutter}"
-            )
+        check_object_sizes(self)
         if not isinstance(self.same_color_distractors, int) or self.same_color_distractors < 0:
             raise ValueError(
                 "`same_color_distractors` must be an integer >= 0. "
@@ -182,6 +167,32 @@ class SyntheticConfig:
     @property
     def classes(self):
         return CLASS_SHAPES[: self.num_classes]
+
+
+def check_clip_counts(cfg):
+    """Checks the counts both synthetic configs share (`train`, `test`, `num_frames`, `image_size`,
+    `clips_per_shard` positive integers, `val` >= 0); a `ValueError` names the field and value."""
+    for name in ("train", "test", "num_frames", "image_size", "clips_per_shard"):
+        value = getattr(cfg, name)
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    if not isinstance(cfg.val, int) or cfg.val < 0:
+        raise ValueError(f"`val` must be an integer >= 0. Received: val={cfg.val!r}")
+
+
+def check_object_sizes(cfg):
+    """Checks the actor, the distractors, the noise and the clutter both synthetic configs share."""
+    if not 4 <= cfg.target_size <= cfg.image_size // 2:
+        raise ValueError(
+            f"`target_size` must be in [4, image_size / 2]. Received: target_size={cfg.target_size}"
+        )
+    if not 2 <= cfg.distractor_size <= cfg.image_size // 2:
+        raise ValueError(f"`distractor_size` out of range. Received: {cfg.distractor_size}")
+    if cfg.num_distractors < 0 or cfg.noise < 0 or not 0 <= cfg.clutter <= 1:
+        raise ValueError(
+            "`num_distractors` and `noise` must be >= 0 and `clutter` in [0, 1]. Received: "
+            f"num_distractors={cfg.num_distractors}, noise={cfg.noise}, clutter={cfg.clutter}"
+        )
 
 
 def _shape_field(name, x, y):
@@ -452,15 +463,31 @@ class _ProgressLog:
 
 def _write_split(config, split, labels, output_dir, write_videos, progress) -> dict:
     """Renders and writes the shards of one split; returns its `metadata.json` entry."""
-    num_shards = -(-len(labels) // config.clips_per_shard)
     visible = []
+
+    def render(label, index, video_id):
+        frames, (_, shown) = render_clip(config, label, clip_rng(config, split, index))
+        visible.append(shown)
+        if write_videos:
+            path = output_dir / "videos" / split / config.classes[label] / f"{video_id}.mp4"
+            _write_video(path, frames, config.fps)
+        return frames
+
+    entry = write_split_shards(config, split, labels, output_dir, progress, render)
+    return entry | {"target_visible_frames_mean": round(float(np.mean(visible)), 2)}
+
+
+def write_split_shards(config, split, labels, output_dir, progress, render) -> dict:
+    """Writes the shards of one split of a synthetic dataset (clip `index` in shard
+    `index % num_shards`, named `{split}_{index:05d}_{class}`); `render(label, index, video_id)` gives
+    its frames uint8 `(num_frames, S, S, 3)`. Returns the split's `metadata.json` entry."""
+    num_shards = -(-len(labels) // config.clips_per_shard)
     for shard in range(num_shards):
         serialized = []
         for index in range(shard, len(labels), num_shards):
             label = int(labels[index])
-            frames, (_, shown) = render_clip(config, label, clip_rng(config, split, index))
-            visible.append(shown)
             video_id = f"{split}_{index:05d}_{config.classes[label]}"
+            frames = render(label, index, video_id)
             jpegs = [records.encode_jpeg(f, config.jpeg_quality) for f in frames]
             serialized.append(
                 records.serialize_clip(
@@ -468,21 +495,14 @@ def _write_split(config, split, labels, output_dir, write_videos, progress) -> d
                     height=config.image_size, width=config.image_size,
                 )
             )  # fmt: skip
-            if write_videos:
-                path = output_dir / "videos" / split / config.classes[label] / f"{video_id}.mp4"
-                _write_video(path, frames, config.fps)
         name = records.shard_name(split, shard, num_shards)
         records.write_tfrecord_atomic(output_dir / name, serialized)
         progress.shard(name, len(serialized))
-    n = len(labels)
+    n, size = len(labels), config.image_size
     return {
         "count": n,
         "num_shards": num_shards,
         "frames": records.frame_statistics(
-            [config.num_frames] * n,
-            [config.fps] * n,
-            [config.image_size] * n,
-            [config.image_size] * n,
-        ),  # fmt: skip
-        "target_visible_frames_mean": round(float(np.mean(visible)), 2),
+            [config.num_frames] * n, [config.fps] * n, [size] * n, [size] * n
+        ),
     }

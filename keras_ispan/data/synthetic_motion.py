@@ -79,30 +79,15 @@ class MotionConfig:
             raise ValueError(
                 f"The motion dataset has 2 or 4 classes. Received: num_classes={self.num_classes}"
             )
-        for name in ("train", "test", "num_frames", "image_size", "clips_per_shard"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+        appearance.check_clip_counts(self)
         if self.num_frames < 2:
             raise ValueError(
                 f"Motion needs 2 frames or more. Received: num_frames={self.num_frames}"
             )
-        if not isinstance(self.val, int) or self.val < 0:
-            raise ValueError(f"`val` must be an integer >= 0. Received: val={self.val!r}")
         lo, hi = self.travel
         if not 0.0 < lo <= hi <= 1.0:
             raise ValueError(f"`travel` must be 0 < min <= max <= 1. Received: travel={lo, hi}")
-        if not 4 <= self.target_size <= self.image_size // 2:
-            raise ValueError(
-                f"`target_size` must be in [4, image_size / 2]. Received: target_size={self.target_size}"
-            )
-        if not 2 <= self.distractor_size <= self.image_size // 2:
-            raise ValueError(f"`distractor_size` out of range. Received: {self.distractor_size}")
-        if self.num_distractors < 0 or self.noise < 0 or not 0 <= self.clutter <= 1:
-            raise ValueError(
-                "`num_distractors` and `noise` must be >= 0 and `clutter` in [0, 1]. Received: "
-                f"num_distractors={self.num_distractors}, noise={self.noise}, clutter={self.clutter}"
-            )
+        appearance.check_object_sizes(self)
 
     def to_json(self):
         return dataclasses.asdict(self) | {"travel": list(self.travel), "variant": "motion"}
@@ -195,27 +180,7 @@ def generate_motion_dataset(output_dir=None, config=None, *, log=print):
 
 
 def _write_split(config, split, labels, output_dir, progress):
-    num_shards = -(-len(labels) // config.clips_per_shard)
-    for shard in range(num_shards):
-        serialized = []
-        for index in range(shard, len(labels), num_shards):
-            label = int(labels[index])
-            frames = render_motion_clip(config, label, appearance.clip_rng(config, split, index))
-            jpegs = [records.encode_jpeg(f, config.jpeg_quality) for f in frames]
-            serialized.append(
-                records.serialize_clip(
-                    f"{split}_{index:05d}_{config.classes[label]}", [label], jpegs,
-                    fps=config.fps, height=config.image_size, width=config.image_size,
-                )
-            )  # fmt: skip
-        name = records.shard_name(split, shard, num_shards)
-        records.write_tfrecord_atomic(output_dir / name, serialized)
-        progress.shard(name, len(serialized))
-    n, size = len(labels), config.image_size
-    return {
-        "count": n,
-        "num_shards": num_shards,
-        "frames": records.frame_statistics(
-            [config.num_frames] * n, [config.fps] * n, [size] * n, [size] * n
-        ),
-    }
+    def render(label, index, video_id):
+        return render_motion_clip(config, label, appearance.clip_rng(config, split, index))
+
+    return appearance.write_split_shards(config, split, labels, output_dir, progress, render)
