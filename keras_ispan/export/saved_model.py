@@ -478,13 +478,14 @@ def write_info(version_dir, info, transform, top_k, options=None):
         "transform": transform.to_dict(),
         "modality": info.modality,
         "flow_length": info.flow_length,
-        "anytime": {
+        "signatures": signature_summary(version_dir),
+    }
+    if info.modality == "rgb":  # only RGB exports have serve_anytime
+        record["anytime"] = {
             "threshold": float(options.anytime_threshold),
             "check_points": _json_schedule(options.anytime_check_points),
             "order": "coarse_to_fine",
-        },
-        "signatures": signature_summary(version_dir),
-    }
+        }
     path = pathlib.Path(version_dir) / "assets.extra" / INFO_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n")
@@ -499,6 +500,23 @@ def read_info(version_dir):
     """The `keras_ispan.json` record of an exported version (None for an export without one)."""
     path = pathlib.Path(version_dir) / "assets.extra" / INFO_FILE
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _check_anytime_options(info, options):
+    """A flow or two-stream model's export has no `serve_anytime`: anytime options other than the
+    defaults would be ignored, so they are an error."""
+    defaults = ExportOptions()
+    given = (options.anytime_threshold, options.anytime_check_points)
+    if info.modality != "rgb" and given != (
+        defaults.anytime_threshold,
+        defaults.anytime_check_points,
+    ):
+        raise ValueError(
+            f"the anytime options set the default of {SIGNATURE_ANYTIME}, which the export of a "
+            f"{info.modality} model does not have (RGB models only). Received: "
+            f"anytime_threshold={options.anytime_threshold}, "
+            f"anytime_check_points={options.anytime_check_points!r}"
+        )
 
 
 def export_model(model, export_base, name="ispan", version=None, options=None):
@@ -521,6 +539,7 @@ def export_model(model, export_base, name="ispan", version=None, options=None):
             f"`version` must be a positive integer or None. Received: version={version}"
         )
     export, info = outputs_model(model)
+    _check_anytime_options(info, options)
     transform = export_transform(info, options.resize_ratio)
     base = pathlib.Path(export_base).resolve()
     model_dir = base / name
