@@ -46,8 +46,9 @@ def classify_video_anytime(
         `"exhausted"`), `"confidence"}`, as `training/predict.py --anytime --json`.
 
     Raises:
-        ValueError: a bad `threshold` or `max_frames`, or a video that cannot be decoded (naming
-        it); `serving.client.ServerError` (REST) or `grpc.RpcError` for an error answer.
+        ValueError: a bad `threshold` or `max_frames`, a model that reads flow (no
+        `serve_anytime`), or a video that cannot be decoded (naming it);
+        `serving.client.ServerError` (REST) or `grpc.RpcError` for an error answer.
     """
     from keras_ispan.io.coarse_to_fine import coarse_to_fine_indices
 
@@ -56,6 +57,11 @@ def classify_video_anytime(
     if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
         raise ValueError(
             f"`max_frames` must be a positive integer. Received: max_frames={max_frames}"
+        )
+    if client.flow_channels():  # only RGB exports have serve_anytime: say so before decoding
+        raise ValueError(
+            f"--anytime: model {client.model!r} reads optical flow (a flow or two-stream model) and "
+            f"has no {ANYTIME_SIGNATURE} (RGB models only); classify it without --anytime"
         )
     short = client.transport(short_side).short_side
     frames, indices, info = _sample(path, max_frames)

@@ -146,10 +146,11 @@ def main(argv=None):
         f"{t.image_size}x{t.image_size} (resize_ratio {t.resize_ratio:.6g}); "
         f"recorded in {result.info_file}"
     )
-    print(
-        f"Anytime (serve_anytime): default threshold {args.anytime_threshold:g}, checks "
-        f"{args.anytime_check_points}"
-    )
+    if "serve_anytime" in result.signatures:
+        print(
+            f"Anytime (serve_anytime): default threshold {args.anytime_threshold:g}, checks "
+            f"{args.anytime_check_points}"
+        )
     print(f"Config: {result.models_config}")
     print(f"Serve with TF Serving:\n  {result.docker_command}")
     base = result.models_config.parent

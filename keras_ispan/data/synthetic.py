@@ -362,7 +362,9 @@ def _is_complete(output_dir, config):
     )
 
 
-def _check_output(output_dir):
+def _check_output(output_dir, log=None):
+    """Refuses a non-empty folder without a synthetic dataset; says so (`log`) when a synthetic
+    dataset of another config (or an unfinished one) is about to be replaced."""
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"Output {output_dir} exists and is not a folder.")
     if not output_dir.exists() or not any(output_dir.iterdir()):
@@ -375,6 +377,11 @@ def _check_output(output_dir):
         raise ValueError(
             f"Output folder {output_dir} is not empty and holds no synthetic dataset; "
             "refusing to write into it. Choose an empty or new folder."
+        )
+    if log is not None:
+        log(
+            f"[synthetic] replacing the dataset in {output_dir} (made by {meta.get('created_by')} "
+            "with another config, or unfinished)"
         )
 
 
@@ -421,7 +428,7 @@ def generate_synthetic_dataset(output_dir=None, config=None, *, write_videos=Fal
         log(f"[synthetic] reusing {output_dir} (same config)")
         shard_index.ensure_indexes(output_dir)  # a dataset written before index files existed
         return output_dir
-    _check_output(output_dir)
+    _check_output(output_dir, log)
     output_dir.mkdir(parents=True, exist_ok=True)
     for old in [*output_dir.glob("*.tfrecord"), *output_dir.glob("*.index")]:
         old.unlink()

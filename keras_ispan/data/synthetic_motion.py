@@ -160,7 +160,7 @@ def generate_motion_dataset(output_dir=None, config=None, *, log=print):
     if appearance._is_complete(output_dir, config):
         log(f"[synthetic] reusing {output_dir} (same config)")
         return output_dir
-    appearance._check_output(output_dir)
+    appearance._check_output(output_dir, log)
     output_dir.mkdir(parents=True, exist_ok=True)
     for old in [*output_dir.glob("*.tfrecord"), *output_dir.glob("*.index")]:
         old.unlink()

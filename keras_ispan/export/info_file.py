@@ -52,13 +52,14 @@ def write_info(version_dir, info, transform, top_k, options=None):
         "transform": transform.to_dict(),
         "modality": info.modality,
         "flow_length": info.flow_length,
-        "anytime": {
+        "signatures": signature_summary(version_dir),
+    }
+    if info.modality == "rgb":  # only RGB exports have serve_anytime
+        record["anytime"] = {
             "threshold": float(options.anytime_threshold),
             "check_points": _json_schedule(options.anytime_check_points),
             "order": "coarse_to_fine",
-        },
-        "signatures": signature_summary(version_dir),
-    }
+        }
     path = pathlib.Path(version_dir) / "assets.extra" / INFO_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n")

@@ -142,6 +142,23 @@ def _write_saved_model(export, info, transform, options, tmp_dir):
         shutil.rmtree(labels_src.parent, ignore_errors=True)
 
 
+def _check_anytime_options(info, options):
+    """A flow or two-stream model's export has no `serve_anytime`: anytime options other than the
+    defaults would be ignored, so they are an error."""
+    defaults = ExportOptions()
+    given = (options.anytime_threshold, options.anytime_check_points)
+    if info.modality != "rgb" and given != (
+        defaults.anytime_threshold,
+        defaults.anytime_check_points,
+    ):
+        raise ValueError(
+            f"the anytime options set the default of {SIGNATURE_ANYTIME}, which the export of a "
+            f"{info.modality} model does not have (RGB models only). Received: "
+            f"anytime_threshold={options.anytime_threshold}, "
+            f"anytime_check_points={options.anytime_check_points!r}"
+        )
+
+
 def export_model(model, export_base, name="ispan", version=None, options=None):
     """Exports `model` as version `version` (next free integer when None) of `export_base/name`.
 
@@ -162,6 +179,7 @@ def export_model(model, export_base, name="ispan", version=None, options=None):
             f"`version` must be a positive integer or None. Received: version={version}"
         )
     export, info = outputs_model(model)
+    _check_anytime_options(info, options)
     transform = export_transform(info, options.resize_ratio)
     base = pathlib.Path(export_base).resolve()
     model_dir = base / name

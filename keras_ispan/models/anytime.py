@@ -114,7 +114,8 @@ class AnytimeClassifier:
         head_model: that list -> `{"logits", "probabilities", "attention"}`.
 
     Raises:
-        ValueError: `model` has no `backbone` layer, or a bad `criterion`.
+        ValueError: `model` has no `backbone` layer, reads optical flow (a flow or two-stream
+            model), or a bad `criterion`.
     """
 
     def __init__(self, model, criterion="top1"):
@@ -123,6 +124,14 @@ class AnytimeClassifier:
         if criterion not in CRITERIA:
             raise ValueError(
                 f"`criterion` must be one of {CRITERIA}. Received: criterion={criterion!r}"
+            )
+        shapes = [tuple(x.shape) for x in getattr(model, "inputs", None) or []]
+        flow = shapes and len(shapes[0]) == 5 and shapes[0][-1] != 3  # clips of 2L channels
+        if len(shapes) > 1 or flow:  # a two-stream model has two inputs
+            raise ValueError(
+                "Anytime inference takes an RGB classifier (frames `(batch, T, S, S, 3)`); flow and "
+                f"two-stream models are not supported. Received: model={model.name!r} with inputs "
+                f"{shapes}"
             )
         try:
             backbone = model.get_layer("backbone")

@@ -1,5 +1,7 @@
 """Anytime inference (`keras_ispan.models.anytime`): coarse-to-fine frames, early stop, budgets."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -112,3 +114,14 @@ def test_bad_arguments_are_refused(model, clip):
         AnytimeClassifier(model, criterion="best")
     with pytest.raises(ValueError, match="'backbone'"):
         AnytimeClassifier(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
+
+
+def test_flow_and_two_stream_models_are_refused_at_construction():
+    from keras_ispan.models import build_two_stream
+
+    flow = build_classifier(2, image_size=32, modality="flow", flow_length=2)
+    two = build_two_stream(2, flow_length=2, image_size=32)
+    for model, inputs in ((flow, r"\[\(None, None, 32, 32, 4\)\]"), (two, r"\), \(None")):
+        with pytest.raises(ValueError, match=r"takes an RGB classifier.*Received: model=") as e:
+            AnytimeClassifier(model)
+        assert re.search(inputs, str(e.value)), str(e.value)

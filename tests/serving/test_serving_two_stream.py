@@ -79,6 +79,7 @@ def test_two_stream_export_matches_the_model(two_stream_export):
     info = read_info(result.version_dir)
     assert (info["modality"], info["flow_length"]) == ("two_stream", L)
     assert info["signatures"]["serving_default"]["inputs"]["flow"]["shape"][-1] == 2 * L
+    assert "anytime" not in info  # no serve_anytime: no default threshold to record
 
 
 @pytest.mark.slow
@@ -104,6 +105,19 @@ def test_two_stream_jpeg_signature_reads_grey_flow_jpegs(two_stream_export):
     np.testing.assert_allclose(
         got["probabilities"].numpy(), want["probabilities"].numpy(), atol=1e-5
     )
+
+
+def test_anytime_options_on_a_two_stream_export_are_an_error(tmp_path):
+    from keras_ispan.export.saved_model import ExportOptions
+
+    model = build_two_stream(2, flow_length=L, image_size=S, class_names=list("ab"))
+    for options in (
+        ExportOptions(anytime_threshold=0.5),
+        ExportOptions(anytime_check_points="every_frame"),
+    ):
+        with pytest.raises(ValueError, match="two_stream model.*Received: anytime_threshold="):
+            export_model(model, tmp_path, name="ts", options=options)
+    assert not (tmp_path / "ts").exists() or not any((tmp_path / "ts").iterdir())
 
 
 @pytest.mark.slow

@@ -92,3 +92,15 @@ def test_two_classes_and_absent_classes():
         [0, 0, 0],
     ]
     assert np.isnan(mean_average_precision(np.ones((2, 2)), np.zeros((2, 2))))
+
+
+def test_two_classes_small_margins_use_the_argmax():
+    # Every clip predicts class 1 with a margin in [0, 1]: top-1 is the share of class-1 clips, as the
+    # confusion matrix and mean class accuracy say (scikit-learn's binary form would threshold at 0.5).
+    scores = np.array([[0.0, 0.3], [0.0, 0.2], [0.0, 0.9], [0.0, 0.8]])
+    labels = np.array([0, 0, 1, 1])
+    assert top_k_accuracy(scores, labels, 1) == pytest.approx(0.5)
+    summary = summarize(scores, labels)
+    assert summary["top1"] == pytest.approx(0.5)
+    assert summary["mean_class_accuracy"] == pytest.approx(0.5)
+    assert summary["confusion_matrix"] == [[0, 2], [0, 2]]

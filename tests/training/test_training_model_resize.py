@@ -62,3 +62,15 @@ def test_tuning_refuses_the_resize_in_the_model(tiny_config, tmp_path):
         training_functions(config, TuneConfig(directory=str(tmp_path / "tune")))
     resolved, _, _ = training_functions(tiny_config, TuneConfig(directory=str(tmp_path / "tune")))
     assert resolved.data.resize == "pipeline"
+
+
+def test_flow_models_resize_in_the_pipeline_and_refuse_model_resize():
+    config = TrainConfig()
+    for modality in ("flow", "two_stream"):
+        model = dataclasses.replace(config.model, modality=modality)
+        for value in ("auto", "pipeline"):
+            data = dataclasses.replace(config.data, resize=value)
+            assert datasets.training_resize(TrainConfig(data=data, model=model)) == "pipeline"
+        data = dataclasses.replace(config.data, resize="model")
+        with pytest.raises(ValueError, match=rf"data.resize='model', model.modality='{modality}'"):
+            datasets.training_resize(TrainConfig(data=data, model=model))

@@ -207,8 +207,15 @@ def pipeline_config(
 def training_resize(config: TrainConfig) -> str:
     """`data.resize` resolved: `auto` is `model` when a GPU is visible (the resize then runs there),
     else `pipeline` (on a CPU-only machine moving it to the model saves nothing). Flow and two-stream
-    models always resize in the pipeline, whose flip negates the flipped x-flow."""
+    models always resize in the pipeline, whose flip negates the flipped x-flow (`data.resize=model`
+    with them is a `ValueError`, not silently changed)."""
     if config.model.modality != "rgb":  # flow flips change the x sign: the pipeline's flip does it
+        if config.data.resize == "model":
+            raise ValueError(
+                "data.resize=model resizes and flips RGB frames in the model; flow and two-stream "
+                "models resize in the pipeline, whose flip negates x-flow: use data.resize=auto or "
+                f"pipeline. Received: data.resize='model', model.modality='{config.model.modality}'"
+            )
         return "pipeline"
     if config.data.resize != "auto":
         return config.data.resize

@@ -50,8 +50,10 @@ def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
     k = max(1, min(int(k), num_classes))
     if k == num_classes:
         return 1.0
-    if num_classes == 2:  # scikit-learn takes the positive class's score for two classes
-        scores = scores[:, 1] - scores[:, 0]
+    if num_classes == 2:
+        # k == 1 here. scikit-learn's binary form thresholds one score at 0.5 when every score lies in
+        # [0, 1] (read as probabilities), which misreads small logit margins: take the argmax instead.
+        return float(np.mean(np.argmax(scores, axis=1) == labels))
     return float(top_k_accuracy_score(labels, scores, k=k, labels=np.arange(num_classes)))
 
 

@@ -81,3 +81,20 @@ def test_command_line_motion_with_flow_reads_as_two_streams(tmp_path):
     inputs, target = next(make_dataset(out, "test", config).as_numpy_iterator())
     assert inputs["rgb"].shape == (2, 2, 32, 32, 3) and inputs["flow"].shape == (2, 2, 32, 32, 4)
     assert sorted(target.tolist()) == [0, 1]
+
+
+def test_replacing_a_dataset_of_another_variant_is_logged(tmp_path):
+    from keras_ispan.data.synthetic_motion import generate_motion_dataset
+
+    small = {"train": 2, "val": 0, "test": 2, "image_size": 48, "num_frames": 4}
+    lines = []
+    generate_motion_dataset(tmp_path / "d", MotionConfig(**small), log=lines.append)
+    assert not any("replacing the dataset" in line for line in lines), lines  # a new folder
+    lines.clear()
+    synthetic.generate_synthetic_dataset(
+        tmp_path / "d", synthetic.SyntheticConfig(**small), log=lines.append
+    )
+    assert any(
+        "replacing the dataset in" in line and "--variant motion" in line for line in lines
+    ), lines
+    assert (tmp_path / "d" / "labels.txt").read_text().split()[0] == "disk"

@@ -1,0 +1,31 @@
+"""`client.py --anytime` on a flow or two-stream model: a one-line error naming the model, before the
+video is decoded or a request is sent (those exports have no `serve_anytime`)."""
+
+import pytest
+
+from serving.client_anytime import classify_video_anytime
+
+
+class _FlowModelClient:
+    model = "motion-2s"
+
+    def __init__(self):
+        self.sent = []
+
+    def flow_channels(self):
+        return 10  # serving_default takes flow: 2L channels
+
+    def transport(self, short_side=None):
+        raise AssertionError("nothing past the modality check may run")
+
+    def predict_signature(self, name, inputs):
+        self.sent.append(name)
+        raise AssertionError("no request may be sent")
+
+
+def test_anytime_on_a_model_that_reads_flow_is_a_clear_error(tmp_path):
+    client = _FlowModelClient()
+    with pytest.raises(ValueError, match=r"--anytime: model 'motion-2s' reads optical flow") as e:
+        classify_video_anytime(client, tmp_path / "missing.mp4")
+    assert "\n" not in str(e.value) and "serve_anytime" in str(e.value)
+    assert client.sent == []
