@@ -57,8 +57,10 @@ def _check_export(model_path, version_dir, atol):
         got = loaded.signatures["serving_default"](frames=tf.constant(frames))
         for name in ("logits", "probabilities", "attention"):
             assert got[name].dtype == tf.float32, name
+            # float32 logits reach |50| after a short run: a few units in the last place of the
+            # graph's other op order (7e-7 relative) exceed 1e-5 absolute, hence rtol as well
             np.testing.assert_allclose(
-                got[name].numpy(), np.asarray(ref[name], np.float32), atol=atol, rtol=0,
+                got[name].numpy(), np.asarray(ref[name], np.float32), atol=atol, rtol=2e-6,
                 err_msg=f"{name} T={steps}",
             )  # fmt: skip
         pre = loaded.signatures["preprocess"](frames=tf.constant(frames))
