@@ -33,7 +33,12 @@ def parse_args(argv=None):
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--classes", type=int, default=6)
-    parser.add_argument("--steps", type=int, default=20, help="training steps per timed repeat")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=100,
+        help="training steps per timed repeat (25 is too short: 2 s runs)",
+    )
     parser.add_argument(
         "--repeats", type=int, default=3, help="timed repeats per variant (interleaved)"
     )
