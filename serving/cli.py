@@ -17,6 +17,17 @@ COMMON_FLAGS = {
 }
 
 
+class StoreGiven(argparse.Action):
+    """`store` that also records the flag in `namespace.given` (a set of dests): tells a flag given on
+    the command line from its default (`--frames` or `--quality` with `--anytime`). The same as
+    `training/cli.py`'s (serving never imports training). Add it with
+    `parser.set_defaults(given=frozenset())`."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = frozenset(getattr(namespace, "given", ())) | {self.dest}
+
+
 def add_common_flags(parser):
     for flag, text in COMMON_FLAGS.items():
         parser.add_argument(flag, action="store_true", help=text)

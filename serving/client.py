@@ -55,7 +55,7 @@ class UsageError(Exception):
 
 
 def _parser():
-    from serving.cli import HelpFormatter, add_common_flags
+    from serving.cli import HelpFormatter, StoreGiven, add_common_flags
 
     p = argparse.ArgumentParser(
         prog=PROG,
@@ -63,6 +63,7 @@ def _parser():
         formatter_class=HelpFormatter,
     )
     add_common_flags(p)
+    p.set_defaults(given=frozenset())
     p.add_argument("videos", nargs="+", help="video files (MP4, AVI, WebM, GIF, ...)")
     p.add_argument("--model", default="ispan", help="served model name")
     target = p.add_mutually_exclusive_group(required=True)
@@ -79,7 +80,12 @@ def _parser():
         "(the only format of --anytime)",
     )
     p.add_argument(
-        "--frames", type=int, default=8, help="frames sampled per video (segment centres; 8)"
+        "--frames",
+        type=int,
+        default=8,
+        action=StoreGiven,
+        help="frames sampled per video (segment centres); with --anytime the frames at most (as "
+        "--max-frames: give one of the two)",
     )
     p.add_argument("--top-k", type=int, default=5, help="classes printed")
     p.add_argument(
@@ -88,7 +94,13 @@ def _parser():
         help="resize frames to this short side before sending (default: the model's, learned from "
         "its preprocess signature)",
     )
-    p.add_argument("--quality", type=int, default=90, help="JPEG quality (--format jpeg)")
+    p.add_argument(
+        "--quality",
+        type=int,
+        default=90,
+        action=StoreGiven,
+        help="JPEG quality (--format jpeg only; refused with --format uint8 and --anytime)",
+    )
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     p.add_argument(
         "--json",
@@ -149,7 +161,18 @@ def _check_anytime_args(args):
     given = [flag for flag, value in (("--threshold", args.threshold),
                                       ("--max-frames", args.max_frames)) if value is not None]  # fmt: skip
     if given and not args.anytime:
-        raise UsageError(f"{', '.join(given)} need --anytime")
+        raise UsageError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --anytime")
+    if args.anytime and "frames" in args.given and args.max_frames is not None:
+        raise UsageError(
+            f"--frames {args.frames} and --max-frames {args.max_frames} both set the frames at most "
+            "with --anytime: give one"
+        )
+    if "quality" in args.given and (args.anytime or args.format == "uint8"):
+        sends = "--anytime" if args.anytime else "--format uint8"
+        raise UsageError(
+            f"--quality {args.quality}: sets the JPEG quality of --format jpeg, but {sends} sends "
+            "raw uint8 frames (drop --quality)"
+        )
     if args.anytime and args.format == "jpeg":
         raise UsageError("--format jpeg: serve_anytime takes uint8 frames (drop --format)")
     if args.threshold is not None and not args.threshold >= 0:

@@ -31,6 +31,16 @@ def make_parser(prog, description):
     return parser
 
 
+class StoreGiven(argparse.Action):
+    """`store` that also records the flag in `namespace.given` (a set of dests): tells a flag given on
+    the command line from its default, for checks of flags that apply only with another (`--frames`
+    with `--anytime`). Add it with `parser.set_defaults(given=frozenset())`."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = frozenset(getattr(namespace, "given", ())) | {self.dest}
+
+
 def add_common_flags(parser):
     parser.add_argument(
         "--debug", action="store_true", help="show the traceback of an error instead of one line"

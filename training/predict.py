@@ -18,14 +18,22 @@ import json  # noqa: E402
 
 
 def parse_args(argv=None):
-    from training.cli import make_parser
+    from training.cli import StoreGiven, make_parser
 
     parser = make_parser("predict.py", "Print the top-k labels of video files.")
+    parser.set_defaults(given=frozenset())
     parser.add_argument("videos", nargs="+", help="video files (MP4, AVI, WebM, GIF, ...)")
     parser.add_argument(
         "--model", required=True, help="a .keras classifier (e.g. runs/NAME/best.keras)"
     )
-    parser.add_argument("--frames", type=int, default=8, help="frames sampled per video")
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=8,
+        action=StoreGiven,
+        help="frames sampled per video; with --anytime the frames at most (as --max-frames: give "
+        "one of the two)",
+    )
     parser.add_argument("--top-k", type=int, default=5, help="labels printed")
     parser.add_argument(
         "--json",
@@ -71,7 +79,11 @@ def _anytime_error(args):
     given = [f"--{n.replace('_', '-')}" for n in ("threshold", "max_frames", "budget_ms")
              if getattr(args, n) is not None]  # fmt: skip
     if given and not args.anytime:
-        return f"{', '.join(given)} need --anytime. Received: {' '.join(given)} without --anytime"
+        verb = "needs" if len(given) == 1 else "need"
+        return f"{', '.join(given)} {verb} --anytime. Received: {' '.join(given)} without --anytime"
+    if args.anytime and "frames" in args.given and args.max_frames is not None:
+        return (f"--frames and --max-frames both set the frames at most with --anytime: give one. "
+                f"Received: --frames={args.frames}, --max-frames={args.max_frames}")  # fmt: skip
     if args.anytime and args.window is not None:
         return f"--anytime classifies whole videos, not windows. Received: window={args.window}"
     if args.threshold is not None and not args.threshold >= 0:

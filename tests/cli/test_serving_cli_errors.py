@@ -108,10 +108,24 @@ def test_export_base_that_is_a_file(tmp_path):
     [
         (["--rest", "localhost:8501"], "expected http://HOST:PORT"),
         (["--grpc", "127.0.0.1:8500", "--frames", "0"], "--frames 0: must be >= 1"),
-        (["--grpc", "127.0.0.1:8500", "--threshold", "0.5"], "--threshold need --anytime"),
+        (["--grpc", "127.0.0.1:8500", "--threshold", "0.5"], "--threshold needs --anytime"),
         (["--grpc", "127.0.0.1:8500", "--anytime", "--threshold", "-1"], "--threshold -1.0: must"),
         (["--grpc", "127.0.0.1:8500", "--anytime", "--max-frames", "0"], "--max-frames 0: must"),
         (["--grpc", "127.0.0.1:8500", "--anytime", "--format", "jpeg"], "takes uint8 frames"),
+        (
+            ["--grpc", "127.0.0.1:8500", "--max-frames", "4", "--threshold", "1"],
+            "--threshold, --max-frames need --anytime",
+        ),
+        # a flag that applies only with another is refused, never ignored (user review)
+        (
+            ["--grpc", "127.0.0.1:8500", "--anytime", "--frames", "4", "--max-frames", "16"],
+            "--frames 4 and --max-frames 16 both set the frames at most with --anytime",
+        ),
+        (
+            ["--grpc", "127.0.0.1:8500", "--format", "uint8", "--quality", "80"],
+            "--quality 80: sets the JPEG quality of --format jpeg, but --format uint8 sends",
+        ),
+        (["--grpc", "127.0.0.1:8500", "--anytime", "--quality", "80"], "but --anytime sends raw"),
     ],
 )
 def test_client_usage_errors(args, fragment):

@@ -31,6 +31,13 @@ def test_help_shows_defaults_without_tensorflow(script):
         ("training/evaluate.py", ["--model", "missing.keras"], ["--model missing.keras: file not found"]),
         ("training/evaluate.py", ["--model", "m.keras", "--segments", "0"], ["segments=0"]),
         ("training/predict.py", ["v.mp4", "--model", "missing.keras"], ["--model missing.keras"]),
+        # a flag that applies only with another is refused, never ignored (user review)
+        ("training/predict.py", ["v.mp4", "--model", "m.keras", "--anytime", "--frames", "4",
+                                 "--max-frames", "16"],
+         ["--frames and --max-frames both set the frames at most with --anytime",
+          "Received: --frames=4, --max-frames=16"]),
+        ("training/predict.py", ["v.mp4", "--model", "m.keras", "--budget-ms", "5"],
+         ["--budget-ms needs --anytime"]),
         ("training/prepare.py", ["--videos", "v", "--output", "o", "--jpeg-quality", "0"],
          ["jpeg_quality", "Received: 0"]),
         ("training/reindex.py", ["no/such/folder"], ["no/such/folder"]),

@@ -49,6 +49,14 @@ def test_anytime_above_1_equals_the_fixed_prediction(model_path, video, capsys):
         assert abs(a["score"] - f["score"]) < 1e-5
 
 
+def test_anytime_frames_alone_sets_the_frames_at_most(model_path, video, capsys):
+    status, out = _run(capsys, video, "--model", model_path, "--anytime", "--threshold", "2",
+                       "--frames", "4", "--json")  # fmt: skip
+    assert status == 0, out.err
+    record = json.loads(out.out)
+    assert record["anytime"]["max_frames"] == 4 and record["frames_used"] == 4
+
+
 def test_anytime_budget_and_text_output(model_path, video, capsys):
     status, out = _run(capsys, video, "--model", model_path, "--anytime", "--threshold", "2",
                        "--budget-ms", "0.000001")  # fmt: skip
@@ -59,7 +67,7 @@ def test_anytime_budget_and_text_output(model_path, video, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--threshold", "0.5"], "--threshold need --anytime"),
+        (["--threshold", "0.5"], "--threshold needs --anytime"),
         (["--anytime", "--threshold", "-1"], "Received: threshold=-1.0"),
         (["--anytime", "--max-frames", "0"], "Received: max_frames=0"),
         (["--anytime", "--budget-ms", "0"], "Received: budget_ms=0.0"),
