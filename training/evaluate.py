@@ -38,11 +38,17 @@ def parse_args(argv=None):
     parser.add_argument(
         "--sweep",
         default="",
-        help="comma-separated frame counts for the frames sweep, e.g. 1,2,4,8,16,25",
+        help="comma-separated frame counts for the frames sweep, e.g. 1,2,4,8,16,25 (each T with the "
+        "centre crop of one clip, whatever --crops and --clips; the table says so)",
     )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--chunk-views", type=int, default=10, help="views per model call")
-    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=5,
+        help="k of the top-k accuracy (reported only when k < the number of classes: else it is 1)",
+    )
     parser.add_argument("--out", help="folder for evaluation.json, confusion.png, frames_sweep.png")
     return parser.parse_args(argv)
 

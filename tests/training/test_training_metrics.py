@@ -71,6 +71,10 @@ def test_summarize_keys_and_errors():
     scores = np.eye(3)
     result = summarize(scores, np.array([0, 1, 2]), top_k=2)
     assert result["top1"] == 1.0 and result["top2"] == 1.0
+    # top-k with k >= classes is 1 by definition: not reported
+    assert set(summarize(scores, np.array([0, 1, 2]), top_k=3)) == {
+        "top1", "mean_class_accuracy", "confusion_matrix", "num_clips"
+    }  # fmt: skip
     assert result["confusion_matrix"] == np.eye(3, dtype=int).tolist()
     assert set(summarize(scores, np.eye(3), multi_label=True)) == {"mAP", "num_clips"}
     with pytest.raises(ValueError, match="same number of clips"):

@@ -41,6 +41,8 @@ def test_run_writes_every_artefact_and_metrics_match_numpy(trained_run):
     assert metrics["epochs_completed"] == 2 and metrics["initial_epoch"] == 0
     assert result.history["epoch"] == [0.0, 1.0]
     assert set(result.history) >= {"epoch", "loss", "accuracy", "val_accuracy", "lr"}
+    # 3 classes: top-5 is 1 by definition, so neither logged nor reported
+    assert not {"top5", "val_top5"} & set(result.history) and "top5" not in metrics["test"]
     assert os.path.getsize(run_dir / "curves.png") > 1000
 
     # Independent check: Keras predict on the test split, NumPy top-1 and confusion matrix.
@@ -102,6 +104,7 @@ def test_missing_dataset_folder_writes_nothing(tiny_config, tmp_path):
         ({"model.multi_label": True}, ValueError, "single-label but model.multi_label=true"),
         ({"train.mixed_precision": "on"}, ValueError, "needs a GPU"),
         ({"train.monitor": "val_auc"}, ValueError, r"train.monitor must be one of \['loss'"),
+        ({"train.monitor": "val_top5"}, ValueError, r"single-label, no top5 with 3 classes"),
     ],
 )
 def test_bad_config_writes_nothing(tiny_config, tmp_path, overrides, error, pattern):

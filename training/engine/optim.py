@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from training.config.sections import ModelConfig, OptimConfig
+from training.evaluation.metrics import top_k_reported
 
 __all__ = [
     "WarmupSchedule",
@@ -157,18 +158,19 @@ def build_loss(multi_label: bool, label_smoothing: float) -> keras.losses.Loss:
 
 
 def build_metrics(multi_label: bool, num_classes: int) -> list:
-    """`accuracy` and `top5` for single-label; `auc` (precision-recall AUC per class, averaged: a
-    streaming approximation of mAP) for multi-label."""
+    """`accuracy`, and `top5` with more than 5 classes (with 5 or fewer it is always 1), for
+    single-label; `auc` (precision-recall AUC per class, averaged: a streaming approximation of mAP) for
+    multi-label."""
     if multi_label:
         return [
             keras.metrics.AUC(
                 curve="PR", multi_label=True, num_labels=num_classes, from_logits=True, name="auc"
             )
         ]
-    return [
-        keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-        keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, num_classes), name="top5"),
-    ]
+    metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    if top_k_reported(5, num_classes):
+        metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"))
+    return metrics
 
 
 def _walk(layer):

@@ -36,6 +36,7 @@ from training.engine import datasets, optim
 from training.engine.strategy import is_chief, make_strategy
 from training.evaluation import attention_pictures as visualize
 from training.evaluation import multiview, plots
+from training.evaluation.metrics import top_k_reported
 
 __all__ = [
     "RunResult",
@@ -173,12 +174,14 @@ def _check_label_kind(config: TrainConfig, info) -> None:
 
 def _check_monitor(config: TrainConfig, info, has_validation: bool) -> None:
     """`train.monitor` must be a metric this run logs (checked before anything is written)."""
-    names = ["loss"] + (["auc"] if info.multi_label else ["accuracy", "top5"])
+    top5 = not info.multi_label and top_k_reported(5, info.num_classes)
+    names = ["loss"] + (["auc"] if info.multi_label else ["accuracy"]) + (["top5"] if top5 else [])
     valid = names + ([f"val_{name}" for name in names] if has_validation else [])
     if has_validation and config.train.monitor not in valid:
+        no_top5 = "" if top5 or info.multi_label else f", no top5 with {info.num_classes} classes"
         raise ValueError(
             f"train.monitor must be one of {valid} for this dataset "
-            f"({'multi' if info.multi_label else 'single'}-label). "
+            f"({'multi' if info.multi_label else 'single'}-label{no_top5}). "
             f"Received: train.monitor={config.train.monitor!r}"
         )
 

@@ -15,6 +15,7 @@ __all__ = [
     "mean_class_accuracy",
     "summarize",
     "top_k_accuracy",
+    "top_k_reported",
 ]
 
 
@@ -55,6 +56,12 @@ def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
         # [0, 1] (read as probabilities), which misreads small logit margins: take the argmax instead.
         return float(np.mean(np.argmax(scores, axis=1) == labels))
     return float(top_k_accuracy_score(labels, scores, k=k, labels=np.arange(num_classes)))
+
+
+def top_k_reported(k: int, num_classes: int) -> bool:
+    """Whether top-`k` accuracy says anything: `k` < `num_classes` (else every label is in the top `k`
+    and it is 1 by definition). `summarize`, the training metrics and the tables follow it."""
+    return int(k) < int(num_classes)
 
 
 def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
@@ -102,16 +109,20 @@ def summarize(
 ) -> dict[str, object]:
     """All metrics of one evaluation as a JSON-ready dict.
 
-    Single-label: `top1`, `top{k}`, `mean_class_accuracy`, `confusion_matrix` (nested lists), `num_clips`.
-    Multi-label: `mAP`, `num_clips`.
+    Single-label: `top1`, `top{k}` (only when `k` < the number of classes: with `k` >= classes every
+    label is in the top k, so it would always be 1), `mean_class_accuracy`, `confusion_matrix` (nested
+    lists), `num_clips`. Multi-label: `mAP`, `num_clips`.
     """
     scores, labels = _check(scores, labels)
     if multi_label:
         return {"mAP": mean_average_precision(scores, labels), "num_clips": int(len(scores))}
     labels = labels.astype(np.int64).reshape(-1)
+    top_k_entry = {}
+    if top_k_reported(top_k, scores.shape[1]):
+        top_k_entry = {f"top{top_k}": top_k_accuracy(scores, labels, top_k)}
     return {
         "top1": top_k_accuracy(scores, labels, 1),
-        f"top{top_k}": top_k_accuracy(scores, labels, top_k),
+        **top_k_entry,
         "mean_class_accuracy": mean_class_accuracy(scores, labels),
         "confusion_matrix": confusion_matrix(
             np.argmax(scores, axis=1), labels, scores.shape[1]

@@ -35,8 +35,8 @@ def check_classes(model, info, model_path="model") -> None:
             )
         return
     if names != dataset:
-        only_model = [c for c in names if c not in dataset][:5]
-        only_data = [c for c in dataset if c not in names][:5]
+        only_model = _listed([c for c in names if c not in dataset])
+        only_data = _listed([c for c in dataset if c not in names])
         detail = (
             f"only in the model: {only_model}, only in the dataset: {only_data}"
             if only_model or only_data
@@ -51,6 +51,14 @@ def check_classes(model, info, model_path="model") -> None:
             f"{model_path} is multi_label={multi_label} but dataset {info.path} is "
             f"multi_label={info.multi_label}."
         )
+
+
+def _listed(names, shown=5) -> str:
+    """`names` for a message: all of them when at most `shown + 1`, else the first `shown` and how many
+    more (never cut silently)."""
+    if len(names) <= shown + 1:
+        return "[" + ", ".join(map(repr, names)) + "]"
+    return "[" + ", ".join(map(repr, names[:shown])) + f", ... and {len(names) - shown} more]"
 
 
 def _score_function(model, multi_label: bool):
@@ -245,7 +253,14 @@ def run_evaluation(
         "model": str(model_path),
         "dataset": str(data_dir),
         "split": split,
-        "protocol": {"num_segments": num_segments, "crops": crops, "clips": clips},
+        "protocol": {
+            "num_segments": num_segments,
+            "crops": crops,
+            "clips": clips,
+            "top_k": top_k,
+            # the sweep's views differ from the main evaluation's: said, not left implicit
+            **({"sweep_views": {"crops": sweep_crops, "clips": 1}} if sweep else {}),
+        },  # fmt: skip
         "metrics": result,
         "streams": streams,
         "frames_sweep": sweep_rows,
@@ -324,12 +339,18 @@ def format_summary(summary: dict) -> str:
     for key, value in metrics.items():
         if key not in ("confusion_matrix", "num_clips"):
             lines.append(f"{key:<22}{value:.4f}")
+    k, num_classes = protocol.get("top_k"), len(metrics.get("confusion_matrix", ()))
+    if k and num_classes and not metrics_lib.top_k_reported(k, num_classes):
+        lines.append(
+            f"{'top' + str(k):<22}not reported: {num_classes} classes (always 1 for k >= classes)"
+        )
     for stream, values in summary.get("streams", {}).items():
         metric = "mAP" if "mAP" in values else "top1"
         lines.append(f"{stream + ' stream ' + metric:<22}{values[metric]:.4f}")
     if summary["frames_sweep"]:
         metric = "mAP" if "mAP" in metrics else "top1"
-        lines.append("frames sweep:")
+        views = protocol.get("sweep_views", {"crops": 1, "clips": 1})
+        lines.append(f"frames sweep ({views['crops']} crop x {views['clips']} clip per T):")
         lines.append(f"  {'T':>3}  {metric:>7}")
         for row in summary["frames_sweep"]:
             lines.append(f"  {row['frames']:>3}  {row[metric]:7.4f}")
