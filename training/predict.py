@@ -34,7 +34,14 @@ def parse_args(argv=None):
         help="frames sampled per video; with --anytime the frames at most (as --max-frames: give "
         "one of the two)",
     )
-    parser.add_argument("--top-k", type=int, default=5, help="labels printed")
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=5,
+        action=StoreGiven,
+        help="labels printed (the --window text timeline shows the top-1 per window, or the top-k "
+        "when --top-k is given)",
+    )
     parser.add_argument(
         "--json",
         action="store_true",
@@ -100,9 +107,11 @@ def predict_timeline(predictor, video, args) -> int:
     from training.evaluation.prediction import predict_windows
 
     info = {}
+    more = "top_k" in args.given and args.top_k > 1  # the text rows: top-1, or the top-k when asked
     if not args.json:
         print(f"{video}:")
-        print(f"  {'start_s':>9}  {'end_s':>9}  {'score':>7}  top-1")
+        then = "  then: class score, ..." if more else ""
+        print(f"  {'start_s':>9}  {'end_s':>9}  {'score':>7}  top-1{then}")
     try:
         for window in predict_windows(
             predictor, video, args.window, num_frames=args.frames, top_k=args.top_k, info=info
@@ -111,7 +120,8 @@ def predict_timeline(predictor, video, args) -> int:
                 print(json.dumps({**window.to_json(), "model": str(args.model)}), flush=True)
             else:
                 name, score = window.top_k[0]
-                print(f"  {window.start_s:9.2f}  {window.end_s:9.2f}  {score:7.4f}  {name}")
+                rest = "".join(f"  {n} {s:.4f}" for n, s in window.top_k[1:]) if more else ""
+                print(f"  {window.start_s:9.2f}  {window.end_s:9.2f}  {score:7.4f}  {name}{rest}")
     except ValueError as error:
         print(f"predict.py: error: {error}", file=sys.stderr)
         return 1

@@ -33,7 +33,14 @@ def _strings(value, key):
             raise invalid_argument(f"Unable to base64 decode input '{key}': {e}") from e
     raise invalid_argument(
         f"Input '{key}' of type string expects strings or {{\"b64\": ...}} objects. "
-        f"Received: {json.dumps(value)[:100]}"
+        f"Received: {_shortened(json.dumps(value))}"
+    )
+
+
+def _shortened(text, limit=100):
+    """`text`, or its first `limit` characters and how many more (an error never cuts silently)."""
+    return (
+        text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
     )
 
 

@@ -205,6 +205,10 @@ def test_json_codec_conversions():
         with pytest.raises(ServingError) as info:
             json_codec.to_array(value, dtype, "x")
         assert info.value.http_status == 400, value
+    with pytest.raises(
+        ServingError, match=r'Received: \{"k": "a{93}\.\.\. \(209 more characters\)$'
+    ):
+        json_codec.to_array([{"k": "a" * 300}], tf.string, "x")  # cut, and says so
 
 
 def test_json_responses_row_and_columnar():

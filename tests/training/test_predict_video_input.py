@@ -114,3 +114,20 @@ def test_predict_window_timeline(model_path, tmp_path, capsys):
     assert all(row[3] in CLASSES and 0 <= float(row[2]) <= 1 for row in rows)
     assert predict.main([str(video), "--model", str(model_path), "--window", "0"]) == 2
     assert "Received: window=0.0" in capsys.readouterr().err
+
+
+def test_window_text_timeline_shows_the_top_k_asked_for(model_path, tmp_path):
+    """`--window --top-k 2` in a fresh process: the text rows show both labels (user review: the
+    timeline printed the top-1 only, ignoring `--top-k`); without `--top-k`, top-1 as before."""
+    from tests.cli.scripts import run_script
+    from tests.keras_ispan.data.test_video_windows import _write_cfr
+
+    video = _write_cfr(tmp_path / "long.mp4")  # 9.5 s
+    done = run_script("training/predict.py", video, "--model", model_path, "--window", "5",
+                      "--top-k", "2", "--frames", "2")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split() for line in done.stdout.splitlines()[2:]]
+    assert len(rows) == 2 and all(len(row) == 6 for row in rows), done.stdout
+    for row in rows:
+        assert {row[3], row[4]} <= set(CLASSES) and row[3] != row[4]
+        assert 1 >= float(row[2]) >= float(row[5]) >= 0
