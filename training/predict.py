@@ -59,7 +59,8 @@ def parse_args(argv=None):
         type=float,
         help="classify successive windows of this many seconds (a timeline: start, end, top-1 and "
         "score per window; with --json one object per window: video, start_s, end_s, top_k, "
-        "frame_times), in one streaming pass that keeps only each window's frames",
+        "frame_times, rotation; warnings on stderr once the video is read), in one streaming pass "
+        "that keeps only each window's frames",
     )
     anytime = parser.add_argument_group("anytime inference (--anytime)")
     anytime.add_argument(
@@ -117,7 +118,9 @@ def predict_timeline(predictor, video, args) -> int:
             predictor, video, args.window, num_frames=args.frames, top_k=args.top_k, info=info
         ):
             if args.json:
-                print(json.dumps({**window.to_json(), "model": str(args.model)}), flush=True)
+                # the rotation is known from the start; the warnings once the video is read (stderr)
+                record = {**window.to_json(), "rotation": info.get("rotation", 0)}
+                print(json.dumps({**record, "model": str(args.model)}), flush=True)
             else:
                 name, score = window.top_k[0]
                 rest = "".join(f"  {n} {s:.4f}" for n, s in window.top_k[1:]) if more else ""

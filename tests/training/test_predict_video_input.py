@@ -103,6 +103,7 @@ def test_predict_window_timeline(model_path, tmp_path, capsys):
     ]  # fmt: skip
     for r in records:
         assert r["video"] == str(video) and len(r["top_k"]) == 2 and r["model"] == str(model_path)
+        assert r["rotation"] == 0  # as in the whole-video records
         assert {e["class"] for e in r["top_k"]} <= set(CLASSES)
         assert all(r["start_s"] <= t < r["end_s"] for t in r["frame_times"])
     by_library = list(predict_windows(load_predictor(model_path), video, 2.0, num_frames=3))
