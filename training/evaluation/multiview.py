@@ -35,10 +35,10 @@ def check_classes(model, info, model_path="model") -> None:
             )
         return
     if names != dataset:
-        only_model = _listed([c for c in names if c not in dataset])
-        only_data = _listed([c for c in dataset if c not in names])
+        only_model = [c for c in names if c not in dataset]
+        only_data = [c for c in dataset if c not in names]
         detail = (
-            f"only in the model: {only_model}, only in the dataset: {only_data}"
+            f"only in the model: {_listed(only_model)}, only in the dataset: {_listed(only_data)}"
             if only_model or only_data
             else "same names in a different order"
         )
@@ -260,7 +260,7 @@ def run_evaluation(
             "top_k": top_k,
             # the sweep's views differ from the main evaluation's: said, not left implicit
             **({"sweep_views": {"crops": sweep_crops, "clips": 1}} if sweep else {}),
-        },  # fmt: skip
+        },
         "metrics": result,
         "streams": streams,
         "frames_sweep": sweep_rows,
