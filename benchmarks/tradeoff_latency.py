@@ -21,13 +21,15 @@ def ms_stats(times_s):
             "mean_ms": float(ms.mean())}  # fmt: skip
 
 
-def export(model, base, name="ispan", threshold=0.9, check_points="doubling"):
-    """`export_model` with one small warmup, the anytime default `threshold` and `check_points`."""
+def export(model, base, name="ispan", threshold=0.9, check_points="doubling", criterion="top1"):
+    """`export_model` with one small warmup, the anytime default `threshold`, `check_points` and
+    `criterion`."""
     from keras_ispan.export.saved_model import ExportOptions, export_model
 
     options = ExportOptions(
-        warmup_num_frames=(1,), anytime_threshold=threshold, anytime_check_points=check_points
-    )
+        warmup_num_frames=(1,), anytime_threshold=threshold, anytime_check_points=check_points,
+        anytime_criterion=criterion,
+    )  # fmt: skip
     return export_model(model, base, name=name, options=options)
 
 
@@ -67,13 +69,15 @@ def alternate(calls, inputs, repeats=1):
 
 
 def served_sweep(signatures, clips, thresholds):
-    """Per check-point schedule and threshold: `serve_anytime` and `serving_default` (8 frames)
-    called alternately on `clips` (`transport_clips`, in coarse-to-fine order): mean latencies,
-    their ratio and the mean frames the signature used. `signatures`: `{schedule: (default, anytime)}`."""
+    """Per export (check-point schedule and criterion) and threshold: `serve_anytime` and
+    `serving_default` (8 frames) called alternately on `clips` (`transport_clips`, in coarse-to-fine
+    order): mean latencies, their ratio and the mean frames the signature used. `signatures`:
+    `{(schedule, criterion): (default, anytime)}`; the rows are keyed `(schedule, criterion,
+    threshold)`."""
     import tensorflow as tf
 
     rows = {}
-    for schedule, (serving_default, serve_anytime) in signatures.items():
+    for key, (serving_default, serve_anytime) in signatures.items():
         for threshold in thresholds:
             t = tf.constant(threshold, tf.float32)
             used = []
@@ -86,7 +90,7 @@ def served_sweep(signatures, clips, thresholds):
                  "anytime": anytime}, clips,
             )  # fmt: skip
             fixed, served = ms_stats(times["fixed"]), ms_stats(times["anytime"])
-            rows[schedule, float(threshold)] = {
+            rows[(*key, float(threshold))] = {
                 "served_mean_ms": served["mean_ms"],
                 "served_p95_ms": served["p95_ms"],
                 "served_fixed_t8_mean_ms": fixed["mean_ms"],
@@ -96,15 +100,16 @@ def served_sweep(signatures, clips, thresholds):
     return rows
 
 
-def grpc_latency(model, clips, frames, threshold, check_points, repeats):
-    """Through the local server over gRPC: the export carries `threshold` as its anytime default
+def grpc_latency(model, clips, frames, threshold, check_points, repeats, criterion="top1"):
+    """Through the local server over gRPC: the export carries `threshold` (and `check_points`,
+    `criterion`) as its anytime default
     (requests send `threshold = -1`, so the server applies the exported default). Returns
     `{"fixed": [{frames, p50_ms, p95_ms}], "anytime": {...}, "fixed_t8_same_clips": {...}}`."""
     from serving.client import GrpcClient
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as base:
-        result = export(model, base, "ispan", threshold, check_points)
+        result = export(model, base, "ispan", threshold, check_points, criterion)
         proc, _, target = start_local_server(result.models_config)
         client = GrpcClient(target, model="ispan")
         try:

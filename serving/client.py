@@ -112,7 +112,7 @@ def _parser():
     anytime.add_argument(
         "--anytime",
         action="store_true",
-        help="send the frames coarse to fine to serve_anytime, which stops when the top-1 "
+        help="send the frames coarse to fine to serve_anytime, which stops when the confidence "
         "probability reaches the threshold; the output says how many frames were used",
     )
     anytime.add_argument(
@@ -123,6 +123,13 @@ def _parser():
     )
     anytime.add_argument(
         "--max-frames", type=int, help="frames at most with --anytime (default: --frames)"
+    )
+    anytime.add_argument(
+        "--criterion",
+        choices=("top1", "margin"),
+        help="the stop criterion the served model must use (top-1 probability or its margin over "
+        "the second; fixed at export, export.py --anytime-criterion; an error if it differs; "
+        "default: whichever it uses)",
     )
     return p
 
@@ -159,7 +166,8 @@ def _check_args(args):
 
 def _check_anytime_args(args):
     given = [flag for flag, value in (("--threshold", args.threshold),
-                                      ("--max-frames", args.max_frames)) if value is not None]  # fmt: skip
+                                      ("--max-frames", args.max_frames),
+                                      ("--criterion", args.criterion)) if value is not None]  # fmt: skip
     if given and not args.anytime:
         raise UsageError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --anytime")
     if args.anytime and "frames" in args.given and args.max_frames is not None:
@@ -188,7 +196,7 @@ def _classify(client, video, args):
 
         return classify_video_anytime(
             client, video, args.threshold, args.max_frames or args.frames, args.top_k,
-            args.short_side,
+            args.short_side, args.criterion,
         )  # fmt: skip
     return classify_video(
         client, video, args.format or "jpeg", args.frames, args.top_k, args.short_side,
@@ -249,7 +257,8 @@ def _print_result(record, as_json):
     anytime = record.get("anytime")
     if anytime:
         print(f"  anytime: {record['frames_used']} of {anytime['max_frames']} frames "
-              f"({anytime['stopped']} at threshold {anytime['threshold']:g}), "
+              f"({anytime['stopped']} at threshold {anytime['threshold']:g}, "
+              f"{anytime['criterion']}), "
               f"{record['latency_ms']:.1f} ms")  # fmt: skip
 
 

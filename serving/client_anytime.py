@@ -4,8 +4,12 @@ The client samples `max_frames` frames at the TSN segment centres (as `training/
 --max-frames` does), resizes them for transport (`serving.client.transport`), and sends them in
 coarse-to-fine order (`keras_ispan.io.coarse_to_fine.coarse_to_fine_indices`: the centre first, then
 evenly spread 2, 4, 8, ... frames) as raw uint8 in one request. The server stops inside the graph once
-the top-1 probability reaches the threshold, at the check points the export chose (by default after
-1, 2, 4, 8, ... frames). Without a threshold of its own the request sends `-1`, and the server applies
+the confidence reaches the threshold, at the check points the export chose (by default after 1, 2, 4,
+8, ... frames). The criterion (the top-1 probability, or its margin over the second) is the export's
+(`serving/export.py --anytime-criterion`) and comes back with the answer; a request cannot change it,
+so `criterion` (`client.py --criterion`) only asks the served model to match it (an error otherwise:
+a threshold means something else under the other criterion). An export made before the criterion
+existed answers without it: its criterion is the top-1 probability. Without a threshold of its own the request sends `-1`, and the server applies
 the export's default (`serving/export.py --anytime-threshold`, recommended by
 `benchmarks/frames_tradeoff.py`); the answer says which threshold it applied.
 """
@@ -17,6 +21,8 @@ import numpy as np
 from serving.client_classify import top_classes
 from serving.client_inputs import _sample, clip_input, transport
 
+CRITERIA = ("top1", "margin")  # keras_ispan.models.anytime.CRITERIA (without importing Keras)
+
 __all__ = ["ANYTIME_SIGNATURE", "classify_video_anytime"]
 
 ANYTIME_SIGNATURE = "serve_anytime"
@@ -24,7 +30,7 @@ USE_EXPORT_DEFAULT = -1.0
 
 
 def classify_video_anytime(
-    client, path, threshold=None, max_frames=8, top_k=5, short_side=None
+    client, path, threshold=None, max_frames=8, top_k=5, short_side=None, criterion=None
 ):  # fmt: skip
     """Samples, orders and sends one video to `serve_anytime`; returns the `client.py --anytime
     --json` record.
@@ -37,23 +43,28 @@ def classify_video_anytime(
         max_frames: frames at most (the TSN centres of that many segments).
         top_k: classes returned (at most what the export returns).
         short_side: resize to this short side instead of the model's (`client.transport()`).
+        criterion: `"top1"` or `"margin"`: the stop criterion the served export must use; None
+            for whichever it uses.
 
     Returns:
         The keys of `serving.client.classify_video`'s record (`frames_used` and `frame_indices`:
         the frames the model used, in the order taken; `attention_shape` over those frames;
         `format` `"uint8"`), and `anytime`: `{"threshold"` (the one the server applied),
-        `"criterion": "top1"`, `"max_frames"`, `"budget_ms": None`, `"stopped"` (`"confident"` or
-        `"exhausted"`), `"confidence"}`, as `training/predict.py --anytime --json`.
+        `"criterion"` (the export's), `"max_frames"`, `"budget_ms": None`, `"stopped"`
+        (`"confident"` or `"exhausted"`), `"confidence"}`, as `training/predict.py --anytime --json`.
 
     Raises:
-        ValueError: a bad `threshold` or `max_frames`, a model that reads flow (no
-        `serve_anytime`), or a video that cannot be decoded (naming it);
+        ValueError: a bad `threshold`, `max_frames` or `criterion`, a served export whose criterion
+        is not `criterion`, a model that reads flow (no `serve_anytime`), or a video that cannot be
+        decoded (naming it);
         `serving.client.ServerError` (REST) or `grpc.RpcError` for an error answer.
     """
     from keras_ispan.io.coarse_to_fine import coarse_to_fine_indices
 
     if threshold is not None and not threshold >= 0:
         raise ValueError(f"`threshold` must be >= 0 or None. Received: threshold={threshold}")
+    if criterion not in (None, *CRITERIA):
+        raise ValueError(f"`criterion` must be one of {CRITERIA} or None. Received: {criterion!r}")
     if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
         raise ValueError(
             f"`max_frames` must be a positive integer. Received: max_frames={max_frames}"
@@ -75,7 +86,13 @@ def classify_video_anytime(
     latency_ms = (time.perf_counter() - start) * 1000.0
     used = int(np.asarray(outputs["frames_used"]).ravel()[0])
     applied = float(np.asarray(outputs["threshold"]).ravel()[0])
-    confidence = float(np.max(np.asarray(outputs["probabilities"])[0]))
+    served, confidence = _served_confidence(outputs)
+    if criterion is not None and served != criterion:
+        raise ValueError(
+            f"--criterion {criterion}: model {client.model!r} stops by {served} (fixed at export); "
+            f"export it with `serving/export.py ... --anytime-criterion {criterion}` or drop "
+            "--criterion"
+        )
     attention = np.asarray(outputs["attention"])[0, :used]
     if version is None:
         version = client.served_version()
@@ -94,10 +111,20 @@ def classify_video_anytime(
         "warnings": list(info["warnings"]),
         "anytime": {
             "threshold": round(applied, 6),
-            "criterion": "top1",
+            "criterion": served,
             "max_frames": int(max_frames),
             "budget_ms": None,
             "stopped": "confident" if confidence >= applied else "exhausted",
             "confidence": round(confidence, 6),
         },
     }
+
+
+def _served_confidence(outputs):
+    """`(criterion, confidence)` of the first clip of a `serve_anytime` answer; an export without
+    those outputs (made before they existed) stops by the top-1 probability."""
+    if "criterion" not in outputs:
+        return "top1", float(np.max(np.asarray(outputs["probabilities"])[0]))
+    served = np.asarray(outputs["criterion"]).ravel()[0]
+    served = served.decode() if isinstance(served, bytes) else str(served)
+    return served, float(np.asarray(outputs["confidence"]).ravel()[0])

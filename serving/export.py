@@ -11,7 +11,7 @@ the `docker run tensorflow/serving` command. The resize applied in-graph is the 
 recorded `resize_ratio`); `--resize-ratio` overrides it. `--anytime-threshold` sets the default of the
 `serve_anytime` signature (applied to requests that send a negative threshold, as `serving/client.py
 --anytime` does without `--threshold`; `benchmarks/frames_tradeoff.py` recommends one and prints this
-command). Logic lives in `keras_ispan/export/saved_model.py`.
+command); `--anytime-criterion` what it is compared with (the top-1 probability or its margin). Logic lives in `keras_ispan/export/saved_model.py`.
 Errors print one line `export.py: error: ...` and exit with status 2.
 """
 
@@ -63,6 +63,13 @@ def _parser():
         help="when serve_anytime checks: after 1, 2, 4, 8, ... frames (one backbone call per level) "
         "or after every frame",
     )
+    p.add_argument(
+        "--anytime-criterion",
+        choices=("top1", "margin"),
+        default="top1",
+        help="what serve_anytime compares with the threshold: the top-1 probability or its margin "
+        "over the second (recorded in keras_ispan.json and returned per clip)",
+    )
     return p
 
 
@@ -81,6 +88,7 @@ def export_config(args):
         warmup_num_frames=tuple(args.warmup_frames),
         anytime_threshold=args.anytime_threshold,
         anytime_check_points=args.anytime_check_points,
+        anytime_criterion=args.anytime_criterion,
     )
     return ExportConfig(args.model, args.export_base, args.name, args.version, options)
 
@@ -149,7 +157,7 @@ def main(argv=None):
     if "serve_anytime" in result.signatures:
         print(
             f"Anytime (serve_anytime): default threshold {args.anytime_threshold:g}, checks "
-            f"{args.anytime_check_points}"
+            f"{args.anytime_check_points}, criterion {args.anytime_criterion}"
         )
     print(f"Config: {result.models_config}")
     print(f"Serve with TF Serving:\n  {result.docker_command}")

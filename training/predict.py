@@ -6,6 +6,7 @@ Examples:
     python training/predict.py a.mp4 b.mp4 --model M --json     # one JSON object per video per line
     python training/predict.py long.mp4 --model M --window 10    # a timeline: one row per 10 s window
     python training/predict.py clip.mp4 --model M --anytime --threshold 0.9 --max-frames 8 --json
+    python training/predict.py clip.mp4 --model M --anytime --criterion margin --threshold 0.5
 """
 
 import pathlib
@@ -67,8 +68,8 @@ def parse_args(argv=None):
         "--anytime",
         action="store_true",
         help="take frames coarse to fine (the centre, then 2, 4, 8, ... evenly spread; each level's "
-        "new frames through the backbone in one call) and stop at the first level whose top-1 "
-        "probability reaches --threshold; the output says how many frames were used",
+        "new frames through the backbone in one call) and stop at the first level whose confidence "
+        "(--criterion) reaches --threshold; the output says how many frames were used",
     )
     anytime.add_argument(
         "--threshold", type=float, help="confidence that stops --anytime (default 0.9; > 1: never)"
@@ -79,12 +80,18 @@ def parse_args(argv=None):
     anytime.add_argument(
         "--budget-ms", type=float, help="stop --anytime once the model took this many milliseconds"
     )
+    anytime.add_argument(
+        "--criterion",
+        choices=("top1", "margin"),
+        help="the confidence --threshold applies to: the top-1 probability (default) or its margin "
+        "over the second",
+    )
     return parser.parse_args(argv)
 
 
 def _anytime_error(args):
     """The one-line problem with the anytime arguments, or None."""
-    given = [f"--{n.replace('_', '-')}" for n in ("threshold", "max_frames", "budget_ms")
+    given = [f"--{n.replace('_', '-')}" for n in ("threshold", "max_frames", "budget_ms", "criterion")
              if getattr(args, n) is not None]  # fmt: skip
     if given and not args.anytime:
         verb = "needs" if len(given) == 1 else "need"
@@ -210,7 +217,9 @@ def _predict(args, predictor, video):
     if getattr(args, "_anytime_model", None) is None:
         from keras_ispan.models import AnytimeClassifier
 
-        args._anytime_model = AnytimeClassifier(predictor.outputs_model)
+        args._anytime_model = AnytimeClassifier(
+            predictor.outputs_model, criterion=args.criterion or "top1"
+        )
     return predict_video_anytime(
         predictor, video, threshold=0.9 if args.threshold is None else args.threshold,
         max_frames=args.max_frames or args.frames, budget_ms=args.budget_ms, top_k=args.top_k,

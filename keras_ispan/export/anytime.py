@@ -4,12 +4,14 @@
 inside one `tf.while_loop` over check points (`keras_ispan.io.coarse_to_fine.check_points`; by
 default the levels 1, 2, 4, 8, ... frames): iteration `j` sends the frames between check points
 `j - 1` and `j` (of every clip) through the backbone in one call, appends their pyramid features to
-the cached ones and re-runs the head on all frames so far. A clip stops when its top-1 probability
-reaches the threshold: its outputs are frozen, and the loop ends when every clip of the batch has
+the cached ones and re-runs the head on all frames so far. A clip stops when its confidence (the
+`criterion` fixed at export: the top-1 probability, or its margin over the second) reaches the
+threshold: its outputs are frozen, and the loop ends when every clip of the batch has
 stopped or the frames run out. Frames are taken in the order given: a client sends them in
 coarse-to-fine order (`keras_ispan.io.coarse_to_fine.coarse_to_fine_indices`), so one request does
 less work when the video is easy. Per clip, the outputs equal `AnytimeClassifier.predict(clip,
-threshold, order=range(K), check_points=...)` (the library on the same frames).
+threshold, order=range(K), check_points=...)` of an `AnytimeClassifier(model, criterion)` (the
+library on the same frames).
 
 Why levels rather than every frame (`python benchmarks/anytime_profile.py`, 2-core CPU, p50 in
 `tf.function`, `benchmarks/results/anytime_profile.json`): a backbone call has a large fixed cost, so
@@ -25,7 +27,7 @@ import tensorflow as tf
 
 from keras_ispan.io.coarse_to_fine import DEFAULT_CHECK_POINTS, check_schedule
 
-__all__ = ["anytime_outputs", "check_points_tensor"]
+__all__ = ["anytime_outputs", "check_points_tensor", "confidence_tensor"]
 
 MAX_DOUBLINGS = 31  # 2 ** 30 frames: more than any request holds
 
@@ -52,6 +54,16 @@ def _pad_frames(attention, num_frames):
     return tf.pad(attention, [[0, 0], [0, missing], [0, 0], [0, 0]])
 
 
+def confidence_tensor(probabilities, criterion="top1"):
+    """`keras_ispan.models.anytime.confidence` in the graph: `(batch, classes)` -> `(batch,)`, the
+    largest probability (`"top1"`) or the largest minus the second (`"margin"`; the largest for one
+    class)."""
+    if criterion == "top1" or probabilities.shape[-1] == 1:
+        return tf.reduce_max(probabilities, axis=-1)
+    top = tf.math.top_k(probabilities, k=2).values
+    return top[:, 0] - top[:, 1]
+
+
 def effective_threshold(threshold, default):
     """`threshold`, or `default` where it is negative (a request without a choice of its own)."""
     threshold = tf.cast(threshold, tf.float32)
@@ -59,24 +71,39 @@ def effective_threshold(threshold, default):
 
 
 def anytime_outputs(
-    anytime, pixels, threshold, check_points=DEFAULT_CHECK_POINTS, default_threshold=0.9
-):
+    anytime, pixels, threshold, check_points=DEFAULT_CHECK_POINTS, default_threshold=0.9,
+    criterion=None,
+):  # fmt: skip
     """Anytime inference on a batch of clips inside the graph.
 
     Args:
         anytime: a `keras_ispan.models.AnytimeClassifier` (its `frame_model` and `head_model`).
         pixels: float32 `(batch, K, S, S, 3)`, frames in the order to take them, K >= 1.
-        threshold: float32 scalar: a clip stops when its top-1 probability reaches it (above 1:
-            never, all K frames are used; negative: `default_threshold`).
+        threshold: float32 scalar: a clip stops when its confidence reaches it (above 1: never,
+            all K frames are used; negative: `default_threshold`).
         check_points: `"doubling"`, `"every_frame"` or increasing prefix lengths (a Python
             value fixed at export; `keras_ispan.io.coarse_to_fine.check_points`).
         default_threshold: the threshold of a request that sends a negative one.
+        criterion: `"top1"` (the top-1 probability) or `"margin"` (top-1 minus top-2; a Python
+            value fixed at export); None: `anytime.criterion`.
 
     Returns:
         `{"probabilities": (batch, classes) float32, "frames_used": (batch,) int32,
-        "attention": (batch, K, h, w) float32, "threshold": (batch,) float32}`: the attention over
-        the frames used (zeros for the frames a clip did not use) and the threshold applied.
+        "attention": (batch, K, h, w) float32, "threshold": (batch,) float32, "confidence":
+        (batch,) float32, "criterion": (batch,) string}`: the attention over the frames used
+        (zeros for the frames a clip did not use), the threshold applied, the confidence of the
+        returned probabilities and the criterion it is measured by.
+
+    Raises:
+        ValueError: a bad `criterion`.
     """
+    from keras_ispan.models.anytime import CRITERIA
+
+    criterion = anytime.criterion if criterion is None else criterion
+    if criterion not in CRITERIA:
+        raise ValueError(
+            f"`criterion` must be one of {CRITERIA}. Received: criterion={criterion!r}"
+        )
     num_frames = tf.shape(pixels)[1]
     threshold = effective_threshold(threshold, default_threshold)
     points = check_points_tensor(num_frames, check_points)
@@ -85,7 +112,7 @@ def anytime_outputs(
         out = anytime.head_model(features, training=False)
         probabilities = tf.cast(out["probabilities"], tf.float32)
         attention = _pad_frames(tf.cast(out["attention"], tf.float32), num_frames)
-        return probabilities, attention, tf.reduce_max(probabilities, axis=-1) >= threshold
+        return probabilities, attention, confidence_tensor(probabilities, criterion) >= threshold
 
     first = anytime.frame_model(pixels[:, : points[0]], training=False)
     features = [tf.convert_to_tensor(f) for f in first]
@@ -115,10 +142,11 @@ def anytime_outputs(
             tf.TensorShape([attention.shape[0], None, *attention.shape[2:]]), invariants,
         ),
     )  # fmt: skip
-    threshold = tf.fill(tf.shape(used), threshold)
     return {
         "probabilities": probabilities,
         "frames_used": used,
         "attention": attention,
-        "threshold": threshold,
+        "threshold": tf.fill(tf.shape(used), threshold),
+        "confidence": confidence_tensor(probabilities, criterion),
+        "criterion": tf.fill(tf.shape(used), tf.constant(criterion)),
     }

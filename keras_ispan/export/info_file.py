@@ -58,6 +58,7 @@ def write_info(version_dir, info, transform, top_k, options=None):
         record["anytime"] = {
             "threshold": float(options.anytime_threshold),
             "check_points": _json_schedule(options.anytime_check_points),
+            "criterion": options.anytime_criterion,
             "order": "coarse_to_fine",
         }
     path = pathlib.Path(version_dir) / "assets.extra" / INFO_FILE

@@ -30,6 +30,10 @@ class ExportOptions:
         anytime_check_points: when `serve_anytime` checks whether to stop: `"doubling"` (after
             1, 2, 4, 8, ... frames), `"every_frame"`, or increasing prefix lengths
             (`keras_ispan.io.coarse_to_fine.check_points`).
+        anytime_criterion: what `serve_anytime` compares with the threshold: `"top1"` (the top-1
+            probability) or `"margin"` (top-1 minus top-2), as `keras_ispan.models.
+            AnytimeClassifier(criterion=...)`; recorded in `keras_ispan.json` and returned per
+            clip (`serving/export.py --anytime-criterion`).
     """
 
     top_k: int = 5
@@ -38,6 +42,7 @@ class ExportOptions:
     warmup_size: tuple | None = None
     anytime_threshold: float = 0.9
     anytime_check_points: str | tuple = "doubling"
+    anytime_criterion: str = "top1"
 
     def __post_init__(self):
         if not isinstance(self.top_k, int) or self.top_k < 1:
@@ -57,6 +62,13 @@ class ExportOptions:
             raise ValueError(
                 "`anytime_threshold` must be a number >= 0. "
                 f"Received: anytime_threshold={self.anytime_threshold!r}"
+            )
+        from keras_ispan.models.anytime import CRITERIA
+
+        if self.anytime_criterion not in CRITERIA:
+            raise ValueError(
+                f"`anytime_criterion` must be one of {CRITERIA}. "
+                f"Received: anytime_criterion={self.anytime_criterion!r}"
             )
         explicit = check_schedule(self.anytime_check_points)
         if explicit is not None:

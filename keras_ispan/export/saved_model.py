@@ -33,10 +33,13 @@ Signatures (the frames axis is dynamic everywhere):
   coarse-to-fine order (`keras_ispan.io.coarse_to_fine.coarse_to_fine_indices`), and `threshold` float32
   scalar (negative: the export's default, `ExportOptions.anytime_threshold`); the transform, then the
   frames level by level (1, 2, 4, 8, ... frames; `ExportOptions.anytime_check_points`) inside one
-  `tf.while_loop` (`keras_ispan.export.anytime`): a clip stops when its top-1 probability reaches the
-  threshold. Outputs `probabilities` `(batch, classes)`, `frames_used` int32 `(batch,)`, `attention`
+  `tf.while_loop` (`keras_ispan.export.anytime`): a clip stops when its confidence reaches the
+  threshold (`ExportOptions.anytime_criterion`: the top-1 probability, or its margin over the
+  second). Outputs `probabilities` `(batch, classes)`, `frames_used` int32 `(batch,)`, `attention`
   `(batch, K, h, w)` (zeros on the frames not used), `threshold` float32 `(batch,)` (the one
-  applied) and the `top_k_*` outputs below. `keras_ispan.json` records the default threshold and the check points (`anytime`).
+  applied), `confidence` float32 `(batch,)` and `criterion` string `(batch,)` (`top1` or `margin`),
+  and the `top_k_*` outputs below. `keras_ispan.json` records the default threshold, the check
+  points and the criterion (`anytime`).
 Outputs of the other classifying signatures: `logits` and `probabilities` float32 `(batch, classes)`
 (softmax, or per-class sigmoid scores for a multi-label model), `attention` `(batch, frames, h, w)`,
 `top_k_classes` string `(batch, k)`, `top_k_scores` `(batch, k)` and `top_k_indices` int32 `(batch, k)`.
@@ -146,16 +149,16 @@ def _check_anytime_options(info, options):
     """A flow or two-stream model's export has no `serve_anytime`: anytime options other than the
     defaults would be ignored, so they are an error."""
     defaults = ExportOptions()
-    given = (options.anytime_threshold, options.anytime_check_points)
-    if info.modality != "rgb" and given != (
-        defaults.anytime_threshold,
-        defaults.anytime_check_points,
+    names = ("anytime_threshold", "anytime_check_points", "anytime_criterion")
+    if info.modality != "rgb" and any(
+        getattr(options, name) != getattr(defaults, name) for name in names
     ):
         raise ValueError(
             f"the anytime options set the default of {SIGNATURE_ANYTIME}, which the export of a "
             f"{info.modality} model does not have (RGB models only). Received: "
             f"anytime_threshold={options.anytime_threshold}, "
-            f"anytime_check_points={options.anytime_check_points!r}"
+            f"anytime_check_points={options.anytime_check_points!r}, "
+            f"anytime_criterion={options.anytime_criterion!r}"
         )
 
 

@@ -45,6 +45,8 @@ ANYTIME_OUTPUT_KEYS = (
     "frames_used",
     "attention",
     "threshold",
+    "confidence",
+    "criterion",
     "top_k_classes",
     "top_k_scores",
     "top_k_indices",
@@ -164,8 +166,9 @@ def _anytime_signature(export, model_input, frames_spec, options, top_k):
     def serve_anytime(frames, threshold):
         pixels = tf.cast(model_input(frames), tf.float32)
         out = anytime_outputs(
-            anytime, pixels, threshold, options.anytime_check_points, options.anytime_threshold
-        )
+            anytime, pixels, threshold, options.anytime_check_points, options.anytime_threshold,
+            options.anytime_criterion,
+        )  # fmt: skip
         return {**out, **top_k(out["probabilities"])}
 
     return serve_anytime, [frames_spec, tf.TensorSpec([], tf.float32, THRESHOLD_KEY)]

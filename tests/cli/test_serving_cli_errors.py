@@ -109,6 +109,7 @@ def test_export_base_that_is_a_file(tmp_path):
         (["--rest", "localhost:8501"], "expected http://HOST:PORT"),
         (["--grpc", "127.0.0.1:8500", "--frames", "0"], "--frames 0: must be >= 1"),
         (["--grpc", "127.0.0.1:8500", "--threshold", "0.5"], "--threshold needs --anytime"),
+        (["--grpc", "127.0.0.1:8500", "--criterion", "margin"], "--criterion needs --anytime"),
         (["--grpc", "127.0.0.1:8500", "--anytime", "--threshold", "-1"], "--threshold -1.0: must"),
         (["--grpc", "127.0.0.1:8500", "--anytime", "--max-frames", "0"], "--max-frames 0: must"),
         (["--grpc", "127.0.0.1:8500", "--anytime", "--format", "jpeg"], "takes uint8 frames"),

@@ -29,3 +29,11 @@ def test_anytime_on_a_model_that_reads_flow_is_a_clear_error(tmp_path):
         classify_video_anytime(client, tmp_path / "missing.mp4")
     assert "\n" not in str(e.value) and "serve_anytime" in str(e.value)
     assert client.sent == []
+
+
+def test_client_criteria_are_the_library_s():
+    """The client names the criteria without importing Keras: the same names as the library."""
+    from keras_ispan.models.anytime import CRITERIA
+    from serving.client_anytime import CRITERIA as CLIENT_CRITERIA
+
+    assert CLIENT_CRITERIA == CRITERIA

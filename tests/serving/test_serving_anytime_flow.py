@@ -22,20 +22,20 @@ ATOL = 1e-5  # uint8 frames resized for transport: exact (tests/serving/test_ser
 MAX_FRAMES = 4
 
 
-def _run(script, *args):
+def _run(script, *args, status=0):
     proc = subprocess.run(
         [sys.executable, script, *map(str, args)], cwd=REPO_ROOT, capture_output=True, text=True,
         env=ENV, timeout=900,
     )  # fmt: skip
-    assert proc.returncode == 0, f"{script}: {proc.stderr[-3000:]}"
-    return proc.stdout
+    assert proc.returncode == status, f"{script}: {proc.stderr[-3000:]}"
+    return proc.stdout if status == 0 else proc.stderr
 
 
-def _predict(capsys, model, video, threshold):
+def _predict(capsys, model, video, threshold, criterion="top1"):
     from training import predict
 
     argv = [str(video), "--model", str(model), "--anytime", "--threshold", repr(threshold),
-            "--max-frames", str(MAX_FRAMES), "--json"]  # fmt: skip
+            "--max-frames", str(MAX_FRAMES), "--json", "--criterion", criterion]  # fmt: skip
     capsys.readouterr()
     status = predict.main(argv)
     out = capsys.readouterr()
@@ -43,10 +43,11 @@ def _predict(capsys, model, video, threshold):
     return json.loads(out.out.strip().splitlines()[-1])
 
 
-def _level_threshold(model, video):
+def _level_threshold(model, video, criterion="top1"):
     """A threshold first reached at the second check point (2 frames) or before, with a margin of
-    more than ten times the transport tolerance to every confidence."""
+    more than ten times the transport tolerance to every confidence (`criterion`)."""
     from keras_ispan.models import AnytimeClassifier
+    from keras_ispan.models.anytime import confidence
     from training.evaluation.prediction import load_predictor, predict_video_anytime
 
     predictor = load_predictor(model)
@@ -54,7 +55,7 @@ def _level_threshold(model, video):
     steps = AnytimeClassifier(predictor.outputs_model).predict(
         taken.frames, 2.0, order=np.arange(MAX_FRAMES)
     )
-    confidences = steps.step_probabilities.max(axis=-1)
+    confidences = confidence(steps.step_probabilities, criterion)
     below = confidences[confidences < confidences[1]]
     threshold = float((confidences[1] + (below.max() if below.size else 0.0)) / 2)
     assert np.abs(confidences - threshold).min() > 10 * ATOL, confidences
@@ -81,7 +82,11 @@ def test_export_default_threshold_reaches_the_client(tmp_path, capsys):
     _run("serving/export.py", "--model", model, "--export-base", base,
          "--anytime-threshold", repr(threshold), "--warmup-frames", "1")  # fmt: skip
     info = json.loads((base / "ispan" / "1" / "assets.extra" / "keras_ispan.json").read_text())
-    assert info["anytime"]["threshold"] == threshold
+    assert (info["anytime"]["threshold"], info["anytime"]["criterion"]) == (threshold, "top1")
+    margin = _level_threshold(model, video, "margin")  # a second model: stops by the margin
+    _run("serving/export.py", "--model", model, "--export-base", base, "--name", "margin",
+         "--anytime-threshold", repr(margin), "--anytime-criterion", "margin",
+         "--warmup-frames", "1")  # fmt: skip
     rest, grpc = free_port(), free_port()
     command = [sys.executable, "serving/server.py", f"--port={grpc}", f"--rest_api_port={rest}",
                f"--model_config_file={base / 'models.config'}"]  # fmt: skip
@@ -99,6 +104,23 @@ def test_export_default_threshold_reaches_the_client(tmp_path, capsys):
             _same_answer(served, _predict(capsys, model, video, given))
             assert served["frames_used"] == (1 if given == 0 else MAX_FRAMES)
             assert (served["version"], served["transport"]) == (1, "rest")
+        served = json.loads(_run("serving/client.py", video, "--grpc", server.grpc, "--model",
+                                 "margin", "--anytime", "--criterion", "margin", "--max-frames",
+                                 MAX_FRAMES, "--json"))  # fmt: skip
+        local = _predict(capsys, model, video, margin, "margin")
+        assert local["anytime"]["criterion"] == "margin" and local["frames_used"] <= 2
+        _same_answer(served, local)
+        error = _run(
+            "serving/client.py",
+            video,
+            "--grpc",
+            server.grpc,
+            "--anytime",
+            "--criterion",
+            "margin",
+            status=1,
+        )  # the top1 model: the stop rule differs
+        assert "--criterion margin: model 'ispan' stops by top1" in error
         plain = json.loads(_run("serving/client.py", video, "--rest", server.rest, "--format",
                                 "uint8", "--json"))  # fmt: skip
         assert plain["version"] == 1 and "anytime" not in plain  # REST: from the model status

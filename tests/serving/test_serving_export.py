@@ -239,6 +239,7 @@ def test_multi_label_gives_per_class_sigmoid_scores(tmp_path):
         ({"top_k": 0}, "top_k"),
         ({"resize_ratio": 0.5}, "resize_ratio"),
         ({"warmup_num_frames": ()}, "warmup_num_frames"),
+        ({"anytime_criterion": "probability"}, "anytime_criterion"),
     ],
 )
 def test_export_options_errors(kwargs, match):

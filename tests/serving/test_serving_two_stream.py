@@ -114,6 +114,7 @@ def test_anytime_options_on_a_two_stream_export_are_an_error(tmp_path):
     for options in (
         ExportOptions(anytime_threshold=0.5),
         ExportOptions(anytime_check_points="every_frame"),
+        ExportOptions(anytime_criterion="margin"),
     ):
         with pytest.raises(ValueError, match="two_stream model.*Received: anytime_threshold="):
             export_model(model, tmp_path, name="ts", options=options)

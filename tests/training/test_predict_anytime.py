@@ -57,6 +57,17 @@ def test_anytime_frames_alone_sets_the_frames_at_most(model_path, video, capsys)
     assert record["anytime"]["max_frames"] == 4 and record["frames_used"] == 4
 
 
+def test_margin_criterion_reports_the_margin(model_path, video, capsys):
+    """`--criterion margin`: the confidence is the top-1 score minus the second (all 4 frames)."""
+    status, out = _run(capsys, video, "--model", model_path, "--anytime", "--criterion", "margin",
+                       "--threshold", "2", "--max-frames", "4", "--json")  # fmt: skip
+    assert status == 0, out.err
+    record = json.loads(out.out)
+    scores = [c["score"] for c in record["top_k"]]
+    assert record["anytime"]["criterion"] == "margin" and record["frames_used"] == 4
+    assert record["anytime"]["confidence"] == pytest.approx(scores[0] - scores[1], abs=1e-5)
+
+
 def test_anytime_budget_and_text_output(model_path, video, capsys):
     status, out = _run(capsys, video, "--model", model_path, "--anytime", "--threshold", "2",
                        "--budget-ms", "0.000001")  # fmt: skip
@@ -72,6 +83,7 @@ def test_anytime_budget_and_text_output(model_path, video, capsys):
         (["--anytime", "--max-frames", "0"], "Received: max_frames=0"),
         (["--anytime", "--budget-ms", "0"], "Received: budget_ms=0.0"),
         (["--anytime", "--window", "2"], "Received: window=2.0"),
+        (["--criterion", "margin"], "--criterion needs --anytime"),
     ],
 )
 def test_bad_anytime_arguments_are_one_line_errors(model_path, video, capsys, argv, message):
