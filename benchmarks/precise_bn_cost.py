@@ -8,6 +8,8 @@ Trains the synthetic preset (`training.engine.run.run`, `train.precise_bn` on, i
 each validation) and times, in the same run and the same epochs, each epoch's three phases: the
 training steps (from the epoch's start to the start of validation, less the re-estimation), the
 re-estimation (`PreciseBatchNorm._estimate`, wrapped here with a timer), and the validation pass.
+After training, on the trained model, it splits one re-estimation: called directly, and reading its
+batches alone (the same fresh, uncached iteration of the training clips).
 Prints a table per epoch with the ratio re-estimation / training, and writes
 `benchmarks/results/precise_bn_cost.json`. The first epoch includes tracing (the training step's and
 the re-estimation's); the median is taken over the later epochs.
@@ -99,6 +101,34 @@ def measure(args, runs_dir):
     return config, rows, result
 
 
+def breakdown(config, model, repeats):
+    """After training, on the trained model: seconds (median of `repeats`) of one re-estimation
+    called directly, and of reading its batches alone (the same fresh, uncached iteration)."""
+    from keras_ispan.models import precise_batch_norm
+    from training.engine import datasets
+
+    data_dir = datasets.resolve_data_dir(config)
+    batches = config.train.precise_bn_batches
+
+    def read():
+        for _ in zip(range(batches), datasets.training_clips(config, data_dir), strict=False):
+            pass
+
+    def estimate():
+        precise_batch_norm(model, datasets.training_clips(config, data_dir), batches)
+
+    timings = {}
+    for name, fn in (("read_only_s", read), ("estimate_direct_s", estimate)):
+        runs = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - start)
+        timings[name] = statistics.median(runs)
+    timings["read_share"] = timings["read_only_s"] / timings["estimate_direct_s"]
+    return timings
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=4)
@@ -106,12 +136,16 @@ def main(argv=None):
     parser.add_argument("--difficulty", default="default", choices=["default", "hard"])
     parser.add_argument("--set", nargs="*", default=[], help="extra config overrides key=value")
     parser.add_argument("--name", default="precise_bn_cost", help="benchmarks/results/<name>.json")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="repeats of the after-training breakdown"
+    )
     args = parser.parse_args(argv)
     if args.epochs < 2:
         parser.error(f"--epochs must be >= 2 (the first epoch traces). Received: {args.epochs}")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="precise_bn_cost_") as tmp:
-        config, rows, _ = measure(args, pathlib.Path(tmp))
+        config, rows, result = measure(args, pathlib.Path(tmp))
+        split = breakdown(config, result.model, args.repeats)
     later = rows[1:]
     summary = {
         key: statistics.median(r[key] for r in later)
@@ -123,6 +157,10 @@ def main(argv=None):
         f"median over epochs 2-{len(rows)}: precise BN {summary['precise_bn_s']:.2f} s "
         f"({config.train.precise_bn_batches} batches of {config.data.batch_size}) against "
         f"{summary['train_s']:.2f} s of training: {summary['precise_bn_over_train']:.3f}"
+    )
+    print(
+        f"after training, median of {args.repeats}: one re-estimation {split['estimate_direct_s']:.2f} s, "
+        f"reading its batches alone {split['read_only_s']:.2f} s ({split['read_share']:.0%})"
     )
     command = "python benchmarks/precise_bn_cost.py " + " ".join(
         argv if argv is not None else sys.argv[1:]
@@ -138,6 +176,7 @@ def main(argv=None):
             "wall_time_s": time.perf_counter() - start,
             "epochs": rows,
             "median_later_epochs": summary,
+            "after_training": split,
         },
     )
 
