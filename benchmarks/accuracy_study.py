@@ -47,7 +47,7 @@ VARIANTS = {
     "single_softmax_pool": {"model.head": "single", "model.attention_pooling": "softmax"},
     "ispan3_softmax_pool": {"model.attention_pooling": "softmax"},
     "ispan3_cosine_diversity": {"model.diversity_form": "cosine", "model.diversity_weight": 0.1},
-    "ispan3_glorot_init": {"model.classifier_initializer": "glorot_uniform"},
+    "ispan3_zero_init": {"model.classifier_initializer": "zeros"},
 }
 DESCRIPTIONS = {
     "tsn": "TSN average consensus",
@@ -63,9 +63,9 @@ DESCRIPTIONS = {
     "single_softmax_pool": "single-level attention, softmax pooling `a X`",
     "ispan3_softmax_pool": "ISPAN 3 levels, both losses, softmax pooling `a X`",
     "ispan3_cosine_diversity": "ISPAN 3 levels, scale-free (cosine) diversity loss, weight 0.1",
-    "ispan3_glorot_init": "ISPAN, 3 levels, both losses, Glorot classifier init (before the fix)",
+    "ispan3_zero_init": "ISPAN, 3 levels, both losses, zero-initialised classifier",
 }
-# runs recorded before `model.classifier_initializer` existed used Keras' Glorot initialiser
+# runs recorded before `model.classifier_initializer` existed used Keras' Glorot initialiser (the default)
 INIT_BEFORE_FIX = "glorot_uniform"
 BASELINE = "tsn"
 

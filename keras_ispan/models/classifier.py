@@ -72,7 +72,7 @@ def build_classifier(
         flow_length: `L`, the flow fields stacked per segment (`"flow"` only; TSN: 5).
         classifier_initializer: the initial kernel of the last `Dense` layer: `"glorot_uniform"`
             (Keras' default) or `"zeros"` (every head starts at logits 0, cross-entropy
-            `ln(num_classes)`; the training application's default, `model.classifier_initializer`).
+            `ln(num_classes)`; the training application's `model.classifier_initializer`).
             Why zeros: the attention heads' `l2` pooling (`A X`) returns `sqrt(P)` times the mean
             feature for near-uniform initial attention over `P = frames * h * w` positions, so
             with Glorot the initial logits are about `sqrt(P)` times an average-pooling head's
@@ -80,7 +80,10 @@ def build_classifier(
             for ISPAN and 15.0 for single-level attention against 2.2 for TSN, `ln 6` = 1.79;
             `benchmarks/loss_scales.py --difficulty hard`). A zero-initialised last layer is what
             ViT attaches as its classification head for fine-tuning (Dosovitskiy et al., ICLR
-            2021, Sec. 3.2); the other layers' gradients flow from the first update on.
+            2021, Sec. 3.2); the other layers' gradients flow from the first update on. Measured
+            trade-off (issue 17, README accuracy study): on the hard data it removed ISPAN's
+            one-class collapse, on the embedded default data it learnt much more slowly (test top-1
+            0.583 against 0.967 after `fit.py`'s 15 epochs), hence not the default.
 
     With `modality="flow"`, `weights` may also be a built RGB `keras.Model` of the same backbone
     (a trained RGB classifier): the flow backbone starts from it (or from `"imagenet"` / a file)
