@@ -2,6 +2,8 @@
 
     python benchmarks/loss_scales.py                 # 4 epochs, the three variants below
     python benchmarks/loss_scales.py --epochs 1 --probe-batches 1 --variants normalized  # smoke run
+    python benchmarks/loss_scales.py --difficulty hard --seed 2 --epochs 3 --probe-batches 2 \
+        --frames 8 --variants normalized --name loss_scales_hard_s2_glorot    # issue 17's probe
 
 Variants: `normalized` (the defaults, `normalize_features=True`), `literal`
 (`normalize_features=False`, the paper's Eq. 6), and `normalized_small_init` (the defaults with the
@@ -14,7 +16,9 @@ afterwards):
 
 1. the cross-entropy, `beta * l_interactive` and `gamma * l_attn` (the attention layer's `losses`);
 2. the gradient norm of each of the three terms, separately, with respect to the attention layer's
-   kernels and to the backbone's trainable weights (first probe batch);
+   kernels and to the backbone's trainable weights, and the cosine of each loss's gradient with the
+   cross-entropy's (first probe batch); a loss the model trains without (`single`, a zero weight)
+   is measured at its regulariser's default weight without being trained (a "shadow");
 3. the attention's peakiness: the effective number of positions per row, `1 / sum_k a_k^2` (`a` is the
    softmax before the L2 normalisation), against `P = frames * h * w` (inference mode);
 4. the output scale `mean_m ||(A X)_m|| / ||mean_k X_k||` (`sqrt(P)` for uniform attention, about 1 for
@@ -26,7 +30,9 @@ afterwards):
 5. the range of `l_attn` over training relative to its mean, and `sqrt(levels * d * P)`, its value
    when every `delta` is zero.
 
-Prints tables and writes `benchmarks/results/loss_scales.json`.
+`--difficulty` and `--set key=value` change the data and the recipe (e.g.
+`--set model.head=single model.classifier_initializer=zeros`). Prints tables and writes
+`benchmarks/results/<--name>.json` (default `loss_scales.json`).
 """
 
 import argparse
