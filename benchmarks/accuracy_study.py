@@ -47,6 +47,7 @@ VARIANTS = {
     "single_softmax_pool": {"model.head": "single", "model.attention_pooling": "softmax"},
     "ispan3_softmax_pool": {"model.attention_pooling": "softmax"},
     "ispan3_cosine_diversity": {"model.diversity_form": "cosine", "model.diversity_weight": 0.1},
+    "ispan3_zero_init": {"model.classifier_initializer": "zeros"},
 }
 DESCRIPTIONS = {
     "tsn": "TSN average consensus",
@@ -62,7 +63,10 @@ DESCRIPTIONS = {
     "single_softmax_pool": "single-level attention, softmax pooling `a X`",
     "ispan3_softmax_pool": "ISPAN 3 levels, both losses, softmax pooling `a X`",
     "ispan3_cosine_diversity": "ISPAN 3 levels, scale-free (cosine) diversity loss, weight 0.1",
+    "ispan3_zero_init": "ISPAN, 3 levels, both losses, zero-initialised classifier",
 }
+# runs recorded before `model.classifier_initializer` existed used Keras' Glorot initialiser (the default)
+INIT_BEFORE_FIX = "glorot_uniform"
 BASELINE = "tsn"
 
 
@@ -109,6 +113,7 @@ def run_one(variant, seed, difficulty, args, out):
         "train_gap": check.get("gap"),
         "model": str(result.model_path),
         "fit_seconds": result.metrics.get("fit_seconds"),
+        "classifier_initializer": config.model.classifier_initializer,
     }
 
 
@@ -145,6 +150,8 @@ def summarize(runs):
             gaps = [r["train_gap"] for r in done if r.get("train_gap") is not None]
             row["max_train_gap"] = max(gaps) if gaps else None
             row["max_test_majority_share"] = max(r.get("test_majority_share", 0) for r in done)
+            inits = {r.get("classifier_initializer", INIT_BEFORE_FIX) for r in done}
+            row["classifier_initializer"] = "+".join(sorted(inits))
             rows.append(row)
     return rows
 
@@ -158,8 +165,9 @@ def _cell(value, se, signed=False):
 def markdown(rows, args):
     lines = [
         "| difficulty | head | test top-1 (mean ± s.e.) | vs TSN, paired (mean ± s.e.) | per seed "
-        "| binomial s.e. of one run | max train gap | max one-class share (test) | seeds |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| binomial s.e. of one run | max train gap | max one-class share (test) | seeds "
+        "| classifier init |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         per_seed = ", ".join(f"{d:+.3f}" for d in r.get("diff_vs_tsn_per_seed", []))
@@ -169,7 +177,8 @@ def markdown(rows, args):
             f"{_cell(r['top1'], r['top1_se'])} | "
             f"{_cell(r.get('diff_vs_tsn'), r.get('diff_vs_tsn_se', 0), True) if r['variant'] != BASELINE else '-'} | "
             f"{per_seed or '-'} | {r['binomial_se'] or 0:.3f} | {gap} | "
-            f"{r['max_test_majority_share']:.2f} | {r['seeds']} |"
+            f"{r['max_test_majority_share']:.2f} | {r['seeds']} | "
+            f"{r.get('classifier_initializer', INIT_BEFORE_FIX)} |"
         )
     command = "python benchmarks/accuracy_study.py " + " ".join(sys.argv[1:])
     lines.append(f"\nCommand: `{command.strip()}`, {time.strftime('%Y-%m-%d', time.gmtime())}.")

@@ -2,6 +2,8 @@
 
     python benchmarks/loss_scales.py                 # 4 epochs, the three variants below
     python benchmarks/loss_scales.py --epochs 1 --probe-batches 1 --variants normalized  # smoke run
+    python benchmarks/loss_scales.py --difficulty hard --seed 2 --epochs 3 --probe-batches 2 \
+        --frames 8 --variants normalized --name loss_scales_hard_s2_glorot    # issue 17's probe
 
 Variants: `normalized` (the defaults, `normalize_features=True`), `literal`
 (`normalize_features=False`, the paper's Eq. 6), and `normalized_small_init` (the defaults with the
@@ -14,7 +16,9 @@ afterwards):
 
 1. the cross-entropy, `beta * l_interactive` and `gamma * l_attn` (the attention layer's `losses`);
 2. the gradient norm of each of the three terms, separately, with respect to the attention layer's
-   kernels and to the backbone's trainable weights (first probe batch);
+   kernels and to the backbone's trainable weights, and the cosine of each loss's gradient with the
+   cross-entropy's (first probe batch); a loss the model trains without (`single`, a zero weight)
+   is measured at its regulariser's default weight without being trained (a "shadow");
 3. the attention's peakiness: the effective number of positions per row, `1 / sum_k a_k^2` (`a` is the
    softmax before the L2 normalisation), against `P = frames * h * w` (inference mode);
 4. the output scale `mean_m ||(A X)_m|| / ||mean_k X_k||` (`sqrt(P)` for uniform attention, about 1 for
@@ -26,7 +30,9 @@ afterwards):
 5. the range of `l_attn` over training relative to its mean, and `sqrt(levels * d * P)`, its value
    when every `delta` is zero.
 
-Prints tables and writes `benchmarks/results/loss_scales.json`.
+`--difficulty` and `--set key=value` change the data and the recipe (e.g.
+`--set model.head=single model.classifier_initializer=zeros`). Prints tables and writes
+`benchmarks/results/<--name>.json` (default `loss_scales.json`).
 """
 
 import argparse
@@ -43,7 +49,7 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 from benchmarks.common import print_table, write_json  # noqa: E402
-from training.config.core import load_config  # noqa: E402
+from training.config.core import load_config, parse_override  # noqa: E402
 from training.engine import datasets  # noqa: E402
 
 TERMS = ("ce", "interaction", "diversity")
@@ -55,33 +61,59 @@ def _norm(tensors):
     return float(np.sqrt(sum(squares)))
 
 
+def _cosine(first, second):
+    """Cosine between two gradients given as lists of tensors (`None` counts as zero): below 0
+    the term pushes the weights against the cross-entropy's descent direction."""
+    pairs = [(a, b) for a, b in zip(first, second, strict=True) if a is not None and b is not None]
+    dot = sum(float(ops.sum(a * b)) for a, b in pairs)
+    norms = _norm([a for a, _ in pairs]) * _norm([b for _, b in pairs])
+    return dot / norms if norms > 0 else 0.0
+
+
 def measure_terms(model, frames, labels, gradients=True):
     """The three loss terms of one training-mode call, and their gradient norms.
 
     Returns a dict with `ce`, `interaction` (`beta * l_interactive`), `diversity` (`gamma * l_attn`)
-    and, with `gradients`, `grad_<term>_<attention|backbone>`. The model's non-trainable
-    variables (batch-norm statistics) are restored afterwards.
+    and, with `gradients`, `grad_<term>_<attention|backbone>` and the cosine of each loss's
+    gradient with the cross-entropy's, `cos_<term>_ce_<attention|backbone>`. A loss the model
+    trains without (`shadow`) is measured at the regulariser's default weight. The model's
+    non-trainable variables (batch-norm statistics) are restored afterwards.
     """
+    from keras_ispan.regularizers import AttentionDiversityRegularizer, PCARegularizer
+
     layer = model.get_layer("pyramid_attention")
-    if layer.interaction_regularizer is None or layer.diversity_regularizer is None:
-        raise ValueError(
-            "measure_terms needs an ISPAN model with both losses enabled. Received: "
-            f"interaction_regularizer={layer.interaction_regularizer}, "
-            f"diversity_regularizer={layer.diversity_regularizer}"
-        )
+    # a loss the model trains without is measured at its default weight ("shadow"): set for this
+    # eager call only (the compiled training step was traced without it and keeps it off)
+    shadows = {
+        "interaction_regularizer": PCARegularizer() if layer.interaction_regularizer is None else None,
+        "diversity_regularizer": AttentionDiversityRegularizer()
+        if layer.diversity_regularizer is None else None,
+    }  # fmt: skip
+    for name, shadow in shadows.items():
+        if shadow is not None:
+            setattr(layer, name, shadow)
     saved = [v.numpy() for v in model.non_trainable_variables]
-    with tf.GradientTape(persistent=True) as tape:
-        logits = model(frames, training=True)
-        values = dict(zip(TERMS, [model.loss(labels, logits), *layer.losses], strict=True))
+    try:
+        with tf.GradientTape(persistent=True) as tape:
+            logits = model(frames, training=True)
+            values = dict(zip(TERMS, [model.loss(labels, logits), *layer.losses], strict=True))
+    finally:
+        for name, shadow in shadows.items():
+            if shadow is not None:
+                setattr(layer, name, None)
     row = {k: float(v) for k, v in values.items()}
+    row["shadow"] = [name for name, shadow in shadows.items() if shadow is not None]
     if gradients:
         groups = {
             "attention": list(layer.kernels),
             "backbone": list(model.get_layer("backbone").trainable_variables),
         }
-        for term, value in values.items():
-            for group, variables in groups.items():
-                row[f"grad_{term}_{group}"] = _norm(tape.gradient(value, variables))
+        for group, variables in groups.items():
+            grads = {term: tape.gradient(value, variables) for term, value in values.items()}
+            for term in TERMS:
+                row[f"grad_{term}_{group}"] = _norm(grads[term])
+            for term in TERMS[1:]:
+                row[f"cos_{term}_ce_{group}"] = _cosine(grads[term], grads["ce"])
     del tape
     for variable, value in zip(model.non_trainable_variables, saved, strict=True):
         variable.assign(value)
@@ -99,7 +131,8 @@ def attention_and_scale(model, probe, frames):
     """`(a (B, P, d), scale ratio (B,))` in inference mode; `a` via the layer's own logits/fusion."""
     layer = model.get_layer("pyramid_attention")
     outputs = probe(frames, training=False)
-    levels, pooled = outputs["levels"], outputs["pooled"]
+    # the layer's levels: all of the backbone's for ISPAN, the anchor alone for single-level attention
+    levels, pooled = outputs["levels"][-len(layer.kernels) :], outputs["pooled"]
     logits = [layer._level_logits(x, j) for j, x in enumerate(levels)]
     attention = ops.convert_to_numpy(ops.softmax(layer._fuse(logits), axis=1))
     anchor = ops.convert_to_numpy(levels[-1]).astype("float64")
@@ -124,6 +157,9 @@ def snapshot(model, probe, batches, epoch):
     terms = [measure_terms(model, f, y, gradients=(i == 0)) for i, (f, y) in enumerate(batches)]
     row = {"epoch": epoch}
     for key in terms[0]:
+        if key == "shadow":
+            row[key] = terms[0][key]
+            continue
         row[key] = float(np.mean([t[key] for t in terms if key in t]))
     row["l_attn_batches"] = [t["diversity"] for t in terms]
     frames = batches[0][0]
@@ -265,7 +301,9 @@ def study(variant, args, runs_dir):
         "output.tensorboard": False,
         "output.overwrite": True,
         "output.runs_dir": str(runs_dir),
-        "output.name": f"loss-scales-{variant}-s{args.seed}",
+        "output.name": f"loss-scales-{variant}-{args.difficulty}-s{args.seed}",
+        "data.synthetic_difficulty": args.difficulty,
+        **dict(parse_override(o) for o in args.set),
     }
     config = load_config(preset="synthetic", overrides=overrides)
     data_dir = datasets.resolve_data_dir(config)
@@ -278,7 +316,8 @@ def study(variant, args, runs_dir):
     layer_model = result.model.get_layer("pyramid_attention")
     d = layer_model.units
     levels = len(layer_model.kernels)
-    l_attn = np.array([r["diversity"] for r in probe.rows]) / config.model.diversity_weight
+    gamma = config.model.diversity_weight or 1e-3  # a shadow loss is measured at the default
+    l_attn = np.array([r["diversity"] for r in probe.rows]) / gamma
     positions = probe.rows[0]["positions"]
     return {
         "variant": variant,
@@ -312,6 +351,9 @@ def print_study(entry):
     print("gradient norms (first probe batch): attention kernels | backbone")
     print_table(rows, ["epoch", *(f"grad_{t}_attention" for t in TERMS),
                        *(f"grad_{t}_backbone" for t in TERMS)])  # fmt: skip
+    print("cosine of each loss's gradient with the cross-entropy's (first probe batch)")
+    print_table(rows, ["epoch", *(f"cos_{t}_ce_{g}" for t in TERMS[1:]
+                                  for g in ("attention", "backbone"))])  # fmt: skip
     print(
         f"l_attn: {entry['l_attn_values'][0]:.4f} at init, range/mean over training "
         f"{entry['l_attn_range_over_mean']:.2e}; sqrt(N d P) = {entry['l_attn_if_delta_zero']:.4f}"
@@ -334,6 +376,11 @@ def main(argv=None):
     parser.add_argument("--frames", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--difficulty", default="default", choices=["default", "hard"],
+        help="data.synthetic_difficulty (the accuracy study's two settings)",
+    )  # fmt: skip
+    parser.add_argument("--set", nargs="*", default=[], help="extra config overrides key=value")
     parser.add_argument(
         "--runs-dir", default=None, help="keep the run folders here (default: temp)"
     )

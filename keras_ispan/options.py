@@ -13,6 +13,8 @@ registry's keys equal `BACKBONE_NAMES`.
 - `MODALITIES`: what a classifier sees: RGB frames, stacked optical flow, or both
   (`build_classifier(modality=...)`, `build_two_stream`; the config's `model.modality`).
 - `STREAM_FUSIONS`: `two_stream_from_streams(fusion=...)` (the config's `model.stream_fusion`).
+- `CLASSIFIER_INITIALIZERS`: the initial kernel of a classifier's last `Dense` layer
+  (`build_classifier(classifier_initializer=...)`, the config's `model.classifier_initializer`).
 """
 
 BACKBONE_NAMES = (
@@ -32,3 +34,4 @@ POOLING_MODES = ("l2", "softmax")
 PREPROCESSING_MODES = ("caffe", "tf", "torch", "unit", "none")
 MODALITIES = ("rgb", "flow", "two_stream")
 STREAM_FUSIONS = ("late", "learned", "concat")
+CLASSIFIER_INITIALIZERS = ("zeros", "glorot_uniform")

@@ -11,7 +11,7 @@ from keras_ispan.layers.validation import check_choice
 from keras_ispan.models.backbones import build_backbone, get_backbone_spec, pyramid_model
 from keras_ispan.models.flow import flow_backbone
 from keras_ispan.models.heads import attention_head, gap_head, tsn_head
-from keras_ispan.options import HEADS
+from keras_ispan.options import CLASSIFIER_INITIALIZERS, HEADS
 
 
 def build_classifier(
@@ -37,6 +37,7 @@ def build_classifier(
     name=None,
     modality="rgb",
     flow_length=5,
+    classifier_initializer="glorot_uniform",
 ):
     """Builds a video classifier: frames -> backbone pyramid (frame-wise) -> head -> logits.
 
@@ -69,6 +70,20 @@ def build_classifier(
         modality: `"rgb"` (frames) or `"flow"` (the flow stream: TSN's stacked optical flow,
             `keras_ispan.models.flow`); the two-stream model is `build_two_stream`.
         flow_length: `L`, the flow fields stacked per segment (`"flow"` only; TSN: 5).
+        classifier_initializer: the initial kernel of the last `Dense` layer: `"glorot_uniform"`
+            (Keras' default) or `"zeros"` (every head starts at logits 0, cross-entropy
+            `ln(num_classes)`; the training application's `model.classifier_initializer`).
+            Why zeros: the attention heads' `l2` pooling (`A X`) returns `sqrt(P)` times the mean
+            feature for near-uniform initial attention over `P = frames * h * w` positions, so
+            with Glorot the initial logits are about `sqrt(P)` times an average-pooling head's
+            (measured on the hard synthetic data, `small_cnn`, P = 128: initial cross-entropy 12.5
+            for ISPAN and 15.0 for single-level attention against 2.2 for TSN, `ln 6` = 1.79;
+            `benchmarks/loss_scales.py --difficulty hard`). A zero-initialised last layer is what
+            ViT attaches as its classification head for fine-tuning (Dosovitskiy et al., ICLR
+            2021, Sec. 3.2); the other layers' gradients flow from the first update on. Measured
+            trade-off (issue 17, README accuracy study): on the hard data it removed ISPAN's
+            one-class collapse, on the embedded default data it learnt much more slowly (test top-1
+            0.583 against 0.967 after `fit.py`'s 15 epochs), hence not the default.
 
     With `modality="flow"`, `weights` may also be a built RGB `keras.Model` of the same backbone
     (a trained RGB classifier): the flow backbone starts from it (or from `"imagenet"` / a file)
@@ -107,6 +122,7 @@ def build_classifier(
         if value < 0:
             raise ValueError(f"`{arg}` must be >= 0. Received: {arg}={value!r}")
     check_choice("modality", modality, ("rgb", "flow"))
+    check_choice("classifier_initializer", classifier_initializer, CLASSIFIER_INITIALIZERS)
     frames, x, single_frame = _stream_input(
         modality, backbone, image_size, weights, resize_ratio, flow_length
     )
@@ -119,6 +135,7 @@ def build_classifier(
         "dropout": dropout,
         "num_classes": num_classes,
         "kernel_regularizer": kernel_regularizer,
+        "classifier_initializer": classifier_initializer,
     }
     if head in ("ispan", "single"):
         attention = dict(downsample=downsample, fusion=fusion, bias=bias, pooling=attention_pooling)

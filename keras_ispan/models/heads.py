@@ -16,6 +16,7 @@ def attention_head(
     dropout,
     num_classes,
     kernel_regularizer=None,
+    classifier_initializer="glorot_uniform",
 ):
     """ISPAN (`"ispan"`: all levels, both losses) or single-level attention (`"single"`).
 
@@ -26,7 +27,8 @@ def attention_head(
         losses: `(interaction_weight, diversity_weight, normalize_features, diversity_form)`: the
             weights of `PCARegularizer` and `AttentionDiversityRegularizer` (0 disables one), the
             former's `normalize_features` and the latter's `form`; ignored by `"single"`.
-        dropout, num_classes, kernel_regularizer: the classifier's.
+        dropout, num_classes, kernel_regularizer, classifier_initializer: the classifier's
+            (`build_classifier`).
 
     Returns `(batch, num_classes)` logits. The attention layer is named `pyramid_attention`; its
     second output is the saliency map.
@@ -54,23 +56,43 @@ def attention_head(
     )(levels)
     x = keras.layers.GlobalAveragePooling2D(name="spatial_pool")(pooled)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
-    return keras.layers.Dense(
-        num_classes, kernel_regularizer=kernel_regularizer, name="classifier"
-    )(x)
+    return _classifier(num_classes, kernel_regularizer, classifier_initializer)(x)
 
 
-def tsn_head(anchor, *, dropout, num_classes, kernel_regularizer=None):
+def tsn_head(
+    anchor,
+    *,
+    dropout,
+    num_classes,
+    kernel_regularizer=None,
+    classifier_initializer="glorot_uniform",
+):
     """TSN average consensus: per-frame pooled features, per-frame scores, averaged over frames."""
     x = FrameWise(keras.layers.GlobalAveragePooling2D(), name="frame_pool")(anchor)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
-    x = keras.layers.Dense(num_classes, kernel_regularizer=kernel_regularizer, name="classifier")(x)
+    x = _classifier(num_classes, kernel_regularizer, classifier_initializer)(x)
     return keras.layers.GlobalAveragePooling1D(name="consensus")(x)
 
 
-def gap_head(anchor, *, dropout, num_classes, kernel_regularizer=None):
+def gap_head(
+    anchor,
+    *,
+    dropout,
+    num_classes,
+    kernel_regularizer=None,
+    classifier_initializer="glorot_uniform",
+):
     """Global average pooling over frames and positions, then one classifier."""
     x = keras.layers.GlobalAveragePooling3D(name="clip_pool")(anchor)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return _classifier(num_classes, kernel_regularizer, classifier_initializer)(x)
+
+
+def _classifier(num_classes, kernel_regularizer, initializer):
+    """The last `Dense` layer, named `classifier`, with its kernel initialised by `initializer`."""
     return keras.layers.Dense(
-        num_classes, kernel_regularizer=kernel_regularizer, name="classifier"
-    )(x)
+        num_classes,
+        kernel_initializer=initializer,
+        kernel_regularizer=kernel_regularizer,
+        name="classifier",
+    )

@@ -33,3 +33,15 @@ def test_standard_errors_and_paired_differences_by_hand():
     assert rows[2]["difficulty"] == "default" and rows[2]["seeds"] == 1
     table = markdown(rows, None)
     assert "+0.067 ± 0.017" in table and "+0.050, +0.100, +0.050" in table
+
+
+def test_the_classifier_initializer_of_each_row_is_shown():
+    """Runs from before `model.classifier_initializer` existed used Glorot; a row mixing both says so."""
+    runs = [_run("tsn", 0, 0.2), {**_run("ispan3", 0, 0.3), "classifier_initializer": "zeros"}]
+    runs += [{**_run("ispan3", 1, 0.4), "classifier_initializer": "zeros"}, _run("single", 0, 0.3)]
+    runs += [{**_run("single", 1, 0.3), "classifier_initializer": "zeros"}]
+    rows = {r["variant"]: r for r in summarize(runs)}
+    assert rows["tsn"]["classifier_initializer"] == "glorot_uniform"
+    assert rows["ispan3"]["classifier_initializer"] == "zeros"
+    assert rows["single"]["classifier_initializer"] == "glorot_uniform+zeros"
+    assert "| 2 | zeros |" in markdown(list(rows.values()), None)

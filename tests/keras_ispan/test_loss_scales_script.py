@@ -71,3 +71,29 @@ def test_terms_match_numpy_and_restore_batch_norm(uniform_model):
     np.testing.assert_allclose(row["diversity"], GAMMA * np.sqrt(3 * d * positions), rtol=1e-5)
     assert row["grad_diversity_attention"] < 1e-6
     assert row["grad_ce_attention"] > 1e-4 and row["grad_ce_backbone"] > 1e-4
+
+
+def test_a_loss_the_model_trains_without_is_measured_as_a_shadow(uniform_model):
+    """The same weights without the interaction loss: measured at the default weight (1e-4), then
+    switched off again."""
+    model, frames, labels = uniform_model
+    without = build_classifier(
+        3, image_size=32, dropout=0.0, interaction_weight=0.0, diversity_weight=GAMMA
+    )
+    without.set_weights(model.get_weights())
+    without.compile(loss=build_loss(False, 0.0))
+    full = loss_scales.measure_terms(model, frames, labels, gradients=False)
+    shadow = loss_scales.measure_terms(without, frames, labels, gradients=False)
+    assert full["shadow"] == [] and shadow["shadow"] == ["interaction_regularizer"]
+    np.testing.assert_allclose(shadow["interaction"], full["interaction"] * 1e-4 / BETA, rtol=1e-4)
+    assert without.get_layer("pyramid_attention").interaction_regularizer is None
+    without(frames, training=True)
+    assert len(without.losses) == 1  # only the diversity loss trains
+
+
+def test_gradient_cosine_by_hand():
+    first = [np.array([1.0, 0.0], "float32"), None]
+    second = [np.array([1.0, 1.0], "float32"), np.array([3.0], "float32")]
+    assert loss_scales._cosine(first, second) == pytest.approx(1 / 2**0.5)
+    assert loss_scales._cosine(first, [-x if x is not None else None for x in first]) == -1.0
+    assert loss_scales._cosine([None], [None]) == 0.0

@@ -108,6 +108,7 @@ def test_weights_from_a_file(tmp_path):
         ({"num_classes": 0}, r"Received: num_classes=0"),
         ({"dropout": 1.0}, r"Received: dropout=1.0"),
         ({"interaction_weight": -1.0}, r"Received: interaction_weight=-1.0"),
+        ({"classifier_initializer": "ones"}, r"Received: classifier_initializer='ones'"),
         ({"weights": "/nope.h5"}, r"existing weights file. Received: weights='/nope.h5'"),
         ({"weights": "imagenet"}, r"no ImageNet weights"),
         ({"class_names": ["a", "b"]}, r"2 class names for 3 logits"),
@@ -118,3 +119,46 @@ def test_builder_errors(kwargs, pattern):
     args = {"num_classes": 3, "image_size": 32, **kwargs}
     with pytest.raises(ValueError, match=pattern):
         build_classifier(**args)
+
+
+@pytest.mark.parametrize("head", ["ispan", "single", "tsn", "gap"])
+def test_zero_classifier_starts_at_uniform_scores_and_survives_saving(tmp_path, head):
+    model = build_classifier(3, head=head, image_size=32, classifier_initializer="zeros")
+    for training in (False, True):
+        np.testing.assert_array_equal(to_numpy(model(CLIP, training=training)), np.zeros((2, 3)))
+    if head == "ispan":  # Keras' default: scores differ from 0
+        glorot = build_classifier(3, head=head, image_size=32)
+        assert np.abs(to_numpy(glorot(CLIP))).max() > 1e-3
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    config = loaded.get_layer("classifier").get_config()["kernel_initializer"]
+    assert config["class_name"] == "Zeros"
+
+
+def test_zero_classifier_lets_the_attention_learn_after_one_step():
+    """At zero kernel the logits do not depend on the attention (zero gradient there); one step on
+    the classifier alone is enough for the attention kernels to get a gradient."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("GradientTape")
+    import tensorflow as tf
+
+    model = build_classifier(
+        3, image_size=32, dropout=0.0, interaction_weight=0.0, diversity_weight=0.0,
+        classifier_initializer="zeros",
+    )  # fmt: skip
+    labels = np.array([0, 2])
+    kernels = model.get_layer("pyramid_attention").kernels
+    classifier = model.get_layer("classifier").kernel
+
+    def gradients():
+        with tf.GradientTape() as tape:
+            logits = model(CLIP.astype("float32"), training=True)
+            loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+            loss = tf.reduce_mean(loss)
+        return tape.gradient(loss, [classifier, *kernels])
+
+    first = gradients()
+    assert float(tf.norm(first[0])) > 1e-4
+    assert all(float(tf.norm(g)) == 0.0 for g in first[1:])
+    classifier.assign(classifier - 0.1 * first[0])
+    assert all(float(tf.norm(g)) > 0.0 for g in gradients()[1:])

@@ -92,6 +92,10 @@ def test_file_then_overrides_precedence(tmp_path):
         ("output.name=a/b", r"output.name"),
         ("data.cache=maybe", r"data.cache must be true or false"),
         ("data.label_source=clip", r"Received: data.label_source='clip'"),
+        (
+            "model.classifier_initializer=ones",
+            r"model.classifier_initializer must be one of.*Received: model.classifier_initializer='ones'",
+        ),
     ],
 )
 def test_bad_overrides_name_the_key(override, pattern):

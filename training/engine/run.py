@@ -79,6 +79,7 @@ class RunResult:
 _CLASSIFIER_KEYS = (
     "backbone", "head", "dropout", "downsample", "fusion", "bias", "attention_pooling",
     "interaction_weight", "diversity_weight", "normalize_features", "diversity_form",
+    "classifier_initializer",
 )  # fmt: skip
 
 
