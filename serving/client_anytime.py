@@ -52,17 +52,7 @@ def classify_video_anytime(
     """
     from keras_ispan.io.coarse_to_fine import coarse_to_fine_indices
 
-    if threshold is not None and not threshold >= 0:
-        raise ValueError(f"`threshold` must be >= 0 or None. Received: threshold={threshold}")
-    if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
-        raise ValueError(
-            f"`max_frames` must be a positive integer. Received: max_frames={max_frames}"
-        )
-    if client.flow_channels():  # only RGB exports have serve_anytime: say so before decoding
-        raise ValueError(
-            f"--anytime: model {client.model!r} reads optical flow (a flow or two-stream model) and "
-            f"has no {ANYTIME_SIGNATURE} (RGB models only); classify it without --anytime"
-        )
+    _check_request(client, threshold, max_frames)
     short = client.transport(short_side).short_side
     frames, indices, info = _sample(path, max_frames)
     order = coarse_to_fine_indices(len(frames))
@@ -74,8 +64,6 @@ def classify_video_anytime(
     outputs, version = client.predict_signature(ANYTIME_SIGNATURE, inputs)
     latency_ms = (time.perf_counter() - start) * 1000.0
     used = int(np.asarray(outputs["frames_used"]).ravel()[0])
-    applied = float(np.asarray(outputs["threshold"]).ravel()[0])
-    confidence = float(np.max(np.asarray(outputs["probabilities"])[0]))
     attention = np.asarray(outputs["attention"])[0, :used]
     if version is None:
         version = client.served_version()
@@ -92,12 +80,34 @@ def classify_video_anytime(
         "format": "uint8",
         "rotation": int(info["rotation"]),
         "warnings": list(info["warnings"]),
-        "anytime": {
-            "threshold": round(applied, 6),
-            "criterion": "top1",
-            "max_frames": int(max_frames),
-            "budget_ms": None,
-            "stopped": "confident" if confidence >= applied else "exhausted",
-            "confidence": round(confidence, 6),
-        },
+        "anytime": _anytime_record(outputs, max_frames),
+    }
+
+
+def _check_request(client, threshold, max_frames):
+    """Raises `ValueError` for a bad `threshold` or `max_frames`, or a model without `serve_anytime`."""
+    if threshold is not None and not threshold >= 0:
+        raise ValueError(f"`threshold` must be >= 0 or None. Received: threshold={threshold}")
+    if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
+        raise ValueError(
+            f"`max_frames` must be a positive integer. Received: max_frames={max_frames}"
+        )
+    if client.flow_channels():  # only RGB exports have serve_anytime: say so before decoding
+        raise ValueError(
+            f"--anytime: model {client.model!r} reads optical flow (a flow or two-stream model) and "
+            f"has no {ANYTIME_SIGNATURE} (RGB models only); classify it without --anytime"
+        )
+
+
+def _anytime_record(outputs, max_frames):
+    """The record's `anytime` entry: the threshold the server applied and why the model stopped."""
+    applied = float(np.asarray(outputs["threshold"]).ravel()[0])
+    confidence = float(np.max(np.asarray(outputs["probabilities"])[0]))
+    return {
+        "threshold": round(applied, 6),
+        "criterion": "top1",
+        "max_frames": int(max_frames),
+        "budget_ms": None,
+        "stopped": "confident" if confidence >= applied else "exhausted",
+        "confidence": round(confidence, 6),
     }

@@ -28,6 +28,7 @@ PROG = "export.py"
 
 
 def _parser():
+    from keras_ispan.options import CHECK_POINTS
     from serving.cli import HelpFormatter, add_common_flags
 
     p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=HelpFormatter)
@@ -58,7 +59,7 @@ def _parser():
     )
     p.add_argument(
         "--anytime-check-points",
-        choices=("doubling", "every_frame"),
+        choices=CHECK_POINTS,
         default="doubling",
         help="when serve_anytime checks: after 1, 2, 4, 8, ... frames (one backbone call per level) "
         "or after every frame",

@@ -80,13 +80,7 @@ def anytime_outputs(
     num_frames = tf.shape(pixels)[1]
     threshold = effective_threshold(threshold, default_threshold)
     points = check_points_tensor(num_frames, check_points)
-
-    def head(features):
-        out = anytime.head_model(features, training=False)
-        probabilities = tf.cast(out["probabilities"], tf.float32)
-        attention = _pad_frames(tf.cast(out["attention"], tf.float32), num_frames)
-        return probabilities, attention, tf.reduce_max(probabilities, axis=-1) >= threshold
-
+    head = _head_fn(anytime, num_frames, threshold)
     first = anytime.frame_model(pixels[:, : points[0]], training=False)
     features = [tf.convert_to_tensor(f) for f in first]
     probabilities, attention, done = head(features)
@@ -115,10 +109,21 @@ def anytime_outputs(
             tf.TensorShape([attention.shape[0], None, *attention.shape[2:]]), invariants,
         ),
     )  # fmt: skip
-    threshold = tf.fill(tf.shape(used), threshold)
     return {
         "probabilities": probabilities,
         "frames_used": used,
         "attention": attention,
-        "threshold": threshold,
+        "threshold": tf.fill(tf.shape(used), threshold),
     }
+
+
+def _head_fn(anytime, num_frames, threshold):
+    """`features -> (probabilities, attention padded to num_frames, confident)` of the anytime head."""
+
+    def head(features):
+        out = anytime.head_model(features, training=False)
+        probabilities = tf.cast(out["probabilities"], tf.float32)
+        attention = _pad_frames(tf.cast(out["attention"], tf.float32), num_frames)
+        return probabilities, attention, tf.reduce_max(probabilities, axis=-1) >= threshold
+
+    return head

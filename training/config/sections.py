@@ -11,6 +11,7 @@ import re
 from keras_ispan.options import (
     BACKBONE_NAMES,
     BIAS_MODES,
+    DIVERSITY_FORMS,
     DOWNSAMPLE_MODES,
     FUSION_MODES,
     HEADS,
@@ -130,7 +131,7 @@ class ModelConfig:
         _choice("model.fusion", self.fusion, FUSION_MODES)
         _choice("model.bias", self.bias, BIAS_MODES)
         _choice("model.attention_pooling", self.attention_pooling, POOLING_MODES)
-        _choice("model.diversity_form", self.diversity_form, ("paper", "cosine"))
+        _choice("model.diversity_form", self.diversity_form, DIVERSITY_FORMS)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(
                 f"model.dropout must be in [0, 1). Received: model.dropout={self.dropout}"

@@ -29,6 +29,7 @@ import tensorflow as tf
 from training.config.core import TrainConfig
 from training.engine import callbacks as callbacks_lib
 from training.engine import datasets, optim
+from training.engine.batch_norm import precise_bn_callback
 from training.engine.build import build_compiled_model, build_model, check_label_kind, compile_model
 from training.engine.final_evaluation import (
     evaluation_split,
@@ -258,7 +259,7 @@ def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks, log=prin
         extra=extra_callbacks,
     )
     if config.train.precise_bn:  # first: before validation and before the checkpoint
-        callbacks.insert(0, _precise_bn_callback(config, setup.model, log))
+        callbacks.insert(0, precise_bn_callback(config, setup.model, log))
     fit_start = time.perf_counter()
     history = setup.trained.fit(
         setup.train_ds,
@@ -271,16 +272,6 @@ def _fit(config, setup: _Setup, run_dir, chief, steps, extra_callbacks, log=prin
         verbose=callbacks_lib.progress_verbosity(config.train.verbose),
     )
     return history, time.perf_counter() - fit_start
-
-
-def _precise_bn_callback(config: TrainConfig, classifier, log):
-    """`train.precise_bn`: the training clips under the evaluation transform (centre crop, uncached)."""
-    from training.engine.batch_norm import PreciseBatchNorm
-
-    def training_clips():
-        return datasets.training_clips(config, config.data.data_dir)
-
-    return PreciseBatchNorm(classifier, training_clips, config.train.precise_bn_batches, log=log)
 
 
 def _shard_by_data(dataset, strategy):
