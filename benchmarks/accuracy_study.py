@@ -27,6 +27,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from keras_ispan.data.synthetic import DIFFICULTIES  # noqa: E402
 from keras_ispan.io.atomic import write_text_atomic  # noqa: E402
 from keras_ispan.models import load_classifier  # noqa: E402
 from training.config.core import load_config, parse_override  # noqa: E402
@@ -235,14 +236,15 @@ def sweep_best_ispan(runs, rows, args, out):
     return {"run": best_run, "rows": sweep}
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    """The study's command line (`--help`); `--seeds`, `--epochs`, `--test-clips` checked >= 1."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--frames-sweep", type=int, nargs="*", default=[1, 2, 4, 8, 16])
     parser.add_argument(
-        "--difficulty", nargs="+", default=["default"], choices=["default", "hard"],
+        "--difficulty", nargs="+", default=["default"], choices=sorted(DIFFICULTIES),
         help="data.synthetic_difficulty settings, each with every variant and seed",
     )  # fmt: skip
     parser.add_argument("--test-clips", type=int, default=180, help="data.synthetic_test")
@@ -258,6 +260,11 @@ def main(argv=None):
             "--seeds, --epochs and --test-clips must be >= 1. "
             f"Received: {args.seeds}, {args.epochs}, {args.test_clips}"
         )
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ledger = out / "runs.json"

@@ -41,11 +41,12 @@ import numpy as np  # noqa: E402
 
 from benchmarks import tradeoff_latency as latency  # noqa: E402
 from benchmarks.common import machine, print_table, timed  # noqa: E402
+from keras_ispan.options import ANYTIME_CRITERIA as CRITERIA  # noqa: E402
+from keras_ispan.options import CHECK_POINTS  # noqa: E402
 
 FRAMES = (1, 2, 3, 4, 6, 8, 12, 16, 25)
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.875, 0.9, 0.95, 0.99, 1.01)
-SCHEDULES = ("doubling", "every_frame")
-CRITERIA = ("top1", "margin")
+SCHEDULES = CHECK_POINTS
 CHOICES = tuple((s, c) for s in SCHEDULES for c in CRITERIA)
 K = 8
 OUT = pathlib.Path(__file__).resolve().parent / "results" / "frames_tradeoff"

@@ -49,6 +49,7 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 from benchmarks.common import print_table, write_json  # noqa: E402
+from keras_ispan.options import HEADS  # noqa: E402
 from training.config.core import load_config, parse_override  # noqa: E402
 from training.engine import datasets  # noqa: E402
 
@@ -211,7 +212,7 @@ def frames_scale_sweep(model, probe, config, data_dir, counts, accuracy):
     return rows
 
 
-def initial_cross_entropy(config, batches, heads=("ispan", "single", "tsn", "gap")):
+def initial_cross_entropy(config, batches, heads=HEADS):
     """Cross-entropy at initialisation (training mode, mean over `batches`) of each head, built by
     `training.engine.run.build_model` with the run's seed: the side-by-side reference for the ISPAN row."""
     import dataclasses

@@ -70,6 +70,40 @@ def build(variant, args):
     return model
 
 
+def _clips_per_s(models, dataset, args) -> dict:
+    """`{variant: [training clips/s of each repeat]}`, the variants interleaved in each repeat."""
+    for model in models.values():  # warm-up: tracing and first steps
+        model.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0, shuffle=False)
+    timings = {name: [] for name in models}
+    for repeat in range(args.repeats):
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0, shuffle=False)
+            seconds = time.perf_counter() - start
+            timings[name].append(args.steps * args.batch_size / seconds)
+        print(f"repeat {repeat + 1}/{args.repeats} done", flush=True)
+    return timings
+
+
+def _rows(timings, models) -> list:
+    """One row per variant: best-of-repeats (the least disturbed by other processes on a shared CPU)
+    and median clips/s, each as a ratio to TSN's."""
+    best_tsn = max(timings["tsn (average)"])
+    median_tsn = statistics.median(timings["tsn (average)"])
+    return [
+        {
+            "variant": name,
+            "clips_per_s_best": max(values),
+            "clips_per_s_median": statistics.median(values),
+            "clips_per_s_runs": values,
+            "ratio_to_tsn_best": max(values) / best_tsn,
+            "ratio_to_tsn_median": statistics.median(values) / median_tsn,
+            "parameters": int(models[name].count_params()),
+        }
+        for name, values in timings.items()
+    ]
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     import numpy as np
@@ -84,32 +118,7 @@ def main(argv=None) -> int:
     labels = rng.integers(0, args.classes, args.batch_size).astype(np.int32)
     dataset = tf.data.Dataset.from_tensors((frames, labels)).repeat()
     models = {name: build(name, args) for name in VARIANTS}
-    for model in models.values():  # warm-up: tracing and first steps
-        model.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0, shuffle=False)
-    timings = {name: [] for name in VARIANTS}
-    for repeat in range(args.repeats):
-        for name, model in models.items():
-            start = time.perf_counter()
-            model.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0, shuffle=False)
-            seconds = time.perf_counter() - start
-            timings[name].append(args.steps * args.batch_size / seconds)
-        print(f"repeat {repeat + 1}/{args.repeats} done", flush=True)
-    # Best-of-repeats is the least disturbed by other processes on a shared CPU; the median is kept too.
-    rows = []
-    best_tsn = max(timings["tsn (average)"])
-    median_tsn = statistics.median(timings["tsn (average)"])
-    for name, values in timings.items():
-        rows.append(
-            {
-                "variant": name,
-                "clips_per_s_best": max(values),
-                "clips_per_s_median": statistics.median(values),
-                "clips_per_s_runs": values,
-                "ratio_to_tsn_best": max(values) / best_tsn,
-                "ratio_to_tsn_median": statistics.median(values) / median_tsn,
-                "parameters": int(models[name].count_params()),
-            }
-        )
+    rows = _rows(_clips_per_s(models, dataset, args), models)
     print()
     print(
         f"{'variant':<22}{'best clips/s':>14}{'vs TSN':>8}{'median':>9}{'vs TSN':>8}{'params':>10}"

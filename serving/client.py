@@ -108,6 +108,13 @@ def _parser():
         help="print one JSON object per video per line (with --anytime also frames used, latency "
         "and anytime {threshold, stopped, confidence})",
     )
+    _add_anytime_arguments(p)
+    return p
+
+
+def _add_anytime_arguments(p):
+    from keras_ispan.options import ANYTIME_CRITERIA
+
     anytime = p.add_argument_group("anytime inference (--anytime)")
     anytime.add_argument(
         "--anytime",
@@ -126,12 +133,11 @@ def _parser():
     )
     anytime.add_argument(
         "--criterion",
-        choices=("top1", "margin"),
+        choices=ANYTIME_CRITERIA,
         help="the stop criterion the served model must use (top-1 probability or its margin over "
         "the second; fixed at export, export.py --anytime-criterion; an error if it differs; "
         "default: whichever it uses)",
     )
-    return p
 
 
 def _check_args(args):

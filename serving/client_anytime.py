@@ -18,10 +18,11 @@ import time
 
 import numpy as np
 
+from keras_ispan.options import ANYTIME_CRITERIA
 from serving.client_classify import top_classes
 from serving.client_inputs import _sample, clip_input, transport
 
-CRITERIA = ("top1", "margin")  # keras_ispan.models.anytime.CRITERIA (without importing Keras)
+CRITERIA = ANYTIME_CRITERIA
 
 __all__ = ["ANYTIME_SIGNATURE", "classify_video_anytime"]
 
@@ -61,19 +62,7 @@ def classify_video_anytime(
     """
     from keras_ispan.io.coarse_to_fine import coarse_to_fine_indices
 
-    if threshold is not None and not threshold >= 0:
-        raise ValueError(f"`threshold` must be >= 0 or None. Received: threshold={threshold}")
-    if criterion not in (None, *CRITERIA):
-        raise ValueError(f"`criterion` must be one of {CRITERIA} or None. Received: {criterion!r}")
-    if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
-        raise ValueError(
-            f"`max_frames` must be a positive integer. Received: max_frames={max_frames}"
-        )
-    if client.flow_channels():  # only RGB exports have serve_anytime: say so before decoding
-        raise ValueError(
-            f"--anytime: model {client.model!r} reads optical flow (a flow or two-stream model) and "
-            f"has no {ANYTIME_SIGNATURE} (RGB models only); classify it without --anytime"
-        )
+    _check_request(client, threshold, max_frames, criterion)
     short = client.transport(short_side).short_side
     frames, indices, info = _sample(path, max_frames)
     order = coarse_to_fine_indices(len(frames))
@@ -85,14 +74,7 @@ def classify_video_anytime(
     outputs, version = client.predict_signature(ANYTIME_SIGNATURE, inputs)
     latency_ms = (time.perf_counter() - start) * 1000.0
     used = int(np.asarray(outputs["frames_used"]).ravel()[0])
-    applied = float(np.asarray(outputs["threshold"]).ravel()[0])
-    served, confidence = _served_confidence(outputs)
-    if criterion is not None and served != criterion:
-        raise ValueError(
-            f"--criterion {criterion}: model {client.model!r} stops by {served} (fixed at export); "
-            f"export it with `serving/export.py ... --anytime-criterion {criterion}` or drop "
-            "--criterion"
-        )
+    record = _anytime_record(outputs, max_frames, criterion, client.model)
     attention = np.asarray(outputs["attention"])[0, :used]
     if version is None:
         version = client.served_version()
@@ -109,14 +91,46 @@ def classify_video_anytime(
         "format": "uint8",
         "rotation": int(info["rotation"]),
         "warnings": list(info["warnings"]),
-        "anytime": {
-            "threshold": round(applied, 6),
-            "criterion": served,
-            "max_frames": int(max_frames),
-            "budget_ms": None,
-            "stopped": "confident" if confidence >= applied else "exhausted",
-            "confidence": round(confidence, 6),
-        },
+        "anytime": record,
+    }
+
+
+def _check_request(client, threshold, max_frames, criterion):
+    """Raises `ValueError` for a bad `threshold`, `max_frames` or `criterion`, or a model without
+    `serve_anytime`."""
+    if threshold is not None and not threshold >= 0:
+        raise ValueError(f"`threshold` must be >= 0 or None. Received: threshold={threshold}")
+    if criterion not in (None, *CRITERIA):
+        raise ValueError(f"`criterion` must be one of {CRITERIA} or None. Received: {criterion!r}")
+    if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
+        raise ValueError(
+            f"`max_frames` must be a positive integer. Received: max_frames={max_frames}"
+        )
+    if client.flow_channels():  # only RGB exports have serve_anytime: say so before decoding
+        raise ValueError(
+            f"--anytime: model {client.model!r} reads optical flow (a flow or two-stream model) and "
+            f"has no {ANYTIME_SIGNATURE} (RGB models only); classify it without --anytime"
+        )
+
+
+def _anytime_record(outputs, max_frames, criterion, model):
+    """The record's `anytime` entry: the threshold and criterion the server applied and why the model
+    stopped. Raises `ValueError` when `criterion` is given and is not the export's."""
+    applied = float(np.asarray(outputs["threshold"]).ravel()[0])
+    served, confidence = _served_confidence(outputs)
+    if criterion is not None and served != criterion:
+        raise ValueError(
+            f"--criterion {criterion}: model {model!r} stops by {served} (fixed at export); "
+            f"export it with `serving/export.py ... --anytime-criterion {criterion}` or drop "
+            "--criterion"
+        )
+    return {
+        "threshold": round(applied, 6),
+        "criterion": served,
+        "max_frames": int(max_frames),
+        "budget_ms": None,
+        "stopped": "confident" if confidence >= applied else "exhausted",
+        "confidence": round(confidence, 6),
     }
 
 

@@ -28,6 +28,7 @@ PROG = "export.py"
 
 
 def _parser():
+    from keras_ispan.options import ANYTIME_CRITERIA, CHECK_POINTS
     from serving.cli import HelpFormatter, add_common_flags
 
     p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=HelpFormatter)
@@ -58,14 +59,14 @@ def _parser():
     )
     p.add_argument(
         "--anytime-check-points",
-        choices=("doubling", "every_frame"),
+        choices=CHECK_POINTS,
         default="doubling",
         help="when serve_anytime checks: after 1, 2, 4, 8, ... frames (one backbone call per level) "
         "or after every frame",
     )
     p.add_argument(
         "--anytime-criterion",
-        choices=("top1", "margin"),
+        choices=ANYTIME_CRITERIA,
         default="top1",
         help="what serve_anytime compares with the threshold: the top-1 probability or its margin "
         "over the second (recorded in keras_ispan.json and returned per clip)",

@@ -17,6 +17,7 @@ if not __package__:  # run as a script from a checkout: the repository root on t
 
 
 def parse_args(argv=None):
+    from keras_ispan.options import MODALITIES
     from training.cli import make_parser
     from training.config.core import add_override_argument
 
@@ -36,9 +37,7 @@ def parse_args(argv=None):
     parser.add_argument("--backbone", help="model.backbone")
     parser.add_argument("--head", help="model.head: ispan, single, tsn or gap")
     parser.add_argument("--weights", help="model.weights: none, imagenet or a file")
-    parser.add_argument(
-        "--modality", choices=("rgb", "flow", "two_stream"), help="model.modality (default rgb)"
-    )
+    parser.add_argument("--modality", choices=MODALITIES, help="model.modality (default rgb)")
     parser.add_argument("--strategy", help="train.strategy: default, mirrored or multi_worker")
     parser.add_argument("--export", action="store_true", help="also export a servable SavedModel")
     parser.add_argument(

@@ -63,6 +63,13 @@ def parse_args(argv=None):
         "frame_times, rotation; warnings on stderr once the video is read), in one streaming pass "
         "that keeps only each window's frames",
     )
+    _add_anytime_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def _add_anytime_arguments(parser):
+    from keras_ispan.options import ANYTIME_CRITERIA
+
     anytime = parser.add_argument_group("anytime inference (--anytime)")
     anytime.add_argument(
         "--anytime",
@@ -82,11 +89,10 @@ def parse_args(argv=None):
     )
     anytime.add_argument(
         "--criterion",
-        choices=("top1", "margin"),
+        choices=ANYTIME_CRITERIA,
         help="the confidence --threshold applies to: the top-1 probability (default) or its margin "
         "over the second",
     )
-    return parser.parse_args(argv)
 
 
 def _anytime_error(args):

@@ -35,6 +35,7 @@ from keras_ispan.data.layouts import (  # noqa: E402 (no TensorFlow: `--help` st
     TEST_FRACTION,
     VAL_FRACTION,
 )
+from keras_ispan.options import FLOW_METHODS, INCOMPLETE_POLICIES  # noqa: E402
 from training.cli import make_parser, one_line_errors, quiet_libraries  # noqa: E402
 
 
@@ -46,6 +47,27 @@ def parse_args(argv=None):
     """The `ConvertConfig` of a command line (raises `ValueError` on a bad value), and `--debug`."""
     from keras_ispan.data.convert import ConvertConfig
 
+    p = _parser()
+    args = p.parse_args(argv)
+    debug, verbose = args.__dict__.pop("debug"), args.__dict__.pop("verbose")
+    add_flow = args.__dict__.pop("add_flow")
+    if add_flow is not None:
+        if args.output is not None or args.videos is not None:
+            p.error("--add-flow DIR takes no --videos or --output (it rewrites DIR in place)")
+        quiet_libraries(verbose)
+        return AddFlowRequest(add_flow, args.flow_method, args.workers), debug
+    if args.flow_method != "farneback" and not args.flow:
+        p.error("--flow-method is for --flow or --add-flow DIR")
+    if args.output is None:
+        p.error("the following arguments are required: --output")
+    if args.videos is None and args.layout != "manifest":
+        p.error(f"--videos is required for --layout {args.layout}")
+    quiet_libraries(verbose)
+    return ConvertConfig(**vars(args)), debug
+
+
+def _parser():
+    """The parser of the videos, the dataset folder, the conversion settings and the split."""
     p = make_parser("prepare.py", __doc__)
     p.add_argument("--layout", choices=LAYOUTS, default="folders", help="how videos are organised")
     p.add_argument("--videos", type=pathlib.Path, help="the folder of videos")
@@ -80,9 +102,15 @@ def parse_args(argv=None):
     p.add_argument(
         "--overwrite", action="store_true", help="discard what --output holds, start over"
     )
+    _add_handling_flags(p)
+    return p
+
+
+def _add_handling_flags(p):
+    """`--incomplete` and the optical flow flags (`--flow`, `--flow-method`, `--add-flow`)."""
     p.add_argument(
         "--incomplete",
-        choices=("keep", "skip"),
+        choices=INCOMPLETE_POLICIES,
         default="keep",
         help="videos decoding to under 90%% of their declared frames or duration (truncated): "
         "keep what decodes, or skip them; reported by name either way",
@@ -94,7 +122,7 @@ def parse_args(argv=None):
     )
     p.add_argument(
         "--flow-method",
-        choices=("farneback", "tvl1"),
+        choices=FLOW_METHODS,
         default="farneback",
         help="optical flow method; tvl1 needs opencv-contrib-python-headless",
     )
@@ -104,22 +132,6 @@ def parse_args(argv=None):
         metavar="DIR",
         help="add optical flow to the existing dataset DIR (instead of converting videos)",
     )
-    args = p.parse_args(argv)
-    debug, verbose = args.__dict__.pop("debug"), args.__dict__.pop("verbose")
-    add_flow = args.__dict__.pop("add_flow")
-    if add_flow is not None:
-        if args.output is not None or args.videos is not None:
-            p.error("--add-flow DIR takes no --videos or --output (it rewrites DIR in place)")
-        quiet_libraries(verbose)
-        return AddFlowRequest(add_flow, args.flow_method, args.workers), debug
-    if args.flow_method != "farneback" and not args.flow:
-        p.error("--flow-method is for --flow or --add-flow DIR")
-    if args.output is None:
-        p.error("the following arguments are required: --output")
-    if args.videos is None and args.layout != "manifest":
-        p.error(f"--videos is required for --layout {args.layout}")
-    quiet_libraries(verbose)
-    return ConvertConfig(**vars(args)), debug
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,20 +7,21 @@ The generators are `keras_ispan.data.synthetic` (`--variant appearance`, the def
 the actor's shape, `SyntheticConfig`) and `keras_ispan.data.synthetic_motion` (`--variant motion`:
 classes differ only in the direction of motion, `MotionConfig`; see their docstrings for the design);
 `--flow` also stores the optical flow (`prepare.py --add-flow`'s step). `training/fit.py` calls them
-when no dataset is given.
+when no dataset is given. Sizes not given (`--target-size`, `--distractor-size`) are scaled to
+`--image-size` as `fit.py` scales them (`keras_ispan.data.synthetic.scaled_config`).
 """
 
 import argparse
 import dataclasses
 import pathlib
+import re
 import sys
 
 if not __package__:  # run as `python training/synthetic.py` from a checkout
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from keras_ispan.options import SYNTHETIC_VARIANTS as VARIANTS  # noqa: E402
 from training.cli import make_parser, one_line_errors, quiet_libraries  # noqa: E402
-
-VARIANTS = ("appearance", "motion")
 
 
 def _config_class(variant):
@@ -39,6 +40,38 @@ def _variant(argv):
     probe.add_argument("--variant", choices=VARIANTS, default="appearance")
     known, _ = probe.parse_known_args(argv)
     return known.variant
+
+
+def _scaled_sizes(config_class):
+    """The fields scaled to `image_size` when not given (the appearance actor's by its difficulty)."""
+    actor = () if config_class.__name__ == "MotionConfig" else ("target_size",)
+    return (*actor, *config_class.SCALED_SIZES)
+
+
+def _config(variant, values):
+    """The variant's config, its sizes not given scaled to `--image-size` (`scaled_config`, as in
+    `fit.py`); a `ValueError` names the flags and values, and says which sizes were scaled."""
+    from keras_ispan.data.synthetic import scaled_config
+
+    config_class = _config_class(variant)
+    difficulty = None if variant == "motion" else "default"
+    try:
+        return scaled_config(config_class, values, difficulty=difficulty)
+    except ValueError as error:
+        flags = _flags_named(str(error), values)
+        raise ValueError(f"{error} ({flags})" if flags else str(error)) from None
+
+
+def _flags_named(message, values):
+    """The flags of the fields `message` names with their values (`--target-size=22, --image-size=40`);
+    a size not given says it was scaled to `--image-size`."""
+    parts = []
+    for name, value in values.items():
+        if re.search(rf"(?<![\w.]){name}=", message):
+            flag = "--" + name.replace("_", "-")
+            scaled = f"{flag} not given: scaled to --image-size"
+            parts.append(scaled if value is None else f"{flag}={value}")
+    return ", ".join(parts)
 
 
 def parse_args(argv=None) -> dict:
@@ -61,6 +94,11 @@ def parse_args(argv=None) -> dict:
         kind = {"type": float, "nargs": 2} if isinstance(value, tuple) else {"type": type(value)}
         flag = "--" + field.name.replace("_", "-")
         help_text = f"{config_class.__name__}.{field.name}"
+        if field.name in _scaled_sizes(config_class):  # None: scaled to --image-size
+            # `%(default).0s` prints nothing: it stops the formatter appending "(default: None)"
+            help_text += f" (default: {value} at {defaults.image_size} px, scaled to --image-size)"
+            help_text += "%(default).0s"
+            value = None
         parser.add_argument(flag, dest=field.name, default=value, help=help_text, **kind)
         if "_" in field.name:  # the underscore spelling of earlier versions, hidden
             parser.add_argument(
@@ -81,7 +119,7 @@ def main(argv=None):
     debug = args.pop("debug")
     quiet_libraries(args.pop("verbose"))
     with one_line_errors("synthetic.py", debug) as errors:
-        config = _config_class(variant)(**args)
+        config = _config(variant, args)
         if variant == "motion":
             from keras_ispan.data.synthetic_motion import generate_motion_dataset
 

@@ -45,9 +45,9 @@ from keras_ispan.data.layouts import (
 from keras_ispan.io import flow as flow_io
 from keras_ispan.io.atomic import write_json_atomic
 from keras_ispan.io.video import VideoDecodeError, decode_video
+from keras_ispan.options import INCOMPLETE_POLICIES
 
 STATE_DIR = ".prepare"
-INCOMPLETE_POLICIES = ("keep", "skip")
 
 
 @dataclasses.dataclass(frozen=True)

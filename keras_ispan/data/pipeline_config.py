@@ -8,8 +8,9 @@ config's `data.` keys, `training/config/data.py`) before it imports TensorFlow;
 import dataclasses
 
 from keras_ispan.checks import check_integer
-from keras_ispan.data.records import LABEL_SOURCES, MODALITIES, READERS, RESIZE_IN
+from keras_ispan.data.records import LABEL_SOURCES, READERS, RESIZE_IN
 from keras_ispan.io.transform import DEFAULT_RESIZE_RATIO
+from keras_ispan.options import MODALITIES
 
 HOLDOUT_MODES = ("keep", "drop")
 

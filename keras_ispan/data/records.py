@@ -32,14 +32,15 @@ import pathlib
 
 import numpy as np
 
+from keras_ispan.options import MODALITIES  # noqa: F401 (re-exported: the pipeline's modalities)
+
 SPLITS = ("train", "val", "test")
 # where a clip's target comes from: the video's labels, or the timed actions under its sampled frames
 LABEL_SOURCES = ("video", "frames")
 # how the pipeline reads clips (whole records, or index + sampled frames) and where crops are resized
 READERS = ("auto", "index", "records")
 RESIZE_IN = ("pipeline", "model")
-# what the pipeline yields: frames, flow stacks (format version 4), or both
-MODALITIES = ("rgb", "flow", "two_stream")
+# what the pipeline yields: frames, flow stacks (format version 4), or both: `keras_ispan.options.MODALITIES`
 FORMAT_VERSION = 4
 INDEX_ENTRY_BYTES = 16  # one (offset, length) pair of little-endian int64 in `frame_index`
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from keras_ispan.data import records, shard_index
 from keras_ispan.data import synthetic as appearance
+from keras_ispan.data import synthetic_render as render
 
 MOTION_CLASSES = ("downward", "upward", "approaching", "receding")
 
@@ -73,6 +74,9 @@ class MotionConfig:
     jpeg_quality: int = 90
     clips_per_shard: int = 100
 
+    # sizes that `synthetic.scaled_config` scales to `image_size` when not given: {field: smallest}
+    SCALED_SIZES = {"target_size": 4, "distractor_size": 3}
+
     def __post_init__(self):
         object.__setattr__(self, "travel", tuple(float(v) for v in self.travel))
         if self.num_classes not in (2, 4):
@@ -105,17 +109,17 @@ def render_motion_clip(cfg, label, rng):
     """One clip uint8 `(num_frames, S, S, 3)` of class `label` (see the module docstring)."""
     s, n = cfg.image_size, cfg.num_frames
     t = np.arange(n, dtype=np.float64)
-    frames = np.repeat(appearance._background(rng, cfg)[None, :s, :s], n, axis=0)
+    frames = np.repeat(render.background(rng, cfg)[None, :s, :s], n, axis=0)
     for _ in range(cfg.num_distractors):
         size = max(2, int(round(cfg.distractor_size * rng.uniform(0.8, 1.2))))
-        name = appearance.DISTRACTOR_SHAPES[rng.integers(len(appearance.DISTRACTOR_SHAPES))]
-        alpha, color = appearance.shape_mask(name, size), rng.uniform(60, 200, 3)
-        ys = appearance._bounce(rng.uniform(0, s - size), rng.uniform(-2, 2), t, s - size)
-        xs = appearance._bounce(rng.uniform(0, s - size), rng.uniform(-2, 2), t, s - size)
+        name = render.DISTRACTOR_SHAPES[rng.integers(len(render.DISTRACTOR_SHAPES))]
+        alpha, color = render.shape_mask(name, size), rng.uniform(60, 200, 3)
+        ys = render.bounce(rng.uniform(0, s - size), rng.uniform(-2, 2), t, s - size)
+        xs = render.bounce(rng.uniform(0, s - size), rng.uniform(-2, 2), t, s - size)
         for i in range(n):
-            appearance._paste(frames[i], alpha, color, ys[i], xs[i])
-    shape = appearance.CLASS_SHAPES[rng.integers(len(appearance.CLASS_SHAPES))]
-    color = appearance._bright_color(rng)
+            render.paste(frames[i], alpha, color, ys[i], xs[i])
+    shape = render.CLASS_SHAPES[rng.integers(len(render.CLASS_SHAPES))]
+    color = render.bright_color(rng)
     if label < 2:  # downward (upward: reversed): a vertical crossing at a fixed size
         size = max(4, int(round(cfg.target_size * rng.uniform(0.8, 1.2))))
         span = s - size - 2
@@ -131,9 +135,9 @@ def render_motion_clip(cfg, label, rng):
         ys = np.round(cy - sizes / 2).astype(int)
         xs = np.round(cx - sizes / 2).astype(int)
     for i in range(n):
-        alpha = appearance.shape_mask(shape, int(sizes[i]))
-        appearance._paste(frames[i], appearance._outline(alpha), (20, 20, 20), ys[i], xs[i])
-        appearance._paste(frames[i], alpha, color, ys[i], xs[i])
+        alpha = render.shape_mask(shape, int(sizes[i]))
+        render.paste(frames[i], render.outline(alpha), (20, 20, 20), ys[i], xs[i])
+        render.paste(frames[i], alpha, color, ys[i], xs[i])
     if cfg.noise:
         frames += rng.normal(0.0, cfg.noise, frames.shape).astype(np.float32)
     frames = np.clip(np.round(frames), 0, 255).astype(np.uint8)

@@ -107,13 +107,7 @@ def anytime_outputs(
     num_frames = tf.shape(pixels)[1]
     threshold = effective_threshold(threshold, default_threshold)
     points = check_points_tensor(num_frames, check_points)
-
-    def head(features):
-        out = anytime.head_model(features, training=False)
-        probabilities = tf.cast(out["probabilities"], tf.float32)
-        attention = _pad_frames(tf.cast(out["attention"], tf.float32), num_frames)
-        return probabilities, attention, confidence_tensor(probabilities, criterion) >= threshold
-
+    head = _head_fn(anytime, num_frames, threshold, criterion)
     first = anytime.frame_model(pixels[:, : points[0]], training=False)
     features = [tf.convert_to_tensor(f) for f in first]
     probabilities, attention, done = head(features)
@@ -150,3 +144,15 @@ def anytime_outputs(
         "confidence": confidence_tensor(probabilities, criterion),
         "criterion": tf.fill(tf.shape(used), tf.constant(criterion)),
     }
+
+
+def _head_fn(anytime, num_frames, threshold, criterion):
+    """`features -> (probabilities, attention padded to num_frames, confident)` of the anytime head."""
+
+    def head(features):
+        out = anytime.head_model(features, training=False)
+        probabilities = tf.cast(out["probabilities"], tf.float32)
+        attention = _pad_frames(tf.cast(out["attention"], tf.float32), num_frames)
+        return probabilities, attention, confidence_tensor(probabilities, criterion) >= threshold
+
+    return head

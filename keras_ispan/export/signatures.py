@@ -96,8 +96,8 @@ def export_transform(info, resize_ratio=None):
     return transform
 
 
-def _signature_fns(export, table, transform, k, options):
-    size, ratio, short_side = transform.image_size, transform.resize_ratio, transform.short_side
+def _top_k_fn(table, k):
+    """`probabilities -> {top_k_classes, top_k_scores, top_k_indices}` (class names from `table`)."""
 
     def top_k(probabilities):
         scores, indices = tf.math.top_k(probabilities, k=k)
@@ -106,6 +106,13 @@ def _signature_fns(export, table, transform, k, options):
             "top_k_scores": scores,
             "top_k_indices": indices,
         }
+
+    return top_k
+
+
+def _signature_fns(export, table, transform, k, options):
+    size, ratio, short_side = transform.image_size, transform.resize_ratio, transform.short_side
+    top_k = _top_k_fn(table, k)
 
     def outputs(pixels):
         out = export(pixels, training=False)

@@ -111,18 +111,7 @@ def signature_fns(export, rgb_export, table, transform, k, info):
 
     preprocess = (_preprocess_fn(rgb_input, transform), [specs["uint8_frames"]])
     if info.modality != "two_stream":
-        return {
-            "serving_default": (
-                lambda flow: outputs(export, tf.cast(flow_input(flow), tf.float32)),
-                [specs["uint8_flow"]],
-            ),
-            "serve_jpeg": (
-                lambda flow: outputs(export, tf.cast(flow_from_jpeg(flow), tf.float32)),
-                [specs["jpeg_flow"]],
-            ),
-            "serve_preprocessed": (lambda flow: outputs(export, flow), [specs["float_flow"]]),
-            "preprocess": preprocess,
-        }
+        return _flow_signature_fns(export, outputs, specs, flow_input, flow_from_jpeg, preprocess)
 
     def fused(frames, flow):  # uint8 model inputs
         pixels = {"rgb": tf.cast(frames, tf.float32), "flow": tf.cast(flow, tf.float32)}
@@ -153,6 +142,22 @@ def signature_fns(export, rgb_export, table, transform, k, info):
             lambda frames: outputs(rgb_export, tf.cast(rgb_input(frames), tf.float32)),
             [specs["uint8_frames"]],
         ),
+    }
+
+
+def _flow_signature_fns(export, outputs, specs, flow_input, flow_from_jpeg, preprocess):
+    """The signatures of a flow-only export: uint8 flow stacks, JPEG-encoded ones, or model inputs."""
+    return {
+        "serving_default": (
+            lambda flow: outputs(export, tf.cast(flow_input(flow), tf.float32)),
+            [specs["uint8_flow"]],
+        ),
+        "serve_jpeg": (
+            lambda flow: outputs(export, tf.cast(flow_from_jpeg(flow), tf.float32)),
+            [specs["jpeg_flow"]],
+        ),
+        "serve_preprocessed": (lambda flow: outputs(export, flow), [specs["float_flow"]]),
+        "preprocess": preprocess,
     }
 
 

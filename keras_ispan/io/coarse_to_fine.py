@@ -34,7 +34,8 @@ import itertools
 
 import numpy as np
 
-CHECK_POINTS = ("doubling", "every_frame")
+from keras_ispan.options import CHECK_POINTS
+
 DEFAULT_CHECK_POINTS = "doubling"
 
 __all__ = [

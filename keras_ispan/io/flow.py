@@ -33,10 +33,12 @@ of the pipeline treat flow like an image and do not rescale it (as TSN).
 
 import numpy as np
 
+from keras_ispan.options import FLOW_METHODS
+
 FLOW_BOUND = 20.0
 """TSN's clipping bound, pixels per frame step at the stored resolution."""
 
-METHODS = ("farneback", "tvl1")
+METHODS = FLOW_METHODS
 
 FARNEBACK_PARAMS = {
     "pyr_scale": 0.5,  # each pyramid level half the size of the previous one

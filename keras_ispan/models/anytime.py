@@ -36,10 +36,11 @@ from keras_ispan.io.coarse_to_fine import (
     stream_indices,
 )
 from keras_ispan.io.coarse_to_fine import check_points as check_point_sequence
+from keras_ispan.options import ANYTIME_CRITERIA
 
 __all__ = ["CRITERIA", "AnytimeClassifier", "AnytimeResult", "confidence"]
 
-CRITERIA = ("top1", "margin")
+CRITERIA = ANYTIME_CRITERIA
 STOP_REASONS = ("confident", "max_frames", "budget", "exhausted")
 
 

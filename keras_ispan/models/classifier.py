@@ -11,7 +11,7 @@ from keras_ispan.layers.validation import check_choice
 from keras_ispan.models.backbones import build_backbone, get_backbone_spec, pyramid_model
 from keras_ispan.models.flow import flow_backbone
 from keras_ispan.models.heads import attention_head, gap_head, tsn_head
-from keras_ispan.options import CLASSIFIER_INITIALIZERS, HEADS
+from keras_ispan.options import CLASSIFIER_INITIALIZERS, HEADS, STREAMS
 
 
 def build_classifier(
@@ -105,23 +105,11 @@ def build_classifier(
     >>> tuple(model(np.zeros((2, 4, 32, 32, 3), "uint8")).shape)
     (2, 3)
     """
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(
-            f"`num_classes` must be a positive int. Received: num_classes={num_classes!r}"
-        )
-    check_choice("head", head, HEADS)
-    if not isinstance(image_size, int) or image_size < 16:
-        raise ValueError(f"`image_size` must be an int >= 16. Received: image_size={image_size!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
-    for arg, value in (
-        ("interaction_weight", interaction_weight),
-        ("diversity_weight", diversity_weight),
-        ("weight_decay", weight_decay),
-    ):
-        if value < 0:
-            raise ValueError(f"`{arg}` must be >= 0. Received: {arg}={value!r}")
-    check_choice("modality", modality, ("rgb", "flow"))
+    _check_arguments(
+        num_classes, head, image_size, dropout, modality,
+        interaction_weight=interaction_weight, diversity_weight=diversity_weight,
+        weight_decay=weight_decay,
+    )  # fmt: skip
     check_choice("classifier_initializer", classifier_initializer, CLASSIFIER_INITIALIZERS)
     frames, x, single_frame = _stream_input(
         modality, backbone, image_size, weights, resize_ratio, flow_length
@@ -139,17 +127,10 @@ def build_classifier(
     }
     if head in ("ispan", "single"):
         attention = dict(downsample=downsample, fusion=fusion, bias=bias, pooling=attention_pooling)
-        logits = attention_head(
-            features,
-            head=head,
-            attention=attention,
-            losses=(interaction_weight, diversity_weight, normalize_features, diversity_form),
-            **common,
-        )
-    elif head == "tsn":
-        logits = tsn_head(features[-1], **common)
+        losses = (interaction_weight, diversity_weight, normalize_features, diversity_form)
+        logits = attention_head(features, head=head, attention=attention, losses=losses, **common)
     else:
-        logits = gap_head(features[-1], **common)
+        logits = (tsn_head if head == "tsn" else gap_head)(features[-1], **common)
     outputs = ClassLogits(class_names, multi_label, name="logits")(logits)
     suffix = "_flow" if modality == "flow" else ""
     return keras.Model(frames, outputs, name=name or f"{head}_{backbone}{suffix}")
@@ -197,3 +178,20 @@ def export_outputs_model(model):
         {"logits": logits, "probabilities": probabilities, "attention": attention},
         name=f"{model.name}_export",
     )
+
+
+def _check_arguments(num_classes, head, image_size, dropout, modality, **weights):
+    """`build_classifier`'s argument checks: a `ValueError` naming the argument and its value."""
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(
+            f"`num_classes` must be a positive int. Received: num_classes={num_classes!r}"
+        )
+    check_choice("head", head, HEADS)
+    if not isinstance(image_size, int) or image_size < 16:
+        raise ValueError(f"`image_size` must be an int >= 16. Received: image_size={image_size!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+    for arg, value in weights.items():  # interaction_weight, diversity_weight, weight_decay
+        if value < 0:
+            raise ValueError(f"`{arg}` must be >= 0. Received: {arg}={value!r}")
+    check_choice("modality", modality, STREAMS)

@@ -20,7 +20,7 @@ import keras
 from keras_ispan.layers.late_fusion import TSN_STREAM_WEIGHTS, LateFusion
 from keras_ispan.layers.outputs import ClassLogits
 from keras_ispan.layers.validation import check_choice
-from keras_ispan.options import STREAM_FUSIONS
+from keras_ispan.options import STREAM_FUSIONS, STREAMS
 
 __all__ = [
     "STREAM_FUSIONS",
@@ -32,7 +32,6 @@ __all__ = [
     "two_stream_outputs_model",
 ]
 
-STREAMS = ("rgb", "flow")
 # the clip feature each head exposes to feature-level fusion
 _FEATURE_LAYERS = ("spatial_pool", "clip_pool")
 

@@ -3,9 +3,8 @@
 import keras
 from keras import ops
 
+from keras_ispan.options import DIVERSITY_FORMS
 from keras_ispan.regularizers.base import AttentionRegularizer
-
-DIVERSITY_FORMS = ("paper", "cosine")
 
 
 def diversity_loss(fused, levels, form="paper"):

@@ -144,10 +144,10 @@ def test_dataset_classes_must_match_the_model(tiny_config, tmp_path):
 
 
 def test_export_writes_a_servable_model(trained_run):
-    from training.engine.run import _export
+    from training.engine.final_evaluation import export_run
 
     lines = []
-    export_dir = _export(trained_run.config, trained_run.run_dir, lines.append)
+    export_dir = export_run(trained_run.config, trained_run.run_dir, lines.append)
     assert any("exported SavedModel version 1" in line for line in lines)
     versions = sorted(p.name for p in (export_dir / "ispan").iterdir())
     assert versions == ["1"]

@@ -8,6 +8,7 @@ import shutil
 
 from training.config.core import save_config
 from training.engine import run as run_lib
+from training.engine.run_dir import worker_dir as worker_dir_of
 
 WORKER_1 = {
     "cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
@@ -23,7 +24,7 @@ def test_a_worker_restarted_after_training_does_not_train_again(trained_run, tmp
     (run_dir / "metrics.json").unlink()  # killed after training_done.json, before metrics.json
     save_config(config, run_dir / "config.json")
     monkeypatch.setenv("TF_CONFIG", json.dumps(WORKER_1))
-    worker_dir = run_lib._worker_dir(config)
+    worker_dir = worker_dir_of(config)
     worker_dir.mkdir(parents=True)  # a worker's resume backup left from before
 
     def trains_again(*args, **kwargs):

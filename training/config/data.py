@@ -28,7 +28,8 @@ import typing
 from keras_ispan.checks import check_integer
 from keras_ispan.data.pipeline_config import PipelineConfig
 from keras_ispan.data.records import RESIZE_IN
-from keras_ispan.data.synthetic import DIFFICULTIES, SyntheticConfig, difficulty_fields
+from keras_ispan.data.synthetic import DIFFICULTIES, SyntheticConfig, scaled_config
+from keras_ispan.options import SYNTHETIC_VARIANTS
 
 __all__ = [
     "DataConfig", "PIPELINE_KEYS", "SET_BY_ENGINE", "SYNTHETIC_KEYS", "make_data_config",
@@ -62,9 +63,6 @@ APPLICATION_FIELDS = (
     ("val_split", str, "val"),
     ("test_split", str, "test"),
 )
-# the embedded dataset's variant: `appearance` (`SyntheticConfig`) or `motion`
-# (`keras_ispan.data.synthetic_motion.MotionConfig`: classes differ only in the direction of motion)
-SYNTHETIC_VARIANTS = ("appearance", "motion")
 # `MotionConfig` takes these `data.synthetic_*` keys (its other fields keep their defaults)
 MOTION_FIELDS = ("num_classes", "train", "val", "test", "num_frames", "image_size", "seed")
 # library fields the application declares with its own type and default
@@ -81,13 +79,11 @@ SYNTHETIC_NAMES = {
 SYNTHETIC_DEFAULTS = {"train": 240, "test": 60, "image_size": 64}
 # keys whose `None` default takes the variant's value (`synthetic_classes`: 6 appearance, 2 motion)
 SYNTHETIC_BY_VARIANT = ("num_classes",)
-# sizes that default (`None`) to the generator's, scaled to `image_size`: {field: smallest}
-SYNTHETIC_SCALED = {"distractor_size": 3}
+# sizes that default (`None`) to the generator's, scaled to `image_size` (`scaled_config`)
+SYNTHETIC_SCALED = SyntheticConfig.SCALED_SIZES
 # fields that default (`None`) to the named `data.synthetic_difficulty`'s (`DIFFICULTIES`, the actor's
 # size scaled to `image_size` by `difficulty_fields`); a key that is set overrides its field
 SYNTHETIC_BY_DIFFICULTY = tuple(DIFFICULTIES["default"])
-# the motion variant's sizes scaled from its own defaults
-MOTION_SCALED = {"target_size": 4, "distractor_size": 3}
 
 
 def _library_fields(cls, skip=()):
@@ -202,25 +198,12 @@ class _DataConfigMethods:
         way; or for `data.synthetic_variant=motion` a `MotionConfig` of the `MOTION_FIELDS` keys (its
         sizes scaled from its own defaults; its other fields are the variant's)."""
         values = {name: getattr(self, key) for name, key in self.SYNTHETIC_KEYS.items()}
-        target, scaled = self.SYNTHETIC, SYNTHETIC_SCALED
         if self.synthetic_variant == "motion":
             from keras_ispan.data.synthetic_motion import MotionConfig
 
-            target, scaled = MotionConfig, MOTION_SCALED
-            values = {name: values[name] for name in (*MOTION_FIELDS, *scaled)}
-        else:
-            preset = difficulty_fields(self.synthetic_difficulty, values["image_size"])
-            for name in SYNTHETIC_BY_DIFFICULTY:
-                if values[name] is None:
-                    values[name] = preset[name]
-        for name in SYNTHETIC_BY_VARIANT:
-            if values[name] is None:
-                values[name] = getattr(target, name)
-        scale = values["image_size"] / target.image_size
-        for name, smallest in scaled.items():
-            if values[name] is None:
-                values[name] = max(smallest, round(getattr(target, name) * scale))
-        return target(**values)
+            values = {name: values[name] for name in (*MOTION_FIELDS, *MotionConfig.SCALED_SIZES)}
+            return scaled_config(MotionConfig, values)
+        return scaled_config(self.SYNTHETIC, values, difficulty=self.synthetic_difficulty)
 
 
 def make_data_config(pipeline=PipelineConfig, synthetic=SyntheticConfig) -> type:

@@ -12,6 +12,7 @@ from keras_ispan.options import (
     BACKBONE_NAMES,
     BIAS_MODES,
     CLASSIFIER_INITIALIZERS,
+    DIVERSITY_FORMS,
     DOWNSAMPLE_MODES,
     FUSION_MODES,
     HEADS,
@@ -137,7 +138,7 @@ class ModelConfig:
         _choice("model.fusion", self.fusion, FUSION_MODES)
         _choice("model.bias", self.bias, BIAS_MODES)
         _choice("model.attention_pooling", self.attention_pooling, POOLING_MODES)
-        _choice("model.diversity_form", self.diversity_form, ("paper", "cosine"))
+        _choice("model.diversity_form", self.diversity_form, DIVERSITY_FORMS)
         _choice(
             "model.classifier_initializer", self.classifier_initializer, CLASSIFIER_INITIALIZERS
         )

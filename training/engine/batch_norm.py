@@ -1,10 +1,11 @@
-"""`PreciseBatchNorm`: the callback of `train.precise_bn` (precise BN before every validation)."""
+"""`PreciseBatchNorm`: the callback of `train.precise_bn` (precise BN before every validation), and
+`precise_bn_callback`, the one a run of a config uses (`fit.py`'s runs and `tune.py`'s trials)."""
 
 from __future__ import annotations
 
 import keras
 
-__all__ = ["PreciseBatchNorm"]
+__all__ = ["PreciseBatchNorm", "precise_bn_callback"]
 
 
 class PreciseBatchNorm(keras.callbacks.Callback):
@@ -55,3 +56,16 @@ class PreciseBatchNorm(keras.callbacks.Callback):
         log, self.log = self.log, None  # one line per run, not per epoch
         precise_batch_norm(self.classifier, self.make_dataset(), self.num_batches, log=log)
         self._done = True
+
+
+def precise_bn_callback(config, classifier, log=None) -> PreciseBatchNorm:
+    """The `PreciseBatchNorm` of `train.precise_bn` for `classifier`, trained on `config`: it estimates
+    on `train.precise_bn_batches` batches of the training clips under the evaluation transform (centre
+    crop, uncached: `training.engine.datasets.training_clips` of `data.data_dir`). The caller checks
+    `train.precise_bn` and puts it first among the callbacks (before validation and checkpoints)."""
+    from training.engine import datasets
+
+    def training_clips():
+        return datasets.training_clips(config, config.data.data_dir)
+
+    return PreciseBatchNorm(classifier, training_clips, config.train.precise_bn_batches, log=log)

@@ -11,7 +11,7 @@ import math
 import keras
 from keras import ops
 
-from training.config.sections import ModelConfig, OptimConfig
+from training.config.sections import SCHEDULES, ModelConfig, OptimConfig
 from training.evaluation.metrics import top_k_reported
 
 __all__ = [
@@ -51,8 +51,8 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         gamma=0.1,
         min_ratio=0.0,
     ):
-        if kind not in ("constant", "step", "cosine"):
-            raise ValueError(f"`kind` must be constant, step or cosine. Received: kind={kind!r}")
+        if kind not in SCHEDULES:
+            raise ValueError(f"`kind` must be one of {SCHEDULES}. Received: kind={kind!r}")
         if total_steps < 1:
             raise ValueError(f"`total_steps` must be >= 1. Received: total_steps={total_steps}")
         self.peak = float(peak)

@@ -129,11 +129,12 @@ def evaluate_streams(model, dataset, **kwargs) -> dict:
     """Each stream of a two-stream model evaluated alone on the same views (`{"rgb": metrics, "flow":
     metrics}`, without confusion matrices); `{}` for a one-stream model. `kwargs`: `evaluate`'s."""
     from keras_ispan.models import is_two_stream, stream_classifier
+    from keras_ispan.options import STREAMS
 
     if not is_two_stream(model):
         return {}
     streams = {}
-    for stream in ("rgb", "flow"):
+    for stream in STREAMS:
         part = dataset.map(lambda inputs, labels, s=stream: (inputs[s], labels))
         result = evaluate(stream_classifier(model, stream), part, **kwargs)
         result.pop("confusion_matrix", None)
@@ -226,29 +227,15 @@ def run_evaluation(
         `{"model", "dataset", "split", "protocol", "metrics", "streams", "frames_sweep"}`; `streams`
         holds each stream's metrics for a two-stream model (`evaluate_streams`), else `{}`.
     """
-    from keras_ispan.models import load_classifier
-    from training.engine import datasets
-
-    model = load_classifier(model_path)
-    info = datasets.dataset_info(data_dir)
-    check_classes(model, info, model_path)
+    model, info = _model_and_dataset(model_path, data_dir)
     make = _view_datasets(model, data_dir, split, batch_size)
     views = crops * clips
     log(f"[evaluate] {model_path} on {data_dir} '{split}': {num_segments} frames x {views} views")
-    result = evaluate(
-        model, make(num_segments, crops, clips), multi_label=info.multi_label,
-        chunk_views=chunk_views, top_k=top_k, progress=_progress_lines(info.counts.get(split), log),
-    )  # fmt: skip
-    streams = evaluate_streams(
-        model, make(num_segments, crops, clips), multi_label=info.multi_label,
-        chunk_views=chunk_views, top_k=top_k,
-    )  # fmt: skip
-    sweep_rows = []
-    if sweep:
-        sweep_rows = frames_sweep(
-            model, lambda count: make(count, sweep_crops, 1), sweep, multi_label=info.multi_label,
-            chunk_views=chunk_views, top_k=top_k, log=log,
-        )  # fmt: skip
+    common = dict(multi_label=info.multi_label, chunk_views=chunk_views, top_k=top_k)
+    progress = _progress_lines(info.counts.get(split), log)
+    result = evaluate(model, make(num_segments, crops, clips), progress=progress, **common)
+    streams = evaluate_streams(model, make(num_segments, crops, clips), **common)
+    sweep_rows = frames_sweep(model, lambda t: make(t, sweep_crops, 1), sweep, log=log, **common)
     summary = {
         "model": str(model_path),
         "dataset": str(data_dir),
@@ -268,6 +255,17 @@ def run_evaluation(
     if output_dir is not None:
         _write_outputs(summary, info, pathlib.Path(output_dir))
     return summary
+
+
+def _model_and_dataset(model_path, data_dir):
+    """`(model, dataset info)`, their classes checked against each other (`check_classes`)."""
+    from keras_ispan.models import load_classifier
+    from training.engine import datasets
+
+    model = load_classifier(model_path)
+    info = datasets.dataset_info(data_dir)
+    check_classes(model, info, model_path)
+    return model, info
 
 
 def _view_datasets(model, data_dir, split, batch_size):

@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from keras_ispan.options import STREAMS
+
 __all__ = [
     "Prediction",
     "Predictor",
@@ -252,7 +254,7 @@ def _predict_streams(predictor, video, num_frames, top_k) -> Prediction:
     if info.modality == "two_stream":
         streams = {
             s: _top_k(predictor, np.asarray(outputs[f"{s}_probabilities"])[0], top_k)
-            for s in ("rgb", "flow")
+            for s in STREAMS
         }
     return Prediction(
         video=pathlib.Path(video),

@@ -265,6 +265,8 @@ class ISPANHyperModel(kt.HyperModel):
         make_datasets: `config -> (train_dataset, validation_dataset)` of
             `(frames (batch, K, S, S, 3), labels)`; called per trial, since `num_segments` changes K.
         from_dict: nested dict -> config object (default: `TrainConfig.from_dict`).
+        make_callbacks: `(config, model) -> callbacks` put first in each trial's `fit` (before the
+            tuner's own: `fit.py`'s precise BN, `trial_functions.trial_callbacks`); None: none.
     """
 
     def __init__(
@@ -274,6 +276,7 @@ class ISPANHyperModel(kt.HyperModel):
         build_model: Callable[[Any], Any],
         make_datasets: Callable[[Any], tuple[Any, Any]],
         from_dict: Callable[[Mapping[str, Any]], Any] | None = None,
+        make_callbacks: Callable[[Any, Any], list] | None = None,
     ):
         super().__init__(name="ispan", tunable=True)
         self.base_config = base_config
@@ -281,6 +284,7 @@ class ISPANHyperModel(kt.HyperModel):
         self._build_model = build_model
         self._make_datasets = make_datasets
         self._from_dict = from_dict or type(base_config).from_dict
+        self._make_callbacks = make_callbacks
 
     def declare(self, hp: kt.HyperParameters) -> dict[str, Any]:
         return {name: spec.declare(hp) for name, spec in self.specs.items()}
@@ -310,6 +314,11 @@ class ISPANHyperModel(kt.HyperModel):
 
         kwargs.setdefault("verbose", progress_verbosity(config.train.verbose))
         kwargs.setdefault("shuffle", False)  # the pipeline shuffles; Keras would only warn
+        if self._make_callbacks is not None:  # first: before validation and the tuner's checkpoint
+            kwargs["callbacks"] = [
+                *self._make_callbacks(config, model),
+                *(kwargs.get("callbacks") or []),
+            ]
         return model.fit(train_ds, validation_data=val_ds, **kwargs)
 
 

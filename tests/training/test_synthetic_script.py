@@ -1,0 +1,46 @@
+"""`training/synthetic.py`: sizes not given are scaled to `--image-size` as `fit.py` scales them, and a
+size that conflicts with `--image-size` is one error line naming both flags and their values."""
+
+import json
+
+import pytest
+
+from tests.cli.scripts import run_script
+from training.config.core import load_config
+from training.synthetic import _config, parse_args
+
+TINY = ["--num-classes", "2", "--train", "2", "--val", "0", "--test", "2", "--num-frames", "4"]
+
+
+@pytest.mark.slow  # ~20 s: a dataset written in a fresh process
+def test_image_size_alone_scales_the_actor_and_distractors_like_fit(tmp_path):
+    done = run_script(
+        "training/synthetic.py", "--output", tmp_path / "d", "--image-size", 40, *TINY
+    )
+    assert done.returncode == 0, done.stderr
+    written = json.loads((tmp_path / "d" / "metadata.json").read_text())["synthetic_config"]
+    # 22 and 15 px at 112 px, scaled to 40 px: round(7.86) and round(5.36)
+    assert (written["target_size"], written["distractor_size"]) == (8, 5)
+    fit_config = load_config(overrides=["data.synthetic_size=40"]).data.synthetic_config()
+    assert (fit_config.target_size, fit_config.distractor_size) == (8, 5)
+
+
+def test_a_target_size_too_large_for_the_image_size_names_both_flags(tmp_path):
+    args = ("--output", tmp_path / "d", "--image-size", 40, "--target-size", 22, *TINY)
+    done = run_script("training/synthetic.py", *args)
+    assert done.returncode == 2
+    error = done.stderr.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("synthetic.py: error: "), done.stderr
+    assert "--target-size=22" in error[0] and "--image-size=40" in error[0]
+    assert not (tmp_path / "d").exists()
+
+
+def test_the_motion_variant_scales_from_its_own_defaults():
+    values = parse_args(["--variant", "motion", "--image-size", "32"])
+    for name in ("output", "variant", "flow", "write_videos", "debug", "verbose"):
+        values.pop(name)
+    config = _config("motion", values)
+    # 14 and 9 px at 64 px, scaled to 32 px
+    assert (config.target_size, config.distractor_size) == (7, 4)
+    given = _config("motion", values | {"target_size": 10})
+    assert given.target_size == 10
