@@ -24,6 +24,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks.two_stream_fusions import FUSIONS as FUSION_NAMES  # noqa: E402
 from keras_ispan.io.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 
 VARIANTS = {
@@ -63,39 +64,33 @@ def run_one(variant, seed, args, out):
     }
 
 
-FUSED = {"motion-fused_streams": ("motion-rgb", "motion-flow")}
+# fusion comparisons (`two_stream_fusions.compare`): name -> the trained runs whose streams are fused
+FUSED = {
+    "motion-two_stream": ("motion-two_stream",),
+    "motion-fused_streams": ("motion-rgb", "motion-flow"),
+    "appearance-two_stream": ("appearance-two_stream",),
+}
 
 
-def fuse_trained(variant, seed, args, out):
-    """The seed's trained RGB and flow streams fused late, evaluated on the test split (no training)."""
+def compare_fusions(name, seed, args, out):
+    """Every fusion candidate of the seed's trained streams (a jointly trained model, or the separately
+    trained RGB and flow models fused late), evaluated on the test split: no training."""
+    from benchmarks.two_stream_fusions import compare
     from keras_ispan.models import load_classifier, two_stream_from_streams
     from training.config.core import load_config, parse_override
-    from training.engine import datasets
-    from training.evaluation import multiview
 
-    rgb_name, flow_name = FUSED[variant]
-    streams = [
-        load_classifier(out / "runs" / f"{name}-s{seed}" / "best.keras")
-        for name in (rgb_name, flow_name)
+    models = [
+        load_classifier(out / "runs" / f"{run}-s{seed}" / "best.keras") for run in FUSED[name]
     ]
-    model = two_stream_from_streams(*streams, fusion="late")
+    model = models[0] if len(models) == 1 else two_stream_from_streams(*models, fusion="late")
     overrides = {
-        "data.synthetic_variant": VARIANTS[rgb_name][0],
+        "data.synthetic_variant": VARIANTS[FUSED[name][0]][0],
         "model.modality": "two_stream",
         "train.seed": seed,
         **dict(parse_override(o) for o in args.set),
     }
     config = load_config(preset="synthetic", overrides=overrides)
-    data_dir = datasets.resolve_data_dir(config)
-    dataset = datasets.eval_dataset(config, data_dir, config.eval.split)
-    test = multiview.evaluate(model, dataset, multi_label=False)
-    alone = multiview.evaluate_streams(model, dataset, multi_label=False)
-    return {
-        "variant": variant,
-        "seed": seed,
-        "top1": test["top1"],
-        **{f"{s}_top1": alone[s]["top1"] for s in alone},
-    }
+    return {"variant": name, "seed": seed, **compare(model, config)}
 
 
 def summarize(runs, variants):
@@ -112,6 +107,53 @@ def summarize(runs, variants):
                 row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
         rows.append(row)
     return rows
+
+
+def _fusions(runs, args, out):
+    ledger = out / "fusions.json"
+    fusions = json.loads(ledger.read_text()) if ledger.exists() else []
+    for name, needed in FUSED.items():
+        for seed in range(args.seeds):
+            have = {r["variant"] for r in runs if r["seed"] == seed}
+            done = any(r["variant"] == name and r["seed"] == seed for r in fusions)
+            if set(needed) <= have and not done:
+                fusions.append(compare_fusions(name, seed, args, out))
+                write_json_atomic(ledger, fusions, indent=2)
+                top1 = ", ".join(f"{f} {fusions[-1][f]:.3f}" for f in FUSION_NAMES)
+                print(f"[study] {name} seed {seed}: {top1}", flush=True)
+    return fusions
+
+
+def summarize_fusions(fusions):
+    rows = []
+    for name in FUSED:
+        done = sorted((r for r in fusions if r["variant"] == name), key=lambda r: r["seed"])
+        if not done:
+            continue
+        row = {"variant": name, "seeds": [r["seed"] for r in done]}
+        for key in (*FUSION_NAMES, "temperature_model_top1"):
+            values = [r[key] for r in done]
+            row[key] = statistics.fmean(values)
+            row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            row[f"{key}_per_seed"] = values
+        row["temperatures"] = [r["temperatures"] for r in done]
+        row["temperature_confusion"] = [r["temperature_confusion"] for r in done]
+        rows.append(row)
+    return rows
+
+
+def fusion_markdown(rows):
+    lines = [
+        "| streams fused | " + " | ".join(FUSION_NAMES) + " | seeds |",
+        "|---|" + "---|" * (len(FUSION_NAMES) + 1),
+    ]
+    for r in rows:
+        cells = " | ".join(
+            f"{r[f]:.3f} ± {r[f + '_std']:.3f} ({', '.join(f'{v:.3f}' for v in r[f + '_per_seed'])})"
+            for f in FUSION_NAMES
+        )
+        lines.append(f"| {r['variant']} | {cells} | {len(r['seeds'])} |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown(rows):
@@ -163,17 +205,13 @@ def main(argv=None):
             f"ETA {rate * (len(todo) - i) / 60:.1f} min",
             flush=True,
         )
-    for variant, needed in FUSED.items():
-        for seed in range(args.seeds):
-            have = {r["variant"] for r in runs if r["seed"] == seed}
-            done = any(r["variant"] == variant and r["seed"] == seed for r in runs)
-            if set(needed) <= have and not done:
-                runs.append(fuse_trained(variant, seed, args, out))
-                write_json_atomic(ledger, runs, indent=2)
-                print(f"[study] {variant} seed {seed}: top-1 {runs[-1]['top1']:.3f}", flush=True)
-    rows = summarize(runs, [*args.variants, *FUSED])
-    write_json_atomic(out / "study.json", {"args": vars(args), "rows": rows}, indent=2)
-    table = markdown(rows)
+    fusions = _fusions(runs, args, out)
+    rows = summarize(runs, list(VARIANTS))
+    fusion_rows = summarize_fusions(fusions)
+    write_json_atomic(
+        out / "study.json", {"args": vars(args), "rows": rows, "fusions": fusion_rows}, indent=2
+    )
+    table = markdown(rows) + "\n" + fusion_markdown(fusion_rows)
     write_text_atomic(out / "study.md", table)
     print(table)
 

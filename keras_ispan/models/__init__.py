@@ -18,6 +18,7 @@ from keras_ispan.models.small_cnn import small_cnn
 from keras_ispan.models.two_stream import (
     build_two_stream,
     is_two_stream,
+    set_stream_temperatures,
     stream_classifier,
     two_stream_from_streams,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "load_classifier",
     "precise_batch_norm",
     "pyramid_model",
+    "set_stream_temperatures",
     "small_cnn",
     "stream_classifier",
     "two_stream_from_streams",

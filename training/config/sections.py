@@ -16,6 +16,7 @@ from keras_ispan.options import (
     HEADS,
     MODALITIES,
     POOLING_MODES,
+    STREAM_CALIBRATIONS,
     STREAM_FUSIONS,
 )
 from training.config.data import DataConfig
@@ -79,6 +80,10 @@ class ModelConfig:
         stream_fusion: `late` (weighted average of the streams' logits, TSN), `learned` (the same,
             weights learned) or `concat` (the streams' ISPAN features concatenated before one classifier).
         stream_weights: `(rgb, flow)` relative weights of late fusion (TSN: 1, 1.5).
+        stream_calibration: `temperature` (after training, each stream's logits are divided by a
+            temperature fitted on the validation split, so that a confident stream that cannot know
+            the answer does not drown the other; `training.evaluation.calibration`) or `none`
+            (TSN's fusion of the logits as they are). Late fusion only (`concat` is not calibrated).
     """
 
     backbone: str = "small_cnn"
@@ -103,6 +108,7 @@ class ModelConfig:
     flow_length: int = 5
     stream_fusion: str = "late"
     stream_weights: tuple[float, ...] = (1.0, 1.5)
+    stream_calibration: str = "temperature"
 
     def __post_init__(self):
         self._check_streams()
@@ -149,6 +155,7 @@ class ModelConfig:
     def _check_streams(self) -> None:
         _choice("model.modality", self.modality, MODALITIES)
         _choice("model.stream_fusion", self.stream_fusion, STREAM_FUSIONS)
+        _choice("model.stream_calibration", self.stream_calibration, STREAM_CALIBRATIONS)
         _positive("model.flow_length", self.flow_length)
         weights = self.stream_weights
         if len(weights) != 2 or any(w <= 0 for w in weights):

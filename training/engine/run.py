@@ -32,7 +32,7 @@ import tensorflow as tf
 from keras_ispan.models import load_classifier
 from training.config.core import TrainConfig, save_config
 from training.engine import callbacks as callbacks_lib
-from training.engine import datasets, optim
+from training.engine import datasets, optim, stream_calibration
 from training.engine.strategy import is_chief, make_strategy
 from training.evaluation import attention_pictures as visualize
 from training.evaluation import multiview, plots
@@ -545,6 +545,7 @@ def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch
     plots.plot_curves(columns, run_dir / "curves.png", title=config.output.name)
     best_state = json.loads((run_dir / "best.keras.best.json").read_text())
     model = load_classifier(run_dir / "best.keras")
+    calibration = stream_calibration.calibrate_best(model, config, run_dir, data_dir, info, log)
     split = evaluation_split(config, info)
     eval_ds = datasets.eval_dataset(
         config, data_dir, split, crops=config.eval.num_crops, num_clips=config.eval.num_clips
@@ -585,6 +586,7 @@ def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch
         },
         "test": test,
         **({"streams": streams} if streams else {}),
+        **({"stream_temperatures": calibration} if calibration else {}),
         "best_epoch": int(best_state["epoch"]) + 1,
         "best_" + best_state["monitor"]: best_state["best"],
         "epochs_completed": epochs_completed,
