@@ -97,6 +97,39 @@ class _ClientBase:
         available = [v for v, state in self._version_states() if state == "AVAILABLE"]
         return max(available) if available else None
 
+    def flow_settings(self):
+        """How the served flow model's training flow was computed (a
+        `keras_ispan.io.transform.FlowSettings`, from its `preprocess` signature's `flow_*`
+        outputs; learned once), or None for an export that records none (older exports, or models
+        trained before flow settings were recorded: flow on frames at the transport size)."""
+        if not hasattr(self, "_flow_settings"):
+            self._flow_settings = self._learn_flow_settings()
+        return self._flow_settings
+
+    def _learn_flow_settings(self):
+        from keras_ispan.io.transform import FlowSettings
+
+        if PREPROCESS_SIGNATURE not in self.signatures():
+            return None
+        tiny = np.zeros((1, 1, 1, 1, 3), np.uint8)
+        outputs, _ = self.predict_signature(PREPROCESS_SIGNATURE, {"frames": tiny})
+        if "flow_short_side" not in outputs:
+            return None
+
+        def first(key):
+            return np.asarray(outputs[key]).ravel()[0]
+
+        short_side, fps = int(first("flow_short_side")), float(first("flow_fps"))
+        if short_side < 0:  # not recorded by training
+            return None
+        method = first("flow_method")
+        return FlowSettings(
+            method=method.decode() if isinstance(method, bytes) else str(method),
+            bound=float(first("flow_bound")),
+            short_side=short_side or None,
+            fps=fps or None,
+        )
+
     def flow_channels(self):
         """`2L` when the model's `serving_default` takes `flow` (a flow or two-stream model), else 0."""
         cached = getattr(self, "_flow_channels", None)

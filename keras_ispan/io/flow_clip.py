@@ -4,13 +4,13 @@ steps of `clip_flow` that the stacks use).
 
 Used by `training/predict.py` and `serving/client.py` (one implementation). No TensorFlow.
 
-Sampling is the pipeline's in evaluation: segment `k` takes frame `t_k` (the segment centre,
+Decoding follows the model's `FlowSettings` (the frames' short side and rate of its training
+data's conversion); sampling is the pipeline's in evaluation: segment `k` takes frame `t_k` (the segment centre,
 `keras_ispan.io.video.sample_segment_indices`) and the flow stack of steps
 `flow_stack_indices(num_frames, t_k, L)` (`t_k, ..., t_k + L - 1`, clamped at the last step), each
-step `s` the flow from frame `s` to frame `s + 1`. Flow is computed
-on the frames as given: pass frames at the resolution the model's flow was stored at in conversion
-(the model's `short_side`, as the client's transport does), since the quantisation bound is in
-pixels at that resolution.
+step `s` the flow from frame `s` to frame `s + 1`. Flow is in pixels per frame step of the frames
+it is computed on, so `two_stream_inputs` must get frames at the size and rate the model's
+training flow was computed at (`read_two_stream_clip` decodes them so).
 """
 
 import numpy as np
@@ -48,19 +48,42 @@ def two_stream_inputs(frames, num_segments, flow_length, method="farneback", bou
     return frames[indices], flow_stacks(frames, indices, flow_length, method, bound), indices
 
 
-def read_two_stream_clip(path, num_segments, flow_length, *, resize=None, method="farneback"):
-    """Decodes `path` at its own size, applies `resize` (a callable on uint8 `(N, H, W, 3)`, e.g. the
-    transport resize to the model's short side; None keeps the frames) and returns `two_stream_inputs`
-    and `decode_video`'s info: `(rgb, flow, frame indices, info)`. The whole video is decoded (flow
-    needs consecutive frames), so memory grows with its length.
+def read_two_stream_clip(path, num_segments, flow_length, *, settings=None, resize=None):
+    """Decodes `path` as the model's training data was converted and returns `two_stream_inputs`
+    and `decode_video`'s info: `(rgb, flow, frame indices, info)`.
+
+    Args:
+        path: the video file.
+        num_segments, flow_length: `K` and `L`.
+        settings: the model's `keras_ispan.io.transform.FlowSettings` (`classifier_info(model)
+            .flow_settings`): the video is decoded with `decode_video(short_side=settings.short_side,
+            fps=settings.fps)`, the call conversion makes (`keras_ispan.data.convert.encode_video`),
+            and flow is computed with `settings.method` and `settings.bound`, so flow in pixels per
+            frame step means what it meant in training. None (a model that recorded no settings):
+            the video's own size and rate, Farneback, then `resize`.
+        resize: a callable on uint8 `(N, H, W, 3)` applied after decoding (e.g. the transport
+            resize to the model's short side); only without `settings`.
+
+    The whole video is decoded (flow needs consecutive frames), so memory grows with its length.
 
     Raises:
-        keras_ispan.io.video.VideoDecodeError (a `ValueError`) naming the file.
+        keras_ispan.io.video.VideoDecodeError (a `ValueError`) naming the file; ValueError for
+        `settings` together with `resize`.
     """
     from keras_ispan.io.video import decode_video
 
-    frames, info = decode_video(path)
-    if resize is not None:
-        frames = np.asarray(resize(frames), np.uint8)
-    rgb, flow, indices = two_stream_inputs(frames, num_segments, flow_length, method)
+    if settings is not None and resize is not None:
+        raise ValueError(
+            "Give `settings` (decode as the training data was) or `resize`, not both. "
+            f"Received: settings={settings!r}, resize={resize!r}"
+        )
+    if settings is None:
+        frames, info = decode_video(path)
+        if resize is not None:
+            frames = np.asarray(resize(frames), np.uint8)
+        method, bound = "farneback", FLOW_BOUND
+    else:
+        frames, info = decode_video(path, short_side=settings.short_side, fps=settings.fps)
+        method, bound = settings.method, settings.bound
+    rgb, flow, indices = two_stream_inputs(frames, num_segments, flow_length, method, bound)
     return rgb, flow, indices, info

@@ -32,7 +32,8 @@ import tensorflow as tf
 from keras_ispan.models import load_classifier
 from training.config.core import TrainConfig, save_config
 from training.engine import callbacks as callbacks_lib
-from training.engine import datasets, optim, stream_calibration
+from training.engine import datasets, optim
+from training.engine import streams as streams_lib
 from training.engine.strategy import is_chief, make_strategy
 from training.evaluation import attention_pictures as visualize
 from training.evaluation import multiview, plots
@@ -113,6 +114,8 @@ def build_model(config: TrainConfig, info) -> keras.Model:
         streams.append(flow)
     for stream in streams:
         optim.freeze_layers(stream, model_cfg)
+    if model_cfg.modality != "rgb":  # how the dataset's flow was computed, for inference
+        streams_lib.record_flow_settings(streams[-1], info)
     if len(streams) == 1:
         return streams[0]
     return two_stream_from_streams(
@@ -545,7 +548,7 @@ def _finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch
     plots.plot_curves(columns, run_dir / "curves.png", title=config.output.name)
     best_state = json.loads((run_dir / "best.keras.best.json").read_text())
     model = load_classifier(run_dir / "best.keras")
-    calibration = stream_calibration.calibrate_best(model, config, run_dir, data_dir, info, log)
+    calibration = streams_lib.calibrate_best(model, config, run_dir, data_dir, info, log)
     split = evaluation_split(config, info)
     eval_ds = datasets.eval_dataset(
         config, data_dir, split, crops=config.eval.num_crops, num_clips=config.eval.num_clips

@@ -1,4 +1,6 @@
-"""The trained two-stream model's calibration at the end of a run (`model.stream_calibration`).
+"""What a run records in its flow and two-stream models beyond training: the flow settings of its
+dataset (`record_flow_settings`, at build time) and the streams' calibration at the end of the run
+(`calibrate_best`, `model.stream_calibration`).
 
 `calibrate_best` fits each stream's temperature on the validation split
 (`training.evaluation.calibration.calibrate_two_stream`), sets it in the best model's `LateFusion`
@@ -13,7 +15,20 @@ from keras_ispan.io.atomic import atomic_path
 from keras_ispan.models import is_two_stream
 from training.engine import datasets
 
-__all__ = ["calibrate_best"]
+__all__ = ["calibrate_best", "record_flow_settings"]
+
+
+def record_flow_settings(flow_model, info) -> None:
+    """Records in `flow_model` how the flow of the dataset described by `info` (its `metadata`) was
+    computed (`keras_ispan.io.transform.FlowSettings.from_dataset_metadata`), so that
+    `predict.py` and the serving client compute the same flow. A dataset info without metadata (a
+    test's stand-in) records nothing."""
+    from keras_ispan.io.transform import FlowSettings
+    from keras_ispan.models import set_flow_settings
+
+    metadata = getattr(info, "metadata", None)
+    if metadata is not None:
+        set_flow_settings(flow_model, FlowSettings.from_dataset_metadata(metadata))
 
 
 def calibrate_best(model, config, run_dir, data_dir, info, log) -> dict | None:
