@@ -15,7 +15,8 @@ training flow was computed at (`read_two_stream_clip` decodes them so).
 
 import numpy as np
 
-from keras_ispan.io.flow import FLOW_BOUND, flow_stacks
+from keras_ispan.io.flow import FLOW_BOUND, flow_stack_indices, flow_stacks
+from keras_ispan.io.transform import FlowSettings
 from keras_ispan.io.video import sample_segment_indices
 
 __all__ = ["read_two_stream_clip", "two_stream_inputs"]
@@ -64,7 +65,11 @@ def read_two_stream_clip(path, num_segments, flow_length, *, settings=None, resi
         resize: a callable on uint8 `(N, H, W, 3)` applied after decoding (e.g. the transport
             resize to the model's short side); only without `settings`.
 
-    The whole video is decoded (flow needs consecutive frames), so memory grows with its length.
+    Without a frame-rate subsampling (`settings.fps` None, or no `settings` and no `resize`) the
+    video is decoded in one streaming pass that keeps only the frames the sampled segments' flow
+    stacks read (`K * (L + 1)` at most, whatever the video's length), over the frames counted by
+    demuxing, as `keras_ispan.io.video.read_clip` does; a file where fewer frames decode than were
+    counted, and `settings.fps`, decode the whole video (`decode_video`) instead.
 
     Raises:
         keras_ispan.io.video.VideoDecodeError (a `ValueError`) naming the file; ValueError for
@@ -77,6 +82,10 @@ def read_two_stream_clip(path, num_segments, flow_length, *, settings=None, resi
             "Give `settings` (decode as the training data was) or `resize`, not both. "
             f"Received: settings={settings!r}, resize={resize!r}"
         )
+    if resize is None and (settings is None or settings.fps is None):
+        streamed = _streamed_inputs(path, num_segments, flow_length, settings or FlowSettings())
+        if streamed is not None:
+            return streamed
     if settings is None:
         frames, info = decode_video(path)
         if resize is not None:
@@ -86,4 +95,50 @@ def read_two_stream_clip(path, num_segments, flow_length, *, settings=None, resi
         frames, info = decode_video(path, short_side=settings.short_side, fps=settings.fps)
         method, bound = settings.method, settings.bound
     rgb, flow, indices = two_stream_inputs(frames, num_segments, flow_length, method, bound)
+    return rgb, flow, indices, info
+
+
+class _KeptFrames:
+    """The frames kept by a streaming decode, indexable by frame number, `len` the frame count."""
+
+    def __init__(self, kept, count):
+        self.kept, self.count = kept, count
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, index):
+        return self.kept[int(index)]
+
+
+def _streamed_inputs(path, num_segments, flow_length, settings):
+    """`read_two_stream_clip` by one streaming decode of the needed frames, or None when fewer
+    frames decode than were counted (then the caller decodes the whole video)."""
+    from keras_ispan.io.video import _decode_at, _display_info, _incomplete_note
+    from keras_ispan.io.video_stream import _demux_length
+
+    counted, seconds, declared = _demux_length(path)
+    if counted < 1:
+        return None
+    indices = sample_segment_indices(counted, num_segments, mode="center")
+    steps = np.unique(flow_stack_indices(counted, indices, flow_length))
+    wanted = (
+        set(indices.tolist())
+        | set(steps.tolist())
+        | set(np.minimum(steps + 1, counted - 1).tolist())
+    )
+    kept, decoded, warning, orientation = _decode_at(path, sorted(wanted), settings.short_side)
+    if warning or any(i not in kept for i in wanted):
+        return None
+    frames = _KeptFrames(kept, counted)
+    rgb = np.stack([kept[int(i)] for i in indices])
+    flow = flow_stacks(frames, indices, flow_length, settings.method, settings.bound)
+    incomplete = _incomplete_note(counted, seconds, declared)
+    notes = [n for n in (incomplete, orientation[5]) if n]
+    info = {
+        "num_frames": int(counted),
+        "height": int(rgb.shape[1]),
+        "width": int(rgb.shape[2]),
+        **_display_info(orientation, declared, incomplete, notes),
+    }
     return rgb, flow, indices, info
