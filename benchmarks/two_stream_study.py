@@ -1,18 +1,24 @@
 """Two streams on the embedded data: RGB ISPAN, the flow stream and the two-stream model, 3 seeds.
 
     python benchmarks/two_stream_study.py                          # 5 variants x 3 seeds (see --help)
+    python benchmarks/two_stream_study.py --no-train               # the tables of the finished runs
     python benchmarks/two_stream_study.py --seeds 1 --epochs 2 --variants motion-rgb   # a smoke run
 
 On the motion variant (`data.synthetic_variant=motion`: classes differ only in the direction of motion,
 same appearance) RGB ISPAN, being blind to frame order, should sit at chance while the flow stream
-and the two-stream model (late fusion, TSN's RGB:flow = 1:1.5) rise far above it; on the appearance
-dataset the two-stream model should not be worse than RGB alone. Same backbone (`small_cnn`), data and
-budget for every variant; the best-on-validation checkpoint is evaluated on the test split (the
-two-stream runs also report each stream alone). `<data>-fused_streams` is TSN's protocol without
-training: the seed's trained RGB and flow models fused late (`two_stream_from_streams`, RGB:flow =
-1:1.5) and evaluated on the same test split. Writes `OUT/runs.json` (resumable: finished runs are
-read back), `OUT/study.json` and `OUT/study.md` (mean and standard deviation over seeds) and prints
-the table.
+and the two-stream model rise far above it; on the appearance dataset the two-stream model should not
+be worse than RGB alone. Same backbone (`small_cnn`), data and budget for every variant; the
+best-on-validation checkpoint is evaluated on the test split (the two-stream runs, trained jointly
+with late fusion RGB:flow = 1:1.5 and `model.stream_calibration` as configured, also report each
+stream alone).
+
+Then, without training, every fusion of `benchmarks/two_stream_fusions.py` (TSN's logits,
+probabilities, per-stream temperatures fitted on the validation split, weights fitted on it) is
+compared on the same streams: each joint model's, and `motion-fused_streams`, the seed's separately
+trained RGB and flow models (`two_stream_from_streams`, TSN's protocol). Writes `OUT/runs.json`
+(resumable: finished runs are read back), `OUT/fusions.json`, `OUT/study.json` and `OUT/study.md`
+(mean and standard deviation over seeds, each seed's value in brackets) and prints the tables.
+`--no-train` only compares the fusions of the finished runs and writes the tables.
 """
 
 import argparse
@@ -181,6 +187,11 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--out", default="benchmarks/results/two_stream_study")
     parser.add_argument("--set", nargs="*", default=[], help="extra config overrides key=value")
+    parser.add_argument(
+        "--no-train",
+        action="store_true",
+        help="train nothing: compare the fusions of the finished runs and write the tables",
+    )
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.epochs < 1:
         parser.error(f"--seeds and --epochs must be >= 1. Received: {args.seeds}, {args.epochs}")
@@ -194,6 +205,8 @@ def main(argv=None):
         for v in args.variants
         if not any(r["variant"] == v and r["seed"] == s for r in runs)
     ]
+    if args.no_train:
+        todo = []
     print(f"[study] {len(runs)} runs done, {len(todo)} to go -> {out}", flush=True)
     start = time.perf_counter()
     for i, (variant, seed) in enumerate(todo, 1):
