@@ -14,8 +14,9 @@ registry's keys equal `BACKBONE_NAMES`.
   (`build_classifier(modality=...)`, `build_two_stream`; the config's `model.modality`).
 - `STREAM_FUSIONS`: `two_stream_from_streams(fusion=...)` (the config's `model.stream_fusion`).
 - `STREAM_CALIBRATIONS`: how a trained two-stream model's late fusion is calibrated (the config's
-  `model.stream_calibration`): `none` (TSN: logits fused as they are) or `temperature` (each
-  stream's temperature fitted on the validation split, `training.evaluation.calibration`).
+  `model.stream_calibration`): `none` (TSN: logits fused as they are; the default) or
+  `temperature` (each stream's temperature fitted on the validation split,
+  `training.evaluation.calibration`).
 """
 
 BACKBONE_NAMES = (
@@ -35,4 +36,4 @@ POOLING_MODES = ("l2", "softmax")
 PREPROCESSING_MODES = ("caffe", "tf", "torch", "unit", "none")
 MODALITIES = ("rgb", "flow", "two_stream")
 STREAM_FUSIONS = ("late", "learned", "concat")
-STREAM_CALIBRATIONS = ("temperature", "none")
+STREAM_CALIBRATIONS = ("none", "temperature")
