@@ -140,6 +140,19 @@ class _ClientBase:
         return cached
 
     def predict(self, frames_input, fmt="jpeg"):
-        """Outputs `{name: np.ndarray}` for a `clip_input(...)` batch."""
+        """Outputs `{name: np.ndarray}` for a `clip_input(...)` batch of an RGB model.
+
+        Raises:
+            ValueError: the served model reads optical flow (a flow or two-stream model, whose
+                signature needs `flow` too): use `classify_video`, which computes the flow.
+        """
         _check_format(fmt)
+        channels = self.flow_channels()
+        if channels:
+            inputs = sorted(self.signatures().get(SIGNATURES[fmt], {}))
+            raise ValueError(
+                f"model {self.model!r} reads optical flow ({channels} flow channels; its "
+                f"'{SIGNATURES[fmt]}' signature takes {inputs}): RGB frames alone are not its input. "
+                "Use classify_video (client.py), which computes the flow. Received: inputs=['frames']"
+            )
         return self.predict_signature(SIGNATURES[fmt], {"frames": frames_input})[0]
