@@ -1,18 +1,24 @@
 """Two streams on the embedded data: RGB ISPAN, the flow stream and the two-stream model, 3 seeds.
 
     python benchmarks/two_stream_study.py                          # 5 variants x 3 seeds (see --help)
+    python benchmarks/two_stream_study.py --no-train               # the tables of the finished runs
     python benchmarks/two_stream_study.py --seeds 1 --epochs 2 --variants motion-rgb   # a smoke run
 
 On the motion variant (`data.synthetic_variant=motion`: classes differ only in the direction of motion,
 same appearance) RGB ISPAN, being blind to frame order, should sit at chance while the flow stream
-and the two-stream model (late fusion, TSN's RGB:flow = 1:1.5) rise far above it; on the appearance
-dataset the two-stream model should not be worse than RGB alone. Same backbone (`small_cnn`), data and
-budget for every variant; the best-on-validation checkpoint is evaluated on the test split (the
-two-stream runs also report each stream alone). `<data>-fused_streams` is TSN's protocol without
-training: the seed's trained RGB and flow models fused late (`two_stream_from_streams`, RGB:flow =
-1:1.5) and evaluated on the same test split. Writes `OUT/runs.json` (resumable: finished runs are
-read back), `OUT/study.json` and `OUT/study.md` (mean and standard deviation over seeds) and prints
-the table.
+and the two-stream model rise far above it; on the appearance dataset the two-stream model should not
+be worse than RGB alone. Same backbone (`small_cnn`), data and budget for every variant; the
+best-on-validation checkpoint is evaluated on the test split (the two-stream runs, trained jointly
+with late fusion RGB:flow = 1:1.5 and `model.stream_calibration` as configured, also report each
+stream alone).
+
+Then, without training, every fusion of `benchmarks/two_stream_fusions.py` (TSN's logits,
+probabilities, per-stream temperatures fitted on the validation split, weights fitted on it) is
+compared on the same streams: each joint model's, and `motion-fused_streams`, the seed's separately
+trained RGB and flow models (`two_stream_from_streams`, TSN's protocol). Writes `OUT/runs.json`
+(resumable: finished runs are read back), `OUT/fusions.json`, `OUT/study.json` and `OUT/study.md`
+(mean and standard deviation over seeds, each seed's value in brackets) and prints the tables.
+`--no-train` only compares the fusions of the finished runs and writes the tables.
 """
 
 import argparse
@@ -24,6 +30,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks.two_stream_fusions import FUSIONS as FUSION_NAMES  # noqa: E402
 from keras_ispan.io.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 
 VARIANTS = {
@@ -63,39 +70,33 @@ def run_one(variant, seed, args, out):
     }
 
 
-FUSED = {"motion-fused_streams": ("motion-rgb", "motion-flow")}
+# fusion comparisons (`two_stream_fusions.compare`): name -> the trained runs whose streams are fused
+FUSED = {
+    "motion-two_stream": ("motion-two_stream",),
+    "motion-fused_streams": ("motion-rgb", "motion-flow"),
+    "appearance-two_stream": ("appearance-two_stream",),
+}
 
 
-def fuse_trained(variant, seed, args, out):
-    """The seed's trained RGB and flow streams fused late, evaluated on the test split (no training)."""
+def compare_fusions(name, seed, args, out):
+    """Every fusion candidate of the seed's trained streams (a jointly trained model, or the separately
+    trained RGB and flow models fused late), evaluated on the test split: no training."""
+    from benchmarks.two_stream_fusions import compare
     from keras_ispan.models import load_classifier, two_stream_from_streams
     from training.config.core import load_config, parse_override
-    from training.engine import datasets
-    from training.evaluation import multiview
 
-    rgb_name, flow_name = FUSED[variant]
-    streams = [
-        load_classifier(out / "runs" / f"{name}-s{seed}" / "best.keras")
-        for name in (rgb_name, flow_name)
+    models = [
+        load_classifier(out / "runs" / f"{run}-s{seed}" / "best.keras") for run in FUSED[name]
     ]
-    model = two_stream_from_streams(*streams, fusion="late")
+    model = models[0] if len(models) == 1 else two_stream_from_streams(*models, fusion="late")
     overrides = {
-        "data.synthetic_variant": VARIANTS[rgb_name][0],
+        "data.synthetic_variant": VARIANTS[FUSED[name][0]][0],
         "model.modality": "two_stream",
         "train.seed": seed,
         **dict(parse_override(o) for o in args.set),
     }
     config = load_config(preset="synthetic", overrides=overrides)
-    data_dir = datasets.resolve_data_dir(config)
-    dataset = datasets.eval_dataset(config, data_dir, config.eval.split)
-    test = multiview.evaluate(model, dataset, multi_label=False)
-    alone = multiview.evaluate_streams(model, dataset, multi_label=False)
-    return {
-        "variant": variant,
-        "seed": seed,
-        "top1": test["top1"],
-        **{f"{s}_top1": alone[s]["top1"] for s in alone},
-    }
+    return {"variant": name, "seed": seed, **compare(model, config)}
 
 
 def summarize(runs, variants):
@@ -112,6 +113,53 @@ def summarize(runs, variants):
                 row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
         rows.append(row)
     return rows
+
+
+def _fusions(runs, args, out):
+    ledger = out / "fusions.json"
+    fusions = json.loads(ledger.read_text()) if ledger.exists() else []
+    for name, needed in FUSED.items():
+        for seed in range(args.seeds):
+            have = {r["variant"] for r in runs if r["seed"] == seed}
+            done = any(r["variant"] == name and r["seed"] == seed for r in fusions)
+            if set(needed) <= have and not done:
+                fusions.append(compare_fusions(name, seed, args, out))
+                write_json_atomic(ledger, fusions, indent=2)
+                top1 = ", ".join(f"{f} {fusions[-1][f]:.3f}" for f in FUSION_NAMES)
+                print(f"[study] {name} seed {seed}: {top1}", flush=True)
+    return fusions
+
+
+def summarize_fusions(fusions):
+    rows = []
+    for name in FUSED:
+        done = sorted((r for r in fusions if r["variant"] == name), key=lambda r: r["seed"])
+        if not done:
+            continue
+        row = {"variant": name, "seeds": [r["seed"] for r in done]}
+        for key in (*FUSION_NAMES, "temperature_model_top1"):
+            values = [r[key] for r in done]
+            row[key] = statistics.fmean(values)
+            row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            row[f"{key}_per_seed"] = values
+        row["temperatures"] = [r["temperatures"] for r in done]
+        row["temperature_confusion"] = [r["temperature_confusion"] for r in done]
+        rows.append(row)
+    return rows
+
+
+def fusion_markdown(rows):
+    lines = [
+        "| streams fused | " + " | ".join(FUSION_NAMES) + " | seeds |",
+        "|---|" + "---|" * (len(FUSION_NAMES) + 1),
+    ]
+    for r in rows:
+        cells = " | ".join(
+            f"{r[f]:.3f} ± {r[f + '_std']:.3f} ({', '.join(f'{v:.3f}' for v in r[f + '_per_seed'])})"
+            for f in FUSION_NAMES
+        )
+        lines.append(f"| {r['variant']} | {cells} | {len(r['seeds'])} |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown(rows):
@@ -139,6 +187,11 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--out", default="benchmarks/results/two_stream_study")
     parser.add_argument("--set", nargs="*", default=[], help="extra config overrides key=value")
+    parser.add_argument(
+        "--no-train",
+        action="store_true",
+        help="train nothing: compare the fusions of the finished runs and write the tables",
+    )
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.epochs < 1:
         parser.error(f"--seeds and --epochs must be >= 1. Received: {args.seeds}, {args.epochs}")
@@ -152,6 +205,8 @@ def main(argv=None):
         for v in args.variants
         if not any(r["variant"] == v and r["seed"] == s for r in runs)
     ]
+    if args.no_train:
+        todo = []
     print(f"[study] {len(runs)} runs done, {len(todo)} to go -> {out}", flush=True)
     start = time.perf_counter()
     for i, (variant, seed) in enumerate(todo, 1):
@@ -163,17 +218,13 @@ def main(argv=None):
             f"ETA {rate * (len(todo) - i) / 60:.1f} min",
             flush=True,
         )
-    for variant, needed in FUSED.items():
-        for seed in range(args.seeds):
-            have = {r["variant"] for r in runs if r["seed"] == seed}
-            done = any(r["variant"] == variant and r["seed"] == seed for r in runs)
-            if set(needed) <= have and not done:
-                runs.append(fuse_trained(variant, seed, args, out))
-                write_json_atomic(ledger, runs, indent=2)
-                print(f"[study] {variant} seed {seed}: top-1 {runs[-1]['top1']:.3f}", flush=True)
-    rows = summarize(runs, [*args.variants, *FUSED])
-    write_json_atomic(out / "study.json", {"args": vars(args), "rows": rows}, indent=2)
-    table = markdown(rows)
+    fusions = _fusions(runs, args, out)
+    rows = summarize(runs, list(VARIANTS))
+    fusion_rows = summarize_fusions(fusions)
+    write_json_atomic(
+        out / "study.json", {"args": vars(args), "rows": rows, "fusions": fusion_rows}, indent=2
+    )
+    table = markdown(rows) + "\n" + fusion_markdown(fusion_rows)
     write_text_atomic(out / "study.md", table)
     print(table)
 

@@ -28,6 +28,10 @@ registry's keys equal `BACKBONE_NAMES`.
 - `SYNTHETIC_VARIANTS`: the embedded dataset's variants: `appearance` (`keras_ispan.data.synthetic`)
   and `motion` (`keras_ispan.data.synthetic_motion`: classes differ only in the direction of motion);
   `synthetic.py --variant`, the config's `data.synthetic_variant`.
+- `STREAM_CALIBRATIONS`: how a trained two-stream model's late fusion is calibrated (the config's
+  `model.stream_calibration`): `none` (TSN: logits fused as they are; the default) or
+  `temperature` (each stream's temperature fitted on the validation split,
+  `training.evaluation.calibration`).
 """
 
 BACKBONE_NAMES = (
@@ -55,3 +59,4 @@ CHECK_POINTS = ("doubling", "every_frame")
 ANYTIME_CRITERIA = ("top1", "margin")
 INCOMPLETE_POLICIES = ("keep", "skip")
 SYNTHETIC_VARIANTS = ("appearance", "motion")
+STREAM_CALIBRATIONS = ("none", "temperature")

@@ -97,6 +97,39 @@ class _ClientBase:
         available = [v for v, state in self._version_states() if state == "AVAILABLE"]
         return max(available) if available else None
 
+    def flow_settings(self):
+        """How the served flow model's training flow was computed (a
+        `keras_ispan.io.transform.FlowSettings`, from its `preprocess` signature's `flow_*`
+        outputs; learned once), or None for an export that records none (older exports, or models
+        trained before flow settings were recorded: flow on frames at the transport size)."""
+        if not hasattr(self, "_flow_settings"):
+            self._flow_settings = self._learn_flow_settings()
+        return self._flow_settings
+
+    def _learn_flow_settings(self):
+        from keras_ispan.io.transform import FlowSettings
+
+        if PREPROCESS_SIGNATURE not in self.signatures():
+            return None
+        tiny = np.zeros((1, 1, 1, 1, 3), np.uint8)
+        outputs, _ = self.predict_signature(PREPROCESS_SIGNATURE, {"frames": tiny})
+        if "flow_short_side" not in outputs:
+            return None
+
+        def first(key):
+            return np.asarray(outputs[key]).ravel()[0]
+
+        short_side, fps = int(first("flow_short_side")), float(first("flow_fps"))
+        if short_side < 0:  # not recorded by training
+            return None
+        method = first("flow_method")
+        return FlowSettings(
+            method=method.decode() if isinstance(method, bytes) else str(method),
+            bound=float(first("flow_bound")),
+            short_side=short_side or None,
+            fps=fps or None,
+        )
+
     def flow_channels(self):
         """`2L` when the model's `serving_default` takes `flow` (a flow or two-stream model), else 0."""
         cached = getattr(self, "_flow_channels", None)
@@ -107,6 +140,19 @@ class _ClientBase:
         return cached
 
     def predict(self, frames_input, fmt="jpeg"):
-        """Outputs `{name: np.ndarray}` for a `clip_input(...)` batch."""
+        """Outputs `{name: np.ndarray}` for a `clip_input(...)` batch of an RGB model.
+
+        Raises:
+            ValueError: the served model reads optical flow (a flow or two-stream model, whose
+                signature needs `flow` too): use `classify_video`, which computes the flow.
+        """
         _check_format(fmt)
+        channels = self.flow_channels()
+        if channels:
+            inputs = sorted(self.signatures().get(SIGNATURES[fmt], {}))
+            raise ValueError(
+                f"model {self.model!r} reads optical flow ({channels} flow channels; its "
+                f"'{SIGNATURES[fmt]}' signature takes {inputs}): RGB frames alone are not its input. "
+                "Use classify_video (client.py), which computes the flow. Received: inputs=['frames']"
+            )
         return self.predict_signature(SIGNATURES[fmt], {"frames": frames_input})[0]

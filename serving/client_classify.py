@@ -26,18 +26,22 @@ def _video_inputs(client, path, fmt, num_frames, short, quality):
     if not flow_channels:
         frames, indices, info = _sample(path, num_frames)
         return {"frames": clip_input(transport(frames, short), fmt, quality)}, indices, info
-    inputs, indices, info = flow_inputs(path, num_frames, flow_channels // 2, short, fmt, quality)
+    inputs, indices, info = flow_inputs(
+        path, num_frames, flow_channels // 2, short, fmt, quality, client.flow_settings()
+    )
     if "frames" not in client.signatures().get(SIGNATURES["uint8"], {}):
         inputs.pop("frames")  # a flow model
     return inputs, indices, info
 
 
-def top_classes(outputs, index=0, k=None):
-    """`[(class name, score), ...]` of one clip from predict outputs (the first `k`, or all)."""
+def top_classes(outputs, index=0, k=None, prefix=""):
+    """`[(class name, score), ...]` of one clip from predict outputs (the first `k`, or all);
+    `prefix="rgb_"` or `"flow_"`: a two-stream model's stream alone."""
     names = [
-        n.decode() if isinstance(n, bytes) else str(n) for n in outputs["top_k_classes"][index]
+        n.decode() if isinstance(n, bytes) else str(n)
+        for n in outputs[f"{prefix}top_k_classes"][index]
     ]
-    pairs = list(zip(names, [float(s) for s in outputs["top_k_scores"][index]]))
+    pairs = list(zip(names, [float(s) for s in outputs[f"{prefix}top_k_scores"][index]]))
     return pairs if k is None else pairs[:k]
 
 
@@ -58,7 +62,9 @@ def classify_video(client, path, fmt="jpeg", num_frames=8, top_k=5, short_side=N
         "attention_shape", "latency_ms" (the predict request's round trip), "model", "version" (the
         version that answered: gRPC answers say; over REST the model status's, `served_version`),
         "transport", "format", "rotation" (display rotation applied, degrees counter-clockwise),
-        "warnings" (what the decoder reports: rotation applied, incomplete file, ...)}`.
+        "warnings" (what the decoder reports: rotation applied, incomplete file, ...)}`, and for
+        a two-stream model `"streams"`: `{"rgb": [{"class", "score"}], "flow": [...]}`, each
+        stream's top k alone (the keys of `predict.py --json`).
 
     Raises:
         keras_ispan.io.video.VideoDecodeError (a `ValueError`) naming the video; `ServerError`
@@ -81,9 +87,17 @@ def classify_video(client, path, fmt="jpeg", num_frames=8, top_k=5, short_side=N
         )
     if version is None:
         version = client.served_version()
+    streams = {
+        stream: [
+            {"class": c, "score": s} for c, s in top_classes(outputs, 0, top_k, prefix=f"{stream}_")
+        ]
+        for stream in ("rgb", "flow")
+        if f"{stream}_top_k_classes" in outputs
+    }
     return {
         "video": str(path),
         "top_k": [{"class": c, "score": s} for c, s in top_classes(outputs, 0, top_k)],
+        **({"streams": streams} if streams else {}),
         "frames_used": int(len(indices)),
         "frame_indices": [int(i) for i in indices],
         "attention_shape": [int(d) for d in np.asarray(outputs["attention"]).shape[1:]],

@@ -69,19 +69,29 @@ def clip_input(frames, fmt="jpeg", quality=90):
     return frames[None]
 
 
-def flow_inputs(path, num_frames, flow_length, short_side, fmt="jpeg", quality=90):
+def flow_inputs(path, num_frames, flow_length, short_side, fmt="jpeg", quality=90, settings=None):
     """`({"frames", "flow"}, frame indices, decode info)` of a video for a two-stream export.
 
-    The whole video is decoded, resized to `short_side` (`transport`) and sampled as `training/predict.py`
-    does (`keras_ispan.io.flow_clip.read_two_stream_clip`: RGB frames at the segment centres, flow stacks
-    from `keras_ispan.io.flow.clip_flow`, the conversion's code). `fmt="uint8"`: frames `(1, K, H, W, 3)`
-    and flow `(1, K, H, W, 2L)` uint8; `"jpeg"`: frames `(1, K)` JPEG and flow `(1, K, 2L)` grey JPEGs.
+    The whole video is decoded as the model's training data was converted (`settings`, the served
+    model's `FlowSettings`: short side and frame rate; `client.flow_settings()`) and sampled as
+    `training/predict.py` does (`keras_ispan.io.flow_clip.read_two_stream_clip`: RGB frames at the
+    segment centres, flow stacks from the conversion's `clip_flow` steps); the RGB frames are then
+    resized to `short_side` (`transport`), the flow is sent at the size it was computed at (the
+    export resizes it). Without `settings`, both are computed on frames resized to `short_side`.
+    `fmt="uint8"`: frames `(1, K, H, W, 3)` and flow `(1, K, H', W', 2L)` uint8; `"jpeg"`: frames
+    `(1, K)` JPEG and flow `(1, K, 2L)` grey JPEGs.
     """
     from keras_ispan.io.flow_clip import read_two_stream_clip
 
-    rgb, flow, indices, info = read_two_stream_clip(
-        path, num_frames, flow_length, resize=lambda f: transport(f, short_side)
-    )
+    if settings is None:
+        rgb, flow, indices, info = read_two_stream_clip(
+            path, num_frames, flow_length, resize=lambda f: transport(f, short_side)
+        )
+    else:
+        rgb, flow, indices, info = read_two_stream_clip(
+            path, num_frames, flow_length, settings=settings
+        )
+        rgb = transport(rgb, short_side)
     if fmt == "uint8":
         return {"frames": rgb[None], "flow": flow[None]}, indices, info
     channels = np.moveaxis(flow, -1, 1)[..., None]  # (K, 2L, H, W, 1)

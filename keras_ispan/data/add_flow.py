@@ -70,6 +70,20 @@ def _mark(shard, settings):
     return {**settings, "shard_bytes": stat.st_size, "shard_mtime_ns": stat.st_mtime_ns}
 
 
+def _stored_flow_method(shard):
+    """The flow method stored in the shard's first clip (a shard is written whole, with or without
+    flow), or None when it has no flow or no clip."""
+    import tensorflow as tf
+
+    spans = clip_index.scan_records(shard)
+    if not spans:
+        return None
+    with open(shard, "rb") as f:
+        first = os.pread(f.fileno(), spans[0][1], spans[0][0])
+    values = tf.train.SequenceExample.FromString(first).context.feature["flow_method"]
+    return values.bytes_list.value[0].decode() if values.bytes_list.value else None
+
+
 def _read_records(shard):
     with open(shard, "rb") as f:
         return [os.pread(f.fileno(), n, o) for o, n in clip_index.scan_records(shard)]
@@ -78,8 +92,12 @@ def _read_records(shard):
 def add_flow_to_dataset(data_dir, method="farneback", workers=0, log=print):
     """Adds flow to every clip of the dataset folder `data_dir`; returns an `AddFlowSummary`.
 
+    A shard whose clips already hold flow of `method` (written by `prepare.py --flow`, or by an
+    earlier run) is skipped, not recomputed; when every shard is, it says so and writes nothing.
+
     Raises (before writing anything) a `ValueError` for a folder that is not a dataset, an unknown
-    method, or `"tvl1"` without OpenCV's contrib module.
+    method, `"tvl1"` without OpenCV's contrib module, or a shard that holds flow of another method
+    (naming both).
     """
     from keras_ispan.data.pipeline import read_dataset_info
 
@@ -90,12 +108,10 @@ def add_flow_to_dataset(data_dir, method="farneback", workers=0, log=print):
     settings = convert.flow_metadata(method, _jpeg_quality(info.metadata))
     state_dir = path / FLOW_STATE_DIR
     state_dir.mkdir(parents=True, exist_ok=True)
-
-    def done(shard):  # flow of these settings, and the shard not rewritten since (its stat)
-        state = state_dir / f"{shard.name}.json"
-        return state.is_file() and json.loads(state.read_text()) == _mark(shard, settings)
-
-    pending = [s for s in shards if not done(s)]
+    pending = _pending_shards(shards, state_dir, settings, method, path)
+    if not pending and info.metadata.get("flow") == settings:
+        log(f"[flow] {path} already has flow (method={method!r}): nothing to do")
+        return AddFlowSummary(path, 0, 0, 0, len(shards), 0.0)
     if len(pending) < len(shards):
         log(
             f"[flow] resuming: {len(shards) - len(pending)} of {len(shards)} shards already have flow"
@@ -133,6 +149,25 @@ def add_flow_to_dataset(data_dir, method="farneback", workers=0, log=print):
         f"written, {summary.shards_skipped} already done -> {path}"
     )
     return summary
+
+
+def _pending_shards(shards, state_dir, settings, method, path):
+    """The shards that still need flow of `method`: neither marked done with these settings nor
+    holding flow of `method` already. Raises `ValueError` for a shard holding another method's."""
+
+    def marked(shard):  # flow of these settings, and the shard not rewritten since (its stat)
+        state = state_dir / f"{shard.name}.json"
+        return state.is_file() and json.loads(state.read_text()) == _mark(shard, settings)
+
+    stored = {s: None if marked(s) else _stored_flow_method(s) for s in shards}
+    for shard, stored_method in stored.items():
+        if stored_method not in (None, method):
+            raise ValueError(
+                f"{shard} already holds optical flow computed with method={stored_method!r}; "
+                f"adding method={method!r} would mix two kinds of flow in {path}. Convert again "
+                f"into a new folder with --flow-method {method}. Received: method={method!r}"
+            )
+    return [s for s in shards if not marked(s) and stored[s] != method]
 
 
 class _FlowProgress:

@@ -54,6 +54,8 @@ def write_info(version_dir, info, transform, top_k, options=None):
         "flow_length": info.flow_length,
         "signatures": signature_summary(version_dir),
     }
+    if info.modality != "rgb":  # how to compute the flow inputs (None: not recorded by training)
+        record["flow_settings"] = info.flow_settings and info.flow_settings.to_dict()
     if info.modality == "rgb":  # only RGB exports have serve_anytime
         record["anytime"] = {
             "threshold": float(options.anytime_threshold),

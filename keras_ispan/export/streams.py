@@ -73,6 +73,11 @@ def _outputs_fn(table, k):
         result.update(
             {key: tf.cast(out[key], tf.float32) for key in STREAM_OUTPUT_KEYS if key in out}
         )
+        for stream in ("rgb", "flow"):  # each stream's own top k (`client.py --json` "streams")
+            if f"{stream}_probabilities" in out:
+                scores, indices = tf.math.top_k(result[f"{stream}_probabilities"], k=k)
+                result[f"{stream}_top_k_classes"] = table.lookup(tf.cast(indices, tf.int64))
+                result[f"{stream}_top_k_scores"] = scores
         return result
 
     return outputs
@@ -109,7 +114,7 @@ def signature_fns(export, rgb_export, table, transform, k, info):
             fn_output_signature=tf.TensorSpec([None, size, size, channels], tf.uint8),
         )
 
-    preprocess = (_preprocess_fn(rgb_input, transform), [specs["uint8_frames"]])
+    preprocess = (_preprocess_fn(rgb_input, transform, info), [specs["uint8_frames"]])
     if info.modality != "two_stream":
         return _flow_signature_fns(export, outputs, specs, flow_input, flow_from_jpeg, preprocess)
 
@@ -161,13 +166,26 @@ def _flow_signature_fns(export, outputs, specs, flow_input, flow_from_jpeg, prep
     }
 
 
-def _preprocess_fn(model_input, transform):
+def _preprocess_fn(model_input, transform, info):
+    """`preprocess`: the RGB transform and its numbers, and the flow settings a client computes
+    flow with (`flow_short_side` 0: the video's own size; `flow_fps` 0: every frame; -1 for both:
+    not recorded, use `short_side` and every frame)."""
+    settings = info.flow_settings
+    flow_numbers = {
+        "flow_short_side": (-1 if settings is None else settings.short_side or 0, tf.int32),
+        "flow_fps": (-1.0 if settings is None else settings.fps or 0.0, tf.float32),
+        "flow_bound": (info.flow_settings.bound if settings else 20.0, tf.float32),
+    }
+    method = "farneback" if settings is None else settings.method
+
     def preprocess(inputs):
         batch = tf.shape(inputs)[:1]
         return {
             "frames": model_input(inputs),
             "short_side": tf.fill(batch, tf.constant(transform.short_side, tf.int32)),
             "image_size": tf.fill(batch, tf.constant(transform.image_size, tf.int32)),
+            **{k: tf.fill(batch, tf.constant(v, dtype)) for k, (v, dtype) in flow_numbers.items()},
+            "flow_method": tf.fill(batch, tf.constant(method)),
         }
 
     return preprocess

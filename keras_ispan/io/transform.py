@@ -92,3 +92,84 @@ class ClipTransform:
     def from_dict(cls, record: dict) -> ClipTransform:
         """The transform written by `to_dict` (extra keys are ignored)."""
         return cls(int(record["image_size"]), float(record["resize_ratio"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowSettings:
+    """How a flow model's training flow was computed from its videos, so that inference computes the
+    same flow (`keras_ispan.io.flow_clip.read_two_stream_clip`).
+
+    Flow values are pixels per frame step, so they depend on the frame size and the frame rate the
+    flow was computed at: conversion (`prepare.py --flow`) decodes each video with
+    `decode_video(short_side=..., fps=...)` and computes flow between consecutive stored frames.
+    A model records these settings of its training data (`FlowPreprocessing(flow_settings=...)`,
+    `keras_ispan.json` of an export), and `training/predict.py` and `serving/client.py` decode with
+    them before computing flow.
+
+    Args:
+        method: `keras_ispan.io.flow.compute_flow`'s method (`"farneback"` or `"tvl1"`).
+        bound: the quantisation bound, pixels per frame step (`keras_ispan.io.flow.FLOW_BOUND`).
+        short_side: the frames' shorter side in pixels when their flow was computed; None: the
+            videos' own size (the embedded dataset, written at its size).
+        fps: the frame rate the frames were subsampled to (`prepare.py --fps`); None: every frame.
+
+    Raises:
+        ValueError: a field of the wrong type or range, naming it.
+
+    Example:
+    >>> FlowSettings.from_dict(FlowSettings(short_side=128, fps=10.0).to_dict())
+    FlowSettings(method='farneback', bound=20.0, short_side=128, fps=10.0)
+    """
+
+    method: str = "farneback"
+    bound: float = 20.0
+    short_side: int | None = None
+    fps: float | None = None
+
+    def __post_init__(self):
+        if self.method not in ("farneback", "tvl1"):
+            raise ValueError(
+                f"`method` must be 'farneback' or 'tvl1'. Received: method={self.method!r}"
+            )
+        if (
+            isinstance(self.bound, bool)
+            or not isinstance(self.bound, int | float)
+            or self.bound <= 0
+        ):
+            raise ValueError(f"`bound` must be a positive number. Received: bound={self.bound!r}")
+        side = self.short_side
+        if side is not None and (isinstance(side, bool) or not isinstance(side, int) or side < 1):
+            raise ValueError(
+                f"`short_side` must be a positive int or None. Received: short_side={side!r}"
+            )
+        fps = self.fps
+        if fps is not None and (
+            isinstance(fps, bool) or not isinstance(fps, int | float) or fps <= 0
+        ):
+            raise ValueError(f"`fps` must be a positive number or None. Received: fps={fps!r}")
+        object.__setattr__(self, "bound", float(self.bound))
+        object.__setattr__(self, "fps", None if fps is None else float(fps))
+
+    def to_dict(self) -> dict:
+        """A JSON-friendly record of the four fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: dict) -> FlowSettings:
+        """The settings written by `to_dict` (missing keys take the defaults; extra keys ignored)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in fields})
+
+    @classmethod
+    def from_dataset_metadata(cls, metadata: dict) -> FlowSettings:
+        """The settings of a dataset's flow from its `metadata.json`: `flow.method` and `flow.bound`,
+        and the conversion's `settings.short_side` and `settings.fps` (None when the dataset was not
+        made by `prepare.py`: the embedded dataset stores its frames at their own size and rate)."""
+        flow = metadata.get("flow") or {}
+        settings = metadata.get("settings") or {}
+        return cls(
+            method=flow.get("method", "farneback"),
+            bound=float(flow.get("bound", 20.0)),
+            short_side=settings.get("short_side"),
+            fps=settings.get("fps"),
+        )

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_ispan.io.transform import DEFAULT_RESIZE_RATIO
+from keras_ispan.io.transform import DEFAULT_RESIZE_RATIO, FlowSettings
 from keras_ispan.layers.validation import check_resize_ratio
 
 # TSN's bound (pixels per frame step at the stored resolution); `keras_ispan.io.flow.FLOW_BOUND`.
@@ -28,10 +28,15 @@ class FlowPreprocessing(keras.layers.Layer):
         bound: the quantisation bound in pixels, recorded so evaluation and clients can read it.
         resize_ratio: the evaluation transform's ratio (see `PixelPreprocessing`), recorded at the
             model's input for `keras_ispan.models.classifier_info`.
+        flow_settings: how the training data's flow was computed (a
+            `keras_ispan.io.transform.FlowSettings` dict: method, bound, the frames' short side and
+            frame rate), recorded so that inference computes the same flow; None: not recorded.
+            Its `bound` must equal `bound`.
 
     Raises:
         ValueError: `flow_length` not a positive int, `bound` not positive, `resize_ratio` below 1,
-            or (in `build`) an input whose last axis is not `2 * flow_length`.
+            `flow_settings` not a valid `FlowSettings` dict or with another bound, or (in `build`)
+            an input whose last axis is not `2 * flow_length`.
 
     Call arguments:
         inputs: `(..., 2L)` quantised flow, uint8 or any real dtype with values in `[0, 255]`.
@@ -52,6 +57,7 @@ class FlowPreprocessing(keras.layers.Layer):
         flow_length=5,
         bound=DEFAULT_FLOW_BOUND,
         resize_ratio=DEFAULT_RESIZE_RATIO,
+        flow_settings=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -64,6 +70,25 @@ class FlowPreprocessing(keras.layers.Layer):
         self.flow_length = flow_length
         self.bound = float(bound)
         self.resize_ratio = check_resize_ratio(resize_ratio)
+        self.flow_settings = None
+        if flow_settings is not None:
+            self.set_flow_settings(flow_settings)
+
+    def set_flow_settings(self, flow_settings):
+        """Records how the training flow was computed (a `FlowSettings` or its dict)."""
+        if isinstance(flow_settings, FlowSettings):
+            flow_settings = flow_settings.to_dict()
+        if not isinstance(flow_settings, dict):
+            raise ValueError(
+                f"`flow_settings` must be a FlowSettings dict. Received: flow_settings={flow_settings!r}"
+            )
+        settings = FlowSettings.from_dict(flow_settings)
+        if settings.bound != self.bound:
+            raise ValueError(
+                f"`flow_settings` has bound {settings.bound} but the layer scales by bound "
+                f"{self.bound}. Received: flow_settings={flow_settings!r}"
+            )
+        self.flow_settings = settings.to_dict()
 
     def build(self, input_shape):
         if input_shape[-1] is not None and input_shape[-1] != 2 * self.flow_length:
@@ -87,4 +112,5 @@ class FlowPreprocessing(keras.layers.Layer):
             "flow_length": self.flow_length,
             "bound": self.bound,
             "resize_ratio": self.resize_ratio,
+            "flow_settings": self.flow_settings,
         }

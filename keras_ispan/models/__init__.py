@@ -13,11 +13,17 @@ from keras_ispan.models.classifier import build_classifier, export_outputs_model
 from keras_ispan.models.flow import cross_modality_init, flow_backbone
 from keras_ispan.models.heads import HEADS
 from keras_ispan.models.resizing import with_frame_resize
-from keras_ispan.models.saving import ClassifierInfo, classifier_info, load_classifier
+from keras_ispan.models.saving import (
+    ClassifierInfo,
+    classifier_info,
+    load_classifier,
+    set_flow_settings,
+)
 from keras_ispan.models.small_cnn import small_cnn
 from keras_ispan.models.two_stream import (
     build_two_stream,
     is_two_stream,
+    set_stream_temperatures,
     stream_classifier,
     two_stream_from_streams,
 )
@@ -42,6 +48,8 @@ __all__ = [
     "load_classifier",
     "precise_batch_norm",
     "pyramid_model",
+    "set_flow_settings",
+    "set_stream_temperatures",
     "small_cnn",
     "stream_classifier",
     "two_stream_from_streams",

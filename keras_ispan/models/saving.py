@@ -20,9 +20,9 @@ import zipfile
 
 import keras
 
-from keras_ispan.io.transform import DEFAULT_RESIZE_RATIO, ClipTransform
+from keras_ispan.io.transform import DEFAULT_RESIZE_RATIO, ClipTransform, FlowSettings
 
-__all__ = ["ClassifierInfo", "classifier_info", "load_classifier"]
+__all__ = ["ClassifierInfo", "classifier_info", "load_classifier", "set_flow_settings"]
 
 _MISSING_CLASS = re.compile(r"Could not locate (?:class|function) '([^']+)'")
 
@@ -39,6 +39,8 @@ class ClassifierInfo:
         modality: `"rgb"` (input `frames`), `"flow"` (input `flow`, 2L channels) or `"two_stream"`
             (inputs `{"rgb", "flow"}`).
         flow_length: `L`, the flow fields per segment of a flow or two-stream model (0 for RGB).
+        flow_settings: how the training flow was computed (`FlowSettings`; recorded by training
+            from the dataset), or None (an RGB model, or a flow model that recorded none).
     """
 
     class_names: tuple
@@ -47,6 +49,7 @@ class ClassifierInfo:
     num_classes: int
     modality: str = "rgb"
     flow_length: int = 0
+    flow_settings: FlowSettings | None = None
 
     @property
     def image_size(self) -> int:
@@ -104,7 +107,30 @@ def classifier_info(model) -> ClassifierInfo:
         num_classes=num_classes,
         modality=modality,
         flow_length=flow_length,
+        flow_settings=_flow_settings(model) if flow_length else None,
     )
+
+
+def flow_preprocessing(model):
+    """The `FlowPreprocessing` layer of a flow or two-stream classifier (ValueError for others)."""
+    from keras_ispan.models.two_stream import is_two_stream
+
+    stream = model.get_layer("flow_stream") if is_two_stream(model) else model
+    layer = stream.get_layer("preprocessing")
+    if not hasattr(layer, "flow_settings"):
+        raise ValueError(f"Model {model.name!r} reads no optical flow (an RGB classifier).")
+    return layer
+
+
+def set_flow_settings(model, settings):
+    """Records in a flow or two-stream classifier how its training flow was computed (a
+    `FlowSettings` or its dict; saved with the model, read back by `classifier_info`)."""
+    flow_preprocessing(model).set_flow_settings(settings)
+
+
+def _flow_settings(model):
+    recorded = flow_preprocessing(model).flow_settings
+    return None if recorded is None else FlowSettings.from_dict(recorded)
 
 
 def _read_config(path: pathlib.Path) -> dict:

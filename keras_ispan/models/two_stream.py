@@ -5,7 +5,10 @@ stream on RGB frames and a temporal stream on stacked optical flow and fuse the 
 journal version of ISPAN compares fusion methods. Here the two streams are `build_classifier` models
 nested as layers named `rgb_stream` and `flow_stream` (each keeps its ISPAN losses), and the fusion is
 
-- `"late"`: `LateFusion` of the streams' logits, RGB:flow = 1:1.5 by default (TSN), fixed weights;
+- `"late"`: `LateFusion` of the streams' logits, RGB:flow = 1:1.5 by default (TSN), fixed weights,
+  each stream's logits divided by its temperature (1 unless set: `set_stream_temperatures`, fitted
+  on the validation split by `training.evaluation.calibration`, which keeps a confident stream that
+  cannot know the answer from drowning the other);
 - `"learned"`: the same with the weights learned (`LateFusion(learned=True)`);
 - `"concat"`: feature-level fusion: the two streams' clip features (the ISPAN output after spatial
   pooling; the clip-pooled features of the GAP head) concatenated, dropout, one new classifier.
@@ -27,6 +30,7 @@ __all__ = [
     "STREAMS",
     "build_two_stream",
     "is_two_stream",
+    "set_stream_temperatures",
     "stream_classifier",
     "two_stream_from_streams",
     "two_stream_outputs_model",
@@ -110,6 +114,7 @@ def two_stream_from_streams(
     stream_weights=TSN_STREAM_WEIGHTS,
     dropout=0.5,
     name="two_stream",
+    temperatures=None,
 ):
     """A two-stream classifier over an RGB and a flow classifier (trained or not; weights shared).
 
@@ -119,6 +124,7 @@ def two_stream_from_streams(
         fusion: `"late"`, `"learned"` or `"concat"` (see the module docstring).
         stream_weights: `(rgb, flow)` relative weights of late fusion (initial ones with `"learned"`).
         dropout: dropout before the classifier of `"concat"`.
+        temperatures: `(rgb, flow)` temperatures of late fusion (default 1, 1); not with `"concat"`.
 
     Returns:
         A `keras.Model` with inputs `{"rgb": (batch, K, S, S, 3), "flow": (batch, K, S, S, 2L)}` and
@@ -128,10 +134,15 @@ def two_stream_from_streams(
         trained before fusion).
 
     Raises:
-        ValueError: unknown `fusion`, inputs of the wrong kind, streams over different classes, or
-            `"concat"` with a head that has no clip feature (TSN).
+        ValueError: unknown `fusion`, inputs of the wrong kind, streams over different classes,
+            `"concat"` with a head that has no clip feature (TSN) or with `temperatures`.
     """
     check_choice("fusion", fusion, STREAM_FUSIONS)
+    if fusion == "concat" and temperatures is not None:
+        raise ValueError(
+            "`temperatures` scale late fusion's logits; fusion='concat' has none. "
+            f"Received: temperatures={temperatures!r}"
+        )
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
     _check_streams(rgb_model, flow_model)
@@ -148,7 +159,9 @@ def two_stream_from_streams(
             int(rgb_model.output_shape[-1]), name="fusion_classifier"
         )
     else:
-        layers["fusion"] = LateFusion(stream_weights, learned=fusion == "learned", name="fusion")
+        layers["fusion"] = LateFusion(
+            stream_weights, learned=fusion == "learned", temperatures=temperatures, name="fusion"
+        )
     rgb = _stream_submodel(rgb_model, "rgb", fusion)(rgb_in)
     flow = _stream_submodel(flow_model, "flow", fusion)(flow_in)
     return keras.Model({"rgb": rgb_in, "flow": flow_in}, _fuse(layers, rgb, flow), name=name)
@@ -236,6 +249,22 @@ def two_stream_outputs_model(model):
         "flow_attention": flow[1],
     }
     return keras.Model(inputs, outputs, name=f"{model.name}_export")
+
+
+def set_stream_temperatures(model, temperatures):
+    """Sets the `(rgb, flow)` temperatures of a two-stream model's late fusion (`LateFusion`).
+
+    Raises:
+        ValueError: `model` is not a two-stream model with late fusion (`"late"` or `"learned"`),
+            or `temperatures` are not two positive numbers.
+    """
+    fusion = model.get_layer("fusion") if is_two_stream(model) else None
+    if not isinstance(fusion, LateFusion):
+        raise ValueError(
+            "Stream temperatures need a two-stream model with late fusion ('late' or 'learned'). "
+            f"Received: model={model.name!r} with fusion layer {type(fusion).__name__}"
+        )
+    fusion.set_temperatures(tuple(temperatures))
 
 
 def stream_classifier(model, stream):

@@ -12,6 +12,7 @@ from keras_ispan.models import (
     classifier_info,
     export_outputs_model,
     load_classifier,
+    set_stream_temperatures,
     stream_classifier,
     two_stream_from_streams,
 )
@@ -59,11 +60,57 @@ def test_late_fusion_by_hand(tmp_path):
         ({"weights": (1.0,)}, r"Received: weights=\(1.0,\)"),
         ({"weights": (1.0, 0.0)}, r"Received: weights=\(1.0, 0.0\)"),
         ({"learned": "yes"}, "Received: learned='yes'"),
+        ({"temperatures": (1.0,)}, r"Received: temperatures=\(1.0,\)"),
+        ({"temperatures": (1.0, -2.0)}, r"Received: temperatures=\(1.0, -2.0\)"),
     ],
 )
 def test_late_fusion_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LateFusion(**kwargs)
+
+
+def test_late_fusion_temperatures_by_hand(tmp_path):
+    rgb = np.array([[8.0, -8.0]], "float32")  # a confident stream
+    flow = np.array([[-0.5, 0.5]], "float32")  # a hesitant one
+    fusion = LateFusion((1.0, 1.5), temperatures=(100.0, 0.5))
+    # (1 * rgb / 100 + 1.5 * flow / 0.5) / 2.5, by hand: [0.032 - 0.6, -0.032 + 0.6]
+    np.testing.assert_allclose(to_numpy(fusion([rgb, flow])), [[-0.568, 0.568]], atol=1e-6)
+    fusion.set_temperatures((1.0, 1.0))  # TSN's fusion: the confident stream wins
+    np.testing.assert_allclose(to_numpy(fusion([rgb, flow])), [[2.9, -2.9]], atol=1e-6)
+    assert fusion.trainable_weights == []
+    with pytest.raises(ValueError, match=r"Received: temperatures=\(0.0, 1.0\)"):
+        fusion.set_temperatures((0.0, 1.0))
+    fusion.set_temperatures((3.0, 2.0))
+    assert fusion.get_config()["temperatures"] == [3.0, 2.0]
+    assert_config_round_trip(fusion, [rgb, flow], tmp_path)  # outputs with T = (3, 2) kept
+
+
+def test_late_fusion_loads_weights_saved_without_temperatures():
+    fusion = LateFusion((1.0, 3.0))
+    fusion([np.zeros((1, 2), "float32")] * 2)
+    fusion.load_own_variables({"0": np.log([0.5, 0.5]).astype("float32")})  # the old format
+    np.testing.assert_allclose(to_numpy(fusion.fusion_weights()), [0.5, 0.5], atol=1e-6)
+    np.testing.assert_allclose(to_numpy(fusion.temperatures), [1.0, 1.0])
+
+
+def test_stream_temperatures_in_a_two_stream_model(tmp_path):
+    rgb, flow = _streams()
+    rgb_logits, flow_logits = to_numpy(rgb(INPUTS["rgb"])), to_numpy(flow(INPUTS["flow"]))
+    model = two_stream_from_streams(rgb, flow, temperatures=(2.0, 1.0))
+    expected = (rgb_logits / 2.0 + 1.5 * flow_logits) / 2.5
+    np.testing.assert_allclose(to_numpy(model(INPUTS)), expected, atol=1e-5)
+    set_stream_temperatures(model, (4.0, 0.5))
+    expected = (rgb_logits / 4.0 + 1.5 * flow_logits / 0.5) / 2.5
+    np.testing.assert_allclose(to_numpy(model(INPUTS)), expected, atol=1e-5)
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(
+        to_numpy(load_classifier(tmp_path / "m.keras")(INPUTS)), expected, atol=1e-5
+    )
+    concat = two_stream_from_streams(rgb, flow, fusion="concat")
+    with pytest.raises(ValueError, match="late fusion"):
+        set_stream_temperatures(concat, (1.0, 1.0))
+    with pytest.raises(ValueError, match=r"Received: temperatures=\(1.0, 1.0\)"):
+        two_stream_from_streams(rgb, flow, fusion="concat", temperatures=(1.0, 1.0))
 
 
 def test_late_fusion_of_two_trained_streams_equals_the_weighted_logits(tmp_path):

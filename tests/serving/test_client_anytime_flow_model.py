@@ -37,3 +37,28 @@ def test_client_criteria_are_the_library_s():
     from serving.client_anytime import CRITERIA as CLIENT_CRITERIA
 
     assert CLIENT_CRITERIA == CRITERIA
+
+
+def test_rgb_frames_alone_to_a_model_that_reads_flow_are_refused():
+    import numpy as np
+
+    from serving.client_base import _ClientBase
+
+    class Client(_ClientBase):
+        model = "motion-2s"
+        sent = []
+
+        def signatures(self):
+            return {"serving_default": {"frames": [-1] * 5, "flow": [-1, -1, -1, -1, 10]},
+                    "serve_jpeg": {"frames": [-1, -1], "flow": [-1, -1, 10]}}  # fmt: skip
+
+        def predict_signature(self, name, inputs):
+            self.sent.append(name)
+            raise AssertionError("no request may be sent")
+
+    client = Client()
+    frames = np.zeros((1, 2, 8, 8, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"model 'motion-2s' reads optical flow \(10 flow") as e:
+        client.predict(frames, fmt="uint8")
+    assert "['flow', 'frames']" in str(e.value) and "Received: inputs=['frames']" in str(e.value)
+    assert client.sent == []

@@ -11,10 +11,12 @@ import tensorflow as tf
 from PIL import Image
 
 from keras_ispan.export.saved_model import export_model, read_info
+from keras_ispan.io.transform import FlowSettings
 from keras_ispan.models import (
     build_classifier,
     build_two_stream,
     export_outputs_model,
+    set_flow_settings,
     stream_classifier,
 )
 
@@ -22,6 +24,7 @@ S, SHORT, OFFSET, L = 32, 40, 4, 2  # resize_ratio 1.25: short side 40, centre c
 RNG = np.random.default_rng(3)
 FRAMES = RNG.integers(0, 256, (2, 3, SHORT, 48, 3)).astype("uint8")
 FLOW = RNG.integers(0, 256, (2, 3, SHORT, 48, 2 * L)).astype("uint8")
+FLOW_SETTINGS = FlowSettings(short_side=36, fps=10.0)  # flow of frames 36 px high, at 10 fps
 
 
 def _crop(x):
@@ -50,6 +53,7 @@ def two_stream_export(tmp_path_factory):
     model = build_two_stream(
         3, flow_length=L, image_size=S, resize_ratio=1.25, class_names=list("abc")
     )
+    set_flow_settings(model, FLOW_SETTINGS)  # as training records them from its dataset
     base = tmp_path_factory.mktemp("two_stream")
     result = export_model(model, base, name="ts", options=ExportOptions(warmup_num_frames=(2,)))
     return model, result, tf.saved_model.load(str(result.version_dir))
@@ -162,12 +166,17 @@ def test_client_to_local_server_gives_predict_top1(two_stream_export, shared_cli
         server.wait_ready(model="ts")
         client = RestClient(server.rest, "ts")
         assert client.flow_channels() == 2 * L
+        assert client.flow_settings() == FLOW_SETTINGS  # learned from `preprocess`
         exact = classify_video(client, video, fmt="uint8", num_frames=3, top_k=3)
         lossy = classify_video(client, video, fmt="jpeg", num_frames=3, top_k=3)
         client.close()
     finally:
         server.stop()
     assert exact["frame_indices"] == [int(i) for i in reference.frame_indices]
+    assert exact["streams"] == reference.to_json()["streams"] or _close_streams(
+        exact["streams"], reference.to_json()["streams"]
+    )
+    assert read_info(result.version_dir)["flow_settings"] == FLOW_SETTINGS.to_dict()
     assert [e["class"] for e in exact["top_k"]] == [name for name, _ in reference.top_k]
     np.testing.assert_allclose(
         [e["score"] for e in exact["top_k"]], [s for _, s in reference.top_k], atol=1e-5
@@ -175,3 +184,14 @@ def test_client_to_local_server_gives_predict_top1(two_stream_export, shared_cli
     lossy_scores = {e["class"]: e["score"] for e in lossy["top_k"]}  # JPEG: close, not equal
     for name, score in reference.top_k:
         assert abs(lossy_scores[name] - score) < 0.05, (name, lossy_scores, reference.top_k)
+
+
+def _close_streams(got, want):
+    """The same classes in the same order per stream, scores within 1e-5."""
+    assert set(got) == set(want) == {"rgb", "flow"}
+    for stream in want:
+        assert [e["class"] for e in got[stream]] == [e["class"] for e in want[stream]]
+        np.testing.assert_allclose(
+            [e["score"] for e in got[stream]], [e["score"] for e in want[stream]], atol=1e-5
+        )
+    return True

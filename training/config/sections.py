@@ -18,6 +18,7 @@ from keras_ispan.options import (
     HEADS,
     MODALITIES,
     POOLING_MODES,
+    STREAM_CALIBRATIONS,
     STREAM_FUSIONS,
 )
 from training.config.data import DataConfig
@@ -86,6 +87,12 @@ class ModelConfig:
             the hard synthetic data). Measured (issue 17): zeros removed ISPAN's one-class collapse on the hard
             data (3 seeds) but slowed learning on the embedded default (`fit.py`: test top-1 0.583 against
             0.967), so it is not the default. See `keras_ispan.models.build_classifier`.
+        stream_calibration: `none` (TSN's fusion of the logits as they are; the default) or
+            `temperature` (after training, each stream's logits are divided by a temperature fitted
+            on the validation split, so that a confident stream that cannot know the answer does
+            not drown the other; `training.evaluation.calibration`). Late fusion only (`concat` is
+            not calibrated). `benchmarks/two_stream_study.py` measured no gain on the embedded data
+            (one test clip either way), hence TSN's default.
     """
 
     backbone: str = "small_cnn"
@@ -111,6 +118,7 @@ class ModelConfig:
     stream_fusion: str = "late"
     stream_weights: tuple[float, ...] = (1.0, 1.5)
     classifier_initializer: str = "glorot_uniform"
+    stream_calibration: str = "none"
 
     def __post_init__(self):
         self._check_streams()
@@ -160,6 +168,7 @@ class ModelConfig:
     def _check_streams(self) -> None:
         _choice("model.modality", self.modality, MODALITIES)
         _choice("model.stream_fusion", self.stream_fusion, STREAM_FUSIONS)
+        _choice("model.stream_calibration", self.stream_calibration, STREAM_CALIBRATIONS)
         _positive("model.flow_length", self.flow_length)
         weights = self.stream_weights
         if len(weights) != 2 or any(w <= 0 for w in weights):

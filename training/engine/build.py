@@ -8,6 +8,7 @@ import keras
 
 from training.config.core import TrainConfig
 from training.engine import datasets, optim
+from training.engine import streams as streams_lib
 
 __all__ = ["build_compiled_model", "build_model", "check_label_kind", "compile_model"]
 
@@ -52,6 +53,8 @@ def build_model(config: TrainConfig, info) -> keras.Model:
         streams.append(flow)
     for stream in streams:
         optim.freeze_layers(stream, model_cfg)
+    if model_cfg.modality != "rgb":  # how the dataset's flow was computed, for inference
+        streams_lib.record_flow_settings(streams[-1], info)
     if len(streams) == 1:
         return streams[0]
     return two_stream_from_streams(

@@ -15,6 +15,7 @@ from keras_ispan.models import load_classifier
 from training.config.core import TrainConfig
 from training.engine import callbacks as callbacks_lib
 from training.engine import datasets
+from training.engine import streams as streams_lib
 from training.evaluation import attention_pictures as visualize
 from training.evaluation import multiview, plots
 
@@ -69,6 +70,7 @@ def finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch,
     plots.plot_curves(columns, run_dir / "curves.png", title=config.output.name)
     best_state = json.loads((run_dir / "best.keras.best.json").read_text())
     model = load_classifier(run_dir / "best.keras")
+    calibration = streams_lib.calibrate_best(model, config, run_dir, data_dir, info, log)
     split = evaluation_split(config, info)
     eval_ds = datasets.eval_dataset(
         config, data_dir, split, crops=config.eval.num_crops, num_clips=config.eval.num_clips
@@ -109,6 +111,7 @@ def finish(config, run_dir, info, data_dir, history, fit_seconds, initial_epoch,
         },
         "test": test,
         **({"streams": streams} if streams else {}),
+        **({"stream_temperatures": calibration} if calibration else {}),
         "best_epoch": int(best_state["epoch"]) + 1,
         "best_" + best_state["monitor"]: best_state["best"],
         "epochs_completed": epochs_completed,

@@ -226,26 +226,38 @@ def _classify(predictor, source):
     return frames, probabilities, attention, latency_ms
 
 
-def _predict_streams(predictor, video, num_frames, top_k) -> Prediction:
-    """`predict_video` of a flow or two-stream model: the whole video decoded at its own size, resized to
-    the transform's short side (`transport_frames`, as `serving/client.py` does), RGB frames and flow
-    stacks of the segments (`keras_ispan.io.flow_clip.read_two_stream_clip`, the conversion's
-    `clip_flow`), the centre crop of the transform on both (`keras_ispan.export.streams`)."""
+def stream_inputs(info, video, num_frames):
+    """The model inputs of a flow or two-stream model for `video`: `(inputs, frames, rgb source
+    frames, frame indices, decode info)`, `inputs` the flow `(1, K, S, S, 2L)` or `{"rgb", "flow"}`
+    uint8, `frames` the transformed RGB frames `(K, S, S, 3)` (the model's for two streams).
+
+    The video is decoded as the model's training data was converted (`info.flow_settings`: its
+    short side and frame rate, `keras_ispan.io.flow_clip.read_two_stream_clip`), flow computed
+    with the conversion's code (`flow_stacks`, `clip_flow`'s steps), and the evaluation transform
+    applied to both (`keras_ispan.export.streams.flow_model_input` for flow). A model that recorded
+    no flow settings gets the frames resized to its short side (`transport_frames`)."""
     from keras_ispan.export.streams import flow_model_input
     from keras_ispan.io import frames_tf
     from keras_ispan.io.flow_clip import read_two_stream_clip
 
-    info = predictor.info
     size, ratio = info.transform.image_size, info.transform.resize_ratio
+    resize = None
+    if info.flow_settings is None:
+        short = info.transform.short_side
+        resize = lambda f: frames_tf.transport_frames(f, short).numpy()  # noqa: E731
     rgb, flow, indices, clip_info = read_two_stream_clip(
-        video,
-        num_frames,
-        info.flow_length,
-        resize=lambda f: frames_tf.transport_frames(f, info.transform.short_side).numpy(),
+        video, num_frames, info.flow_length, settings=info.flow_settings, resize=resize
     )
     frames = frames_tf.eval_resize_and_crop(rgb, size, resize_ratio=ratio).numpy()
     flow = flow_model_input(flow[None], size, ratio).numpy()
     inputs = {"rgb": frames[None], "flow": flow} if info.modality == "two_stream" else flow
+    return inputs, frames, rgb, indices, clip_info
+
+
+def _predict_streams(predictor, video, num_frames, top_k) -> Prediction:
+    """`predict_video` of a flow or two-stream model (inputs: `stream_inputs`)."""
+    info = predictor.info
+    inputs, frames, rgb, indices, clip_info = stream_inputs(info, video, num_frames)
     start = time.perf_counter()
     outputs = predictor.outputs_model(inputs, training=False)
     probabilities = np.asarray(outputs["probabilities"])[0].astype(np.float64)

@@ -32,3 +32,30 @@ def test_segments_and_stacks_match_the_whole_clip_flow():
 def test_bad_frames_are_refused():
     with pytest.raises(ValueError, match="Received: shape=\\(4, 8, 8\\)"):
         two_stream_inputs(np.zeros((4, 8, 8), np.uint8), 2, 2)
+
+
+@pytest.mark.parametrize("short_side", [None, 24])
+def test_streaming_decode_equals_the_whole_video_decode(tmp_path, monkeypatch, short_side):
+    from keras_ispan.io import video as video_lib
+    from keras_ispan.io.flow_clip import read_two_stream_clip
+    from keras_ispan.io.transform import FlowSettings
+    from tests.keras_ispan.data.helpers import smooth_frames, write_video
+
+    path = tmp_path / "clip.mp4"
+    write_video(path, smooth_frames(30, 32, 40))
+    frames, _ = video_lib.decode_video(path, short_side=short_side)
+    expected = two_stream_inputs(frames, num_segments=3, flow_length=2)
+    kept, decode_at = [], video_lib._decode_at
+
+    def spy(*args, **kwargs):  # the frames the streaming pass keeps
+        result = decode_at(*args, **kwargs)
+        kept.append(len(result[0]))
+        return result
+
+    monkeypatch.setattr(video_lib, "_decode_at", spy)
+    settings = FlowSettings(short_side=short_side)
+    rgb, flow, indices, info = read_two_stream_clip(path, 3, 2, settings=settings)
+    np.testing.assert_array_equal(indices, expected[2])
+    np.testing.assert_array_equal(rgb, expected[0])
+    np.testing.assert_array_equal(flow, expected[1])
+    assert info["num_frames"] == 30 and kept == [9]  # 3 segments x (2 + 1) frames, not 30

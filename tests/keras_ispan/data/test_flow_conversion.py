@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+from keras_ispan.data import add_flow as add_flow_module
 from keras_ispan.data import records, shard_index
 from keras_ispan.data.add_flow import add_flow_to_dataset
 from keras_ispan.data.convert import ConvertConfig, convert_dataset
@@ -75,12 +76,23 @@ def test_conversion_stores_the_flow_of_its_frames_and_add_flow_writes_the_same(v
     assert json.loads((later / "metadata.json").read_text())["flow"] == meta["flow"]
     assert all(shard_index.is_current(s) for s in later.glob("*.tfrecord"))
 
-    # resumable: one shard's done mark lost (interrupted before it), the rest are skipped
+    # resumable: one shard's done mark lost, but its clips hold the flow: nothing is recomputed
     state = sorted((later / ".prepare" / "flow").glob("*.json"))
     state[0].unlink()
-    again = add_flow_to_dataset(later, workers=1, log=None)
-    assert (again.shards_written, again.shards_skipped) == (1, 3)
+    lines = []
+    again = add_flow_to_dataset(later, workers=1, log=lines.append)
+    assert (again.shards_written, again.shards_skipped) == (0, 4)
+    assert any("already has flow" in line for line in lines)
     assert dataset_clips(later) == clips
+    # a dataset converted with --flow is not redone; flow of another method is refused
+    done = add_flow_to_dataset(with_flow, workers=1, log=None)
+    assert (done.shards_written, done.clips) == (0, 0)
+    shard = sorted(with_flow.glob("*.tfrecord"))[0]  # its clips relabelled as TV-L1 flow
+    relabelled = [records.add_flow(r, records.clip_jpegs(r)[1], "tvl1", 20.0)
+                  for r in add_flow_module._read_records(shard)]  # fmt: skip
+    records.write_tfrecord_atomic(shard, relabelled)
+    with pytest.raises(ValueError, match="method='tvl1'.*Received: method='farneback'"):
+        add_flow_to_dataset(with_flow, workers=1, log=None)
     # a shard rewritten since its mark (a regenerated dataset) is not taken for one with flow
     plain = tmp_path / "plain"
     convert_dataset(_config(videos, plain), log=None)

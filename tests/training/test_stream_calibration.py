@@ -1,0 +1,72 @@
+"""Per-stream temperature scaling (`training.evaluation.calibration`) against NumPy references: a known
+temperature recovered, a confident stream at chance silenced, a model's fusion set from its streams."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_ispan.models import build_classifier, stream_classifier, two_stream_from_streams
+from training.config.core import TrainConfig
+from training.evaluation.calibration import (
+    TEMPERATURE_RANGE,
+    calibrate_two_stream,
+    fit_temperature,
+)
+
+RNG = np.random.default_rng(7)
+
+
+def _nll_numpy(logits, labels):
+    z = logits - logits.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return -log_p[np.arange(len(labels)), labels].mean()
+
+
+def test_fit_temperature_recovers_a_known_overconfidence():
+    true = RNG.normal(0.0, 2.0, (4000, 3))
+    p = np.exp(true) / np.exp(true).sum(1, keepdims=True)
+    labels = np.array([RNG.choice(3, p=row) for row in p])
+    fitted = fit_temperature(true * 3.0, labels)  # three times too confident
+    grid = np.exp(np.linspace(np.log(0.5), np.log(20), 2001))
+    best = grid[np.argmin([_nll_numpy(true * 3.0 / t, labels) for t in grid])]
+    assert fitted == pytest.approx(best, rel=5e-3)
+    assert fitted == pytest.approx(3.0, rel=0.1)
+
+
+def test_a_confident_stream_at_chance_gets_a_large_temperature():
+    labels = RNG.integers(0, 2, 200)
+    guesses = RNG.integers(0, 2, 200)  # unrelated to the labels
+    logits = np.where(guesses[:, None] == np.arange(2), 8.0, -8.0)
+    assert fit_temperature(logits, labels) > 0.1 * TEMPERATURE_RANGE[1]
+
+
+def test_fit_temperature_multi_label_and_errors():
+    logits = RNG.normal(0.0, 1.0, (500, 4))
+    labels = (RNG.random((500, 4)) < 1 / (1 + np.exp(-logits))).astype("float32")
+    assert fit_temperature(logits * 0.25, labels, multi_label=True) == pytest.approx(0.25, rel=0.2)
+    with pytest.raises(ValueError, match=r"Received: logits.shape=\(3,\)"):
+        fit_temperature(np.zeros(3), np.zeros(3))
+
+
+def test_calibrate_two_stream_sets_the_streams_fitted_temperatures():
+    names = ["a", "b", "c"]
+    rgb = build_classifier(3, image_size=32, class_names=names)
+    flow = build_classifier(3, image_size=32, modality="flow", flow_length=2, class_names=names)
+    model = two_stream_from_streams(rgb, flow)
+    inputs = {
+        "rgb": RNG.integers(0, 256, (6, 4, 32, 32, 3)).astype("uint8"),
+        "flow": RNG.integers(0, 256, (6, 4, 32, 32, 4)).astype("uint8"),
+    }
+    labels = RNG.integers(0, 3, 6)
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(4)
+    temperatures = calibrate_two_stream(model, dataset)
+    logits = {s: np.asarray(stream_classifier(model, s)(inputs[s])) for s in ("rgb", "flow")}
+    for s in ("rgb", "flow"):
+        assert temperatures[s] == pytest.approx(fit_temperature(logits[s], labels), rel=1e-3)
+    expected = logits["rgb"] / temperatures["rgb"] + 1.5 * logits["flow"] / temperatures["flow"]
+    np.testing.assert_allclose(np.asarray(model(inputs)), expected / 2.5, rtol=1e-3, atol=1e-5)
+
+
+def test_config_rejects_an_unknown_calibration():
+    with pytest.raises(ValueError, match="model.stream_calibration='platt'"):
+        TrainConfig.from_dict({"model": {"stream_calibration": "platt"}})
