@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import print_table, write_json  # noqa: E402
+from benchmarks.common import command_line, print_table, write_json  # noqa: E402
 
 FRAMES = (1, 2, 4, 8)
 
@@ -97,9 +97,7 @@ def main(argv=None):
             rows.append({"backbone": spec, "call": name, "p50_ms": stats["p50_ms"],
                          "p95_ms": stats["p95_ms"]})  # fmt: skip
     print_table(rows, ["backbone", "call", "p50_ms", "p95_ms"])
-    command = "python benchmarks/anytime_profile.py " + " ".join(
-        sys.argv[1:] if argv is None else argv
-    )
+    command = command_line(__file__, argv)
     write_json(args.name, {"command": command.strip(), "repeats": args.repeats, "rows": rows})
     return rows
 

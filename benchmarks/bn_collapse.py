@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import print_table, write_json  # noqa: E402
+from benchmarks.common import command_line, print_table, write_json  # noqa: E402
 
 BEFORE = {"train.precise_bn": False, "data.crop_scale": 1.0}  # the recipe before issue 17
 VARIANTS = {
@@ -142,7 +142,7 @@ def main(argv=None):
         rows.append(measure(variant, args, pathlib.Path(args.out)))
         print_table(rows[-1:], COLUMNS)
     print_table(rows, COLUMNS)
-    command = "python benchmarks/bn_collapse.py " + " ".join(argv or sys.argv[1:])
+    command = command_line(__file__, argv or None)
     write_json(args.name, {"command": command.strip(), "args": vars(args), "rows": rows})
 
 

@@ -47,6 +47,26 @@ def print_table(rows, columns):
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
 
 
+def command_line(script, argv=None):
+    """The command as a user types it, for a result's `command`: `python benchmarks/<script's name>`
+    and the arguments (`argv`, or the process's own when None)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    return " ".join(["python", f"benchmarks/{pathlib.Path(script).name}", *args])
+
+
+def study_run_overrides(runs_dir, name):
+    """The config overrides every study's training run shares: quiet logs, no frames sweep or
+    TensorBoard, a fresh run folder `runs_dir/name`."""
+    return {
+        "train.verbose": 2,
+        "eval.frames_sweep": [],
+        "output.tensorboard": False,
+        "output.overwrite": True,
+        "output.runs_dir": str(runs_dir),
+        "output.name": name,
+    }
+
+
 def write_json(name, payload):
     """Writes `benchmarks/results/<name>.json` atomically and returns its path."""
     from keras_ispan.io.atomic import write_json_atomic  # here: importing `keras_ispan` loads Keras

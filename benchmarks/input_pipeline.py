@@ -46,7 +46,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from benchmarks.common import median, print_table, write_json  # noqa: E402
+from benchmarks.common import command_line, median, print_table, write_json  # noqa: E402
 from keras_ispan.data import (
     augment,
     records,  # noqa: E402
@@ -327,7 +327,7 @@ def main(argv=None):
     print_table(rows, ["stage", "measured", "bound", "ratio", "cpu_ms", "bound_cpu_ms",
                        "cpu_ratio", "target", "bound_is"])  # fmt: skip
     payload = {
-        "command": "python benchmarks/input_pipeline.py " + " ".join(argv or sys.argv[1:]),
+        "command": command_line(__file__, argv or None),
         "videos": source, "args": vars(args), "rows": rows,
         "runs": {**runs, "conversion": conv, "conversion_bound": conv_bound},
     }  # fmt: skip

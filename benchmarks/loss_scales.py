@@ -48,7 +48,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
-from benchmarks.common import print_table, write_json  # noqa: E402
+from benchmarks.common import command_line, print_table, study_run_overrides, write_json  # noqa: E402
 from keras_ispan.options import HEADS  # noqa: E402
 from training.config.core import load_config, parse_override  # noqa: E402
 from training.engine import datasets  # noqa: E402
@@ -297,12 +297,7 @@ def study(variant, args, runs_dir):
         "model.normalize_features": normalize,
         "train.epochs": args.epochs,
         "train.seed": args.seed,
-        "train.verbose": 2,
-        "eval.frames_sweep": [],
-        "output.tensorboard": False,
-        "output.overwrite": True,
-        "output.runs_dir": str(runs_dir),
-        "output.name": f"loss-scales-{variant}-{args.difficulty}-s{args.seed}",
+        **study_run_overrides(runs_dir, f"loss-scales-{variant}-{args.difficulty}-s{args.seed}"),
         "data.synthetic_difficulty": args.difficulty,
         **dict(parse_override(o) for o in args.set),
     }
@@ -400,9 +395,7 @@ def main(argv=None):
             entries.append(study(variant, args, runs_dir))
     for entry in entries:
         print_study(entry)
-    command = "python benchmarks/loss_scales.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    command = command_line(__file__, argv)
     write_json(
         args.name,
         {

@@ -27,7 +27,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
 
-from benchmarks.common import print_table, write_json  # noqa: E402
+from benchmarks.common import command_line, print_table, study_run_overrides, write_json  # noqa: E402
 from training.config.core import load_config, parse_override  # noqa: E402
 from training.engine import batch_norm  # noqa: E402
 
@@ -78,12 +78,7 @@ def measure(args, runs_dir):
         "train.epochs": args.epochs,
         "train.precise_bn": True,
         "train.seed": args.seed,
-        "train.verbose": 2,
-        "eval.frames_sweep": [],
-        "output.tensorboard": False,
-        "output.overwrite": True,
-        "output.runs_dir": str(runs_dir),
-        "output.name": "precise-bn-cost",
+        **study_run_overrides(runs_dir, "precise-bn-cost"),
         "data.synthetic_difficulty": args.difficulty,
         **dict(parse_override(o) for o in args.set),
     }
@@ -162,9 +157,7 @@ def main(argv=None):
         f"after training, median of {args.repeats}: one re-estimation {split['estimate_direct_s']:.2f} s, "
         f"reading its batches alone {split['read_only_s']:.2f} s ({split['read_share']:.0%})"
     )
-    command = "python benchmarks/precise_bn_cost.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    command = command_line(__file__, argv)
     write_json(
         args.name,
         {

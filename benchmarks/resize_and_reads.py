@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from benchmarks.common import median, print_table, write_json  # noqa: E402
+from benchmarks.common import command_line, median, print_table, write_json  # noqa: E402
 from keras_ispan.data.augment import resize_bilinear_uint8  # noqa: E402
 
 SIZE = 224
@@ -192,7 +192,7 @@ def main(argv=None):
         read_rows = bench_reads(pathlib.Path(folder), args.repeats, args.calls)
     print_table(read_rows, ["reader", "where", "ms_per_read"])
     write_json("resize_and_reads", {
-        "command": "python benchmarks/resize_and_reads.py " + " ".join(argv or sys.argv[1:]),
+        "command": command_line(__file__, argv or None),
         "args": vars(args), "resize": resize_rows, "reads": read_rows,
     })  # fmt: skip
     return resize_rows, read_rows

@@ -29,7 +29,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks.common import print_table, start_local_server, write_json  # noqa: E402
+from benchmarks.common import command_line, print_table, start_local_server, write_json  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CLIP = REPO.parent / "shared" / "data" / "clips" / "arm_wrestling_k400.mp4"
@@ -291,7 +291,7 @@ def main(argv=None):
         print()
         print_table([reload_row], [k for k, v in reload_row.items() if not isinstance(v, dict)])
     payload = {
-        "command": "python benchmarks/serving.py " + " ".join(argv or sys.argv[1:]),
+        "command": command_line(__file__, argv or None),
         "clip": _clip_name(), "frames_shape": list(frames.shape), "image_size": args.image_size,
         "short_side": transport.short_side, "short_side_source": transport.source,
         "concurrency": args.concurrency, "rows": rows, "hot_reload": reload_row,

@@ -19,6 +19,8 @@ import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
+from benchmarks.common import command_line  # noqa: E402
+
 VARIANTS = {
     "ispan (both losses)": {"head": "ispan"},
     "ispan (no losses)": {"head": "ispan", "interaction_weight": 0.0, "diversity_weight": 0.0},
@@ -130,8 +132,7 @@ def main(argv=None) -> int:
         )
     result = {
         "benchmark": "train_throughput",
-        "command": "python benchmarks/train_throughput.py "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line(__file__, argv),
         "settings": vars(args),
         "machine": {
             "platform": platform.platform(),

@@ -22,6 +22,7 @@ if not __package__:  # run as a script from a checkout: the repository root on t
 def parse_args(argv=None):
     from training.cli import make_parser
     from training.config.core import add_override_argument
+    from training.tuning.config import DIRECTIONS, TUNERS
 
     parser = make_parser(
         "tune.py",
@@ -38,18 +39,14 @@ def parse_args(argv=None):
     parser.add_argument(
         "--data", help="dataset folder made by prepare.py; omitted: the synthetic dataset"
     )
-    parser.add_argument(
-        "--tuner", choices=("random", "bayesian", "hyperband"), help="default random"
-    )
+    parser.add_argument("--tuner", choices=TUNERS, help="default random")
     parser.add_argument(
         "--max-trials", type=int, help="trials in all (random, bayesian); default 10"
     )
     parser.add_argument(
         "--objective", help="metric to optimise, e.g. val_accuracy (default train.monitor)"
     )
-    parser.add_argument(
-        "--direction", choices=("min", "max"), help="default: min for *loss, else max"
-    )
+    parser.add_argument("--direction", choices=DIRECTIONS, help="default: min for *loss, else max")
     parser.add_argument(
         "--epochs", type=int, help="epochs per trial (hyperband: the most); default train.epochs"
     )
