@@ -106,7 +106,8 @@ def _parser():
         "--json",
         action="store_true",
         help="print one JSON object per video per line (with --anytime also frames used, latency "
-        "and anytime {threshold, stopped, confidence})",
+        "and anytime {threshold, criterion, max_frames, budget_ms (null: no budget here), stopped, "
+        "confidence})",
     )
     _add_anytime_arguments(p)
     return p
@@ -120,7 +121,8 @@ def _add_anytime_arguments(p):
         "--anytime",
         action="store_true",
         help="send the frames coarse to fine to serve_anytime, which stops when the confidence "
-        "probability reaches the threshold; the output says how many frames were used",
+        "(the export's criterion: the top-1 probability or its margin over the second) reaches the "
+        "threshold; the output says how many frames were used",
     )
     anytime.add_argument(
         "--threshold",
