@@ -106,7 +106,8 @@ def _parser():
         "--json",
         action="store_true",
         help="print one JSON object per video per line (with --anytime also frames used, latency "
-        "and anytime {threshold, stopped, confidence})",
+        "and anytime {threshold, criterion, max_frames, budget_ms (null: no budget here), stopped, "
+        "confidence})",
     )
     _add_anytime_arguments(p)
     return p
@@ -120,7 +121,8 @@ def _add_anytime_arguments(p):
         "--anytime",
         action="store_true",
         help="send the frames coarse to fine to serve_anytime, which stops when the confidence "
-        "probability reaches the threshold; the output says how many frames were used",
+        "(the export's criterion: the top-1 probability or its margin over the second) reaches the "
+        "threshold; the output says how many frames were used",
     )
     anytime.add_argument(
         "--threshold",
@@ -323,6 +325,8 @@ def main(argv=None):
             transport_info = client.transport(args.short_side)
             if args.short_side is not None:
                 client.signatures()  # fails fast on a wrong server or model
+            if args.anytime:
+                _check_anytime_model(client)
         except (ServerError, grpc.RpcError, OSError, http.client.HTTPException, ValueError) as e:
             raise UsageError(_server_problem(e, args)) from None
         if transport_info.note:
@@ -336,6 +340,17 @@ def main(argv=None):
     finally:
         if client is not None:
             client.close()
+
+
+def _check_anytime_model(client):
+    """A model without `serve_anytime` (one that reads flow) is a usage error, once, before any
+    video is decoded (it was an error per video, exit status 1)."""
+    from serving.client_anytime import check_anytime_model
+
+    try:
+        check_anytime_model(client)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def _classify_all(client, args):

@@ -24,7 +24,7 @@ from serving.client_inputs import _sample, clip_input, transport
 
 CRITERIA = ANYTIME_CRITERIA
 
-__all__ = ["ANYTIME_SIGNATURE", "classify_video_anytime"]
+__all__ = ["ANYTIME_SIGNATURE", "check_anytime_model", "classify_video_anytime"]
 
 ANYTIME_SIGNATURE = "serve_anytime"
 USE_EXPORT_DEFAULT = -1.0
@@ -106,7 +106,13 @@ def _check_request(client, threshold, max_frames, criterion):
         raise ValueError(
             f"`max_frames` must be a positive integer. Received: max_frames={max_frames}"
         )
-    if client.flow_channels():  # only RGB exports have serve_anytime: say so before decoding
+    check_anytime_model(client)
+
+
+def check_anytime_model(client):
+    """Raises `ValueError` naming `client.model` when it reads optical flow: only RGB exports have
+    `serve_anytime`."""
+    if client.flow_channels():  # say so before decoding
         raise ValueError(
             f"--anytime: model {client.model!r} reads optical flow (a flow or two-stream model) and "
             f"has no {ANYTIME_SIGNATURE} (RGB models only); classify it without --anytime"

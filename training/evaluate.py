@@ -31,7 +31,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--data", help="dataset folder; default: the one in config.json beside the model"
     )
-    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument(
+        "--split", default="test", choices=("train", "val", "test"), help="dataset split evaluated"
+    )
     parser.add_argument("--segments", type=int, default=25, help="frames per view, K (TSN: 25)")
     parser.add_argument("--crops", type=int, default=1, choices=(1, 3, 10), help="crops per clip")
     parser.add_argument("--clips", type=int, default=1, help="temporal views per clip")
@@ -41,7 +43,7 @@ def parse_args(argv=None):
         help="comma-separated frame counts for the frames sweep, e.g. 1,2,4,8,16,25 (each T with the "
         "centre crop of one clip, whatever --crops and --clips; the table says so)",
     )
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=8, help="clips per dataset batch")
     parser.add_argument("--chunk-views", type=int, default=10, help="views per model call")
     parser.add_argument(
         "--top-k",

@@ -62,3 +62,29 @@ def test_rgb_frames_alone_to_a_model_that_reads_flow_are_refused():
         client.predict(frames, fmt="uint8")
     assert "['flow', 'frames']" in str(e.value) and "Received: inputs=['frames']" in str(e.value)
     assert client.sent == []
+
+
+def test_client_py_refuses_anytime_on_a_flow_model_once_before_any_video(monkeypatch, capsys):
+    """`client.py a.mp4 b.mp4 --anytime` on a flow model: one usage error (exit 2), not one per video."""
+    import types
+
+    from serving import client as client_py
+
+    class FakeGrpc(_FlowModelClient):
+        def __init__(self, address, **kwargs):
+            super().__init__()
+            self.model = kwargs["model"]
+
+        def transport(self, short_side=None):
+            return types.SimpleNamespace(short_side=64, note=None)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(client_py, "GrpcClient", FakeGrpc)
+    status = client_py.main(
+        ["a.mp4", "b.mp4", "--model", "motion-2s", "--grpc", "h:1", "--anytime"]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(err) == 1 and "model 'motion-2s' reads optical flow" in err[0], err

@@ -62,3 +62,33 @@ def test_table_reports_top_k_below_the_number_of_classes():
     table = format_summary(summary)
     assert "top1                  0.5000" in table and "top2                  1.0000" in table
     assert "not reported" not in table
+
+
+def test_frames_sweep_traces_the_model_once(monkeypatch):
+    """Every T of a sweep reuses one score function: one trace, not one per T (TensorFlow warned of
+    retracing on the README's `--sweep 1,2,4,8,16,25`)."""
+    import tensorflow as tf
+
+    from keras_ispan.models import build_classifier
+    from training.evaluation import multiview
+
+    made = []
+    real = multiview._score_function
+
+    def spy(model, multi_label):
+        made.append(real(model, multi_label))
+        return made[-1]
+
+    monkeypatch.setattr(multiview, "_score_function", spy)
+    model = build_classifier(2, backbone="small_cnn", image_size=32)
+    rng = np.random.default_rng(0)
+
+    def make(t):
+        frames = rng.integers(0, 256, size=(2, t, 32, 32, 3), dtype=np.uint8)
+        return tf.data.Dataset.from_tensors((frames, np.array([0, 1])))
+
+    rows = multiview.frames_sweep(model, make, (1, 2, 4), multi_label=False, log=lambda _: None)
+    assert [row["frames"] for row in rows] == [1, 2, 4]
+    assert len(made) == 1
+    (function,) = made[0].functions.values()
+    assert function.experimental_get_tracing_count() == 1

@@ -70,3 +70,17 @@ def test_calibrate_two_stream_sets_the_streams_fitted_temperatures():
 def test_config_rejects_an_unknown_calibration():
     with pytest.raises(ValueError, match="model.stream_calibration='platt'"):
         TrainConfig.from_dict({"model": {"stream_calibration": "platt"}})
+
+
+@pytest.mark.parametrize("model", [{"modality": "rgb"}, {"modality": "flow"},
+                                   {"modality": "two_stream", "stream_fusion": "concat"}])  # fmt: skip
+def test_config_refuses_a_calibration_it_would_ignore(model):
+    with pytest.raises(ValueError, match="model.stream_calibration='temperature' with"):
+        TrainConfig.from_dict({"model": {**model, "stream_calibration": "temperature"}})
+    for fusion in ("late", "learned"):
+        config = {
+            "modality": "two_stream",
+            "stream_fusion": fusion,
+            "stream_calibration": "temperature",
+        }
+        assert TrainConfig.from_dict({"model": config}).model.stream_calibration == "temperature"

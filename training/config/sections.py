@@ -90,8 +90,8 @@ class ModelConfig:
         stream_calibration: `none` (TSN's fusion of the logits as they are; the default) or
             `temperature` (after training, each stream's logits are divided by a temperature fitted
             on the validation split, so that a confident stream that cannot know the answer does
-            not drown the other; `training.evaluation.calibration`). Late fusion only (`concat` is
-            not calibrated). `benchmarks/two_stream_study.py` measured no gain on the embedded data
+            not drown the other; `training.evaluation.calibration`). Late fusion of a two-stream
+            model only: refused with another modality or `concat`, which it could not change. `benchmarks/two_stream_study.py` measured no gain on the embedded data
             (one test clip either way), hence TSN's default.
     """
 
@@ -169,6 +169,15 @@ class ModelConfig:
         _choice("model.modality", self.modality, MODALITIES)
         _choice("model.stream_fusion", self.stream_fusion, STREAM_FUSIONS)
         _choice("model.stream_calibration", self.stream_calibration, STREAM_CALIBRATIONS)
+        if self.stream_calibration != "none" and (
+            self.modality != "two_stream" or self.stream_fusion == "concat"
+        ):  # refused, not ignored (it was skipped silently, or after training for concat)
+            raise ValueError(
+                "model.stream_calibration calibrates the late fusion of a two-stream model "
+                "(model.modality=two_stream, model.stream_fusion late or learned). Received: "
+                f"model.stream_calibration={self.stream_calibration!r} with "
+                f"model.modality={self.modality!r}, model.stream_fusion={self.stream_fusion!r}"
+            )
         _positive("model.flow_length", self.flow_length)
         weights = self.stream_weights
         if len(weights) != 2 or any(w <= 0 for w in weights):

@@ -63,7 +63,10 @@ def _listed(names, shown=5) -> str:
 
 def _score_function(model, multi_label: bool):
     """A `tf.function` per input dtype with a `(None, None, S, S, C)` signature per input (frames, flow,
-    or the dict of both of a two-stream model): one trace for every batch size and number of frames."""
+    or the dict of both of a two-stream model): one trace for every batch size and number of frames,
+    as long as the same function is used (`frames_sweep` passes one to every `evaluate`: a new one per
+    T traced the model again each time, and TensorFlow warned of retracing). `scores.functions` holds
+    the traced functions."""
     activation = tf.nn.sigmoid if multi_label else tf.nn.softmax
     traced = {}
 
@@ -81,10 +84,13 @@ def _score_function(model, multi_label: bool):
             traced[key] = function
         return traced[key](inputs)
 
+    scores.functions = traced
     return scores
 
 
-def predict_scores(model, dataset, *, multi_label: bool, chunk_views: int = 10, progress=None):
+def predict_scores(
+    model, dataset, *, multi_label: bool, chunk_views: int = 10, progress=None, scores_fn=None
+):
     """Per-clip probabilities averaged over views, and the labels.
 
     Args:
@@ -94,11 +100,13 @@ def predict_scores(model, dataset, *, multi_label: bool, chunk_views: int = 10, 
         multi_label: sigmoid scores instead of softmax.
         chunk_views: clip views passed through the model at once (bounds the activation memory).
         progress: optional callable `(clips_done, seconds)` called after each batch.
+        scores_fn: `_score_function(model, multi_label)` to reuse across calls (one trace); None:
+            a new one.
 
     Returns:
         `(scores (num_clips, classes) float64, labels (num_clips,) or (num_clips, classes))`.
     """
-    scores_fn = _score_function(model, multi_label)
+    scores_fn = scores_fn or _score_function(model, multi_label)
     all_scores, all_labels = [], []
     start, done = time.perf_counter(), 0
     for inputs, labels in dataset:
@@ -143,12 +151,24 @@ def evaluate_streams(model, dataset, **kwargs) -> dict:
 
 
 def evaluate(
-    model, dataset, *, multi_label: bool, chunk_views: int = 10, top_k: int = 5, progress=None
+    model,
+    dataset,
+    *,
+    multi_label: bool,
+    chunk_views: int = 10,
+    top_k: int = 5,
+    progress=None,
+    scores_fn=None,
 ):
     """`metrics.summarize` of `predict_scores` plus the evaluation speed (`clips_per_s`)."""
     start = time.perf_counter()
     scores, labels = predict_scores(
-        model, dataset, multi_label=multi_label, chunk_views=chunk_views, progress=progress
+        model,
+        dataset,
+        multi_label=multi_label,
+        chunk_views=chunk_views,
+        progress=progress,
+        scores_fn=scores_fn,
     )
     result = metrics_lib.summarize(scores, labels, multi_label=multi_label, top_k=top_k)
     result["clips_per_s"] = len(scores) / max(time.perf_counter() - start, 1e-9)
@@ -168,6 +188,7 @@ def frames_sweep(
         A list of `{"frames": T, "top1"|"mAP": ..., ...}` without confusion matrices.
     """
     rows = []
+    scores_fn = _score_function(model, multi_label)  # one trace for every T
     for count in counts:
         result = evaluate(
             model,
@@ -175,6 +196,7 @@ def frames_sweep(
             multi_label=multi_label,
             chunk_views=chunk_views,
             top_k=top_k,
+            scores_fn=scores_fn,
         )
         result.pop("confusion_matrix", None)
         row = {"frames": int(count), **result}
