@@ -9,8 +9,9 @@ same appearance) RGB ISPAN, being blind to frame order, should sit at chance whi
 and the two-stream model rise far above it; on the appearance dataset the two-stream model should not
 be worse than RGB alone. Same backbone (`small_cnn`), data and budget for every variant; the
 best-on-validation checkpoint is evaluated on the test split (the two-stream runs, trained jointly
-with late fusion RGB:flow = 1:1.5 and `model.stream_calibration` as configured, also report each
-stream alone).
+with late fusion RGB:flow = 1:1.5 and calibrated at the end, `model.stream_calibration=temperature`,
+as the study of 2026-11-30 ran them; `--set model.stream_calibration=none` for TSN's uncalibrated
+fusion; they also report each stream alone).
 
 Then, without training, every fusion of `benchmarks/two_stream_fusions.py` (TSN's logits,
 probabilities, per-stream temperatures fitted on the validation split, weights fitted on it) is
@@ -56,6 +57,7 @@ def run_one(variant, seed, args, out):
         "output.tensorboard": False,
         "output.runs_dir": str(out / "runs"),
         "output.name": f"{variant}-s{seed}",
+        **({"model.stream_calibration": "temperature"} if modality == "two_stream" else {}),
         **dict(parse_override(o) for o in args.set),
     }
     result = run(load_config(preset="synthetic", overrides=overrides))

@@ -191,8 +191,10 @@ def main(argv=None) -> int:
         predictor = load_predictor(args.model)
         modality = predictor.info.modality
         if modality != "rgb" and (args.anytime or args.window is not None):
+            flag = "--anytime" if args.anytime else "--window"
             raise ValueError(
-                f"--anytime and --window take an RGB model; {args.model} is a {modality} model. "
+                f"{flag} takes an RGB model (as does the other of --anytime and --window); "
+                f"{args.model} is a {modality} model. "
                 f"Received: anytime={args.anytime}, window={args.window}"
             )
     if errors.status:

@@ -69,3 +69,18 @@ def test_predict_flow_equals_the_dataset_pipelines(converted):
     old = stream_inputs(dataclasses.replace(info, flow_settings=None), video, K)[0]
     old_error = np.abs(old.astype(int) - pipeline.astype(int)).mean()
     assert old_error > 3 * error.mean()
+
+
+@pytest.mark.parametrize(
+    "flags, named", [(["--anytime"], "--anytime"), (["--window", "1"], "--window")]
+)
+def test_predict_names_the_flag_a_flow_model_cannot_take(converted, tmp_path, capsys, flags, named):
+    """`predict.py --anytime` (or `--window`) on a flow model: one error naming the flag given."""
+    from training import predict
+
+    video, _ = converted
+    path = tmp_path / "flow.keras"
+    build_classifier(2, image_size=S, modality="flow", flow_length=L).save(path)
+    status = predict.main([str(video), "--model", str(path), *flags])
+    err = capsys.readouterr().err
+    assert status != 0 and f"{named} takes an RGB model" in err and "is a flow model" in err

@@ -84,3 +84,14 @@ def test_config_refuses_a_calibration_it_would_ignore(model):
             "stream_calibration": "temperature",
         }
         assert TrainConfig.from_dict({"model": config}).model.stream_calibration == "temperature"
+
+
+def test_a_temperature_at_the_lower_bound_is_named_in_a_warning():
+    """A fitted temperature at the lower bound (a stream sharpened 20x) is named with the split's size;
+    the upper bound (a stream at chance flattened) is what calibration is for: no warning."""
+    from training.engine.streams import sharpening_warning
+
+    warning = sharpening_warning({"rgb": 0.05, "flow": 1.3}, "val", 8)
+    assert "rgb T=0.05" in warning and "flow" not in warning.split("reached")[0]
+    assert "8 'val' clips" in warning and "20x" in warning
+    assert sharpening_warning({"rgb": 1000.0, "flow": 0.9}, "val", 60) is None

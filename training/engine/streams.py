@@ -57,4 +57,24 @@ def calibrate_best(model, config, run_dir, data_dir, info, log) -> dict | None:
         f"[run] stream temperatures fitted on '{split}': RGB {temperatures['rgb']:.3g}, "
         f"flow {temperatures['flow']:.3g} (late fusion of logits / T; best.keras updated)"
     )
+    warning = sharpening_warning(temperatures, split, int(info.counts.get(split, 0)))
+    if warning:
+        log(warning)
     return {**temperatures, "split": split}
+
+
+def sharpening_warning(temperatures, split, clips) -> str | None:
+    """A warning naming each stream whose fitted temperature reached the lower bound of
+    `TEMPERATURE_RANGE` (its logits sharpened, the opposite of what calibration is for: the sign of a
+    validation split too small to calibrate on), or None."""
+    from training.evaluation.calibration import TEMPERATURE_RANGE
+
+    low = TEMPERATURE_RANGE[0]
+    sharpened = [f"{name} T={t:.3g}" for name, t in temperatures.items() if t <= low * 1.01]
+    if not sharpened:
+        return None
+    return (
+        f"[run] warning: model.stream_calibration: {', '.join(sharpened)} reached the lower bound "
+        f"{low} (logits sharpened {1 / low:.0f}x) on {clips} '{split}' clips: too few to calibrate "
+        "on; consider model.stream_calibration=none or a larger validation split"
+    )
