@@ -19,7 +19,14 @@ USER_ERRORS = (
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the description's line breaks (its examples) and shows every option's default."""
+    """Keeps the description's line breaks (its examples) and shows every option's default (not
+    `None`, and not twice when the help text states it)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default is None or "default" in text:
+            return text
+        return super()._get_help_string(action)
 
 
 def make_parser(prog, description):
