@@ -38,6 +38,7 @@ def build_classifier(
     modality="rgb",
     flow_length=5,
     classifier_initializer="glorot_uniform",
+    num_frames=None,
 ):
     """Builds a video classifier: frames -> backbone pyramid (frame-wise) -> head -> logits.
 
@@ -84,6 +85,14 @@ def build_classifier(
             trade-off (issue 17, README accuracy study): on the hard data it removed ISPAN's
             one-class collapse, on the embedded default data it learnt much more slowly (test top-1
             0.583 against 0.967 after `fit.py`'s 15 epochs), hence not the default.
+            `"glorot_over_sqrt_p"`: Glorot with its limit divided by `sqrt(P)`, `P = num_frames * h
+            * w` of the anchor level, so that the initial logits have an average-pooling head's
+            scale (`keras_ispan.models.heads.classifier_kernel_initializer`); equal to Glorot for
+            the heads without the `l2` pooling (`"tsn"`, `"gap"`, `attention_pooling="softmax"`).
+        num_frames: the training frames `T` (the model's frame axis is dynamic, so the builder
+            cannot see it), read only by `"glorot_over_sqrt_p"`; None counts the positions of one
+            frame (`P = h * w`: the logits then start `sqrt(T)` times an average-pooling head's).
+            An int >= 1 or None.
 
     With `modality="flow"`, `weights` may also be a built RGB `keras.Model` of the same backbone
     (a trained RGB classifier): the flow backbone starts from it (or from `"imagenet"` / a file)
@@ -123,6 +132,10 @@ def build_classifier(
             raise ValueError(f"`{arg}` must be >= 0. Received: {arg}={value!r}")
     check_choice("modality", modality, ("rgb", "flow"))
     check_choice("classifier_initializer", classifier_initializer, CLASSIFIER_INITIALIZERS)
+    if num_frames is not None and (not isinstance(num_frames, int) or num_frames < 1):
+        raise ValueError(
+            f"`num_frames` must be an int >= 1 or None. Received: num_frames={num_frames!r}"
+        )
     frames, x, single_frame = _stream_input(
         modality, backbone, image_size, weights, resize_ratio, flow_length
     )
@@ -144,6 +157,7 @@ def build_classifier(
             head=head,
             attention=attention,
             losses=(interaction_weight, diversity_weight, normalize_features, diversity_form),
+            num_frames=num_frames,
             **common,
         )
     elif head == "tsn":
