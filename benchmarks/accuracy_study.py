@@ -49,6 +49,11 @@ VARIANTS = {
     "ispan3_softmax_pool": {"model.attention_pooling": "softmax"},
     "ispan3_cosine_diversity": {"model.diversity_form": "cosine", "model.diversity_weight": 0.1},
     "ispan3_zero_init": {"model.classifier_initializer": "zeros"},
+    "ispan3_scaled_init": {"model.classifier_initializer": "glorot_over_sqrt_p"},
+    "single_scaled_init": {
+        "model.head": "single",
+        "model.classifier_initializer": "glorot_over_sqrt_p",
+    },
 }
 DESCRIPTIONS = {
     "tsn": "TSN average consensus",
@@ -65,6 +70,8 @@ DESCRIPTIONS = {
     "ispan3_softmax_pool": "ISPAN 3 levels, both losses, softmax pooling `a X`",
     "ispan3_cosine_diversity": "ISPAN 3 levels, scale-free (cosine) diversity loss, weight 0.1",
     "ispan3_zero_init": "ISPAN, 3 levels, both losses, zero-initialised classifier",
+    "ispan3_scaled_init": "ISPAN, 3 levels, both losses, classifier Glorot / sqrt(P)",
+    "single_scaled_init": "single-level attention, no losses, classifier Glorot / sqrt(P)",
 }
 # runs recorded before `model.classifier_initializer` existed used Keras' Glorot initialiser (the default)
 INIT_BEFORE_FIX = "glorot_uniform"

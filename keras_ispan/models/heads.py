@@ -17,6 +17,7 @@ def attention_head(
     num_classes,
     kernel_regularizer=None,
     classifier_initializer="glorot_uniform",
+    num_frames=None,
 ):
     """ISPAN (`"ispan"`: all levels, both losses) or single-level attention (`"single"`).
 
@@ -29,6 +30,8 @@ def attention_head(
             former's `normalize_features` and the latter's `form`; ignored by `"single"`.
         dropout, num_classes, kernel_regularizer, classifier_initializer: the classifier's
             (`build_classifier`).
+        num_frames: the training frames `T`, or None; only `"glorot_over_sqrt_p"` reads it
+            (`classifier_kernel_initializer`).
 
     Returns `(batch, num_classes)` logits. The attention layer is named `pyramid_attention`; its
     second output is the saliency map.
@@ -46,17 +49,20 @@ def attention_head(
             if diversity_weight
             else None
         )
-    pooled, _ = PyramidAttention(
+    layer = PyramidAttention(
         interaction_regularizer=interaction,
         diversity_regularizer=diversity,
         return_attention=True,
         kernel_regularizer=kernel_regularizer,
         name="pyramid_attention",
         **attention,
-    )(levels)
+    )
+    pooled, _ = layer(levels)
     x = keras.layers.GlobalAveragePooling2D(name="spatial_pool")(pooled)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
-    return _classifier(num_classes, kernel_regularizer, classifier_initializer)(x)
+    positions = layer.units * (num_frames or 1) if layer.pooling == "l2" else 1
+    initializer = classifier_kernel_initializer(classifier_initializer, positions)
+    return _classifier(num_classes, kernel_regularizer, initializer)(x)
 
 
 def tsn_head(
@@ -70,7 +76,8 @@ def tsn_head(
     """TSN average consensus: per-frame pooled features, per-frame scores, averaged over frames."""
     x = FrameWise(keras.layers.GlobalAveragePooling2D(), name="frame_pool")(anchor)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
-    x = _classifier(num_classes, kernel_regularizer, classifier_initializer)(x)
+    initializer = classifier_kernel_initializer(classifier_initializer, 1)
+    x = _classifier(num_classes, kernel_regularizer, initializer)(x)
     return keras.layers.GlobalAveragePooling1D(name="consensus")(x)
 
 
@@ -85,7 +92,34 @@ def gap_head(
     """Global average pooling over frames and positions, then one classifier."""
     x = keras.layers.GlobalAveragePooling3D(name="clip_pool")(anchor)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
-    return _classifier(num_classes, kernel_regularizer, classifier_initializer)(x)
+    initializer = classifier_kernel_initializer(classifier_initializer, 1)
+    return _classifier(num_classes, kernel_regularizer, initializer)(x)
+
+
+def classifier_kernel_initializer(name, positions):
+    """The Keras initialiser of the classifier's kernel for `build_classifier(classifier_initializer=name)`.
+
+    Args:
+        name: a value of `keras_ispan.options.CLASSIFIER_INITIALIZERS`.
+        positions: `P`, the positions the head's `l2` attention pooling sums over (1 for heads
+            without it: TSN, GAP, `softmax` pooling).
+
+    `"glorot_over_sqrt_p"` is Glorot-uniform (Glorot & Bengio, AISTATS 2010) with its limit divided
+    by `sqrt(P)`, i.e. `VarianceScaling(scale=1 / P, mode="fan_avg", distribution="uniform")`: the
+    `l2` pooling `A X` returns `sqrt(P)` times the mean feature under the near-uniform initial
+    attention (`PyramidAttention`), so the initial logits get the scale a Glorot classifier has
+    over an average-pooling head. With `P = 1` it equals `"glorot_uniform"`.
+
+    Raises:
+        ValueError: `positions` below 1.
+    """
+    if name != "glorot_over_sqrt_p":
+        return name
+    if positions < 1:
+        raise ValueError(f"`positions` must be >= 1. Received: positions={positions!r}")
+    return keras.initializers.VarianceScaling(
+        scale=1.0 / positions, mode="fan_avg", distribution="uniform"
+    )
 
 
 def _classifier(num_classes, kernel_regularizer, initializer):

@@ -98,3 +98,15 @@ def test_two_stream_fits_on_pipeline_shaped_batches():
     assert np.isfinite(history.history["loss"][0])
     after = keras.ops.convert_to_numpy(model.get_layer("fusion").log_weights)
     assert not np.allclose(before, after)  # the learned fusion weights train
+
+
+def test_scaled_classifier_start_counts_the_training_frames():
+    """`model.classifier_initializer=glorot_over_sqrt_p` divides Glorot's bound by
+    `sqrt(data.num_segments * h * w)` (2 x 2 anchor positions at 32 px)."""
+    config = _config(classifier_initializer="glorot_over_sqrt_p")
+    classifier = build_model(config, INFO).get_layer("classifier")
+    kernel, initializer = classifier.kernel, classifier.kernel_initializer
+    positions = config.data.num_segments * 4
+    limit = np.sqrt(6.0 / sum(kernel.shape) / positions)
+    assert initializer.get_config()["scale"] == pytest.approx(1.0 / positions)
+    assert float(np.abs(keras.ops.convert_to_numpy(kernel)).max()) <= limit * (1 + 1e-6)

@@ -82,11 +82,13 @@ class ModelConfig:
         stream_fusion: `late` (weighted average of the streams' logits, TSN), `learned` (the same,
             weights learned) or `concat` (the streams' ISPAN features concatenated before one classifier).
         stream_weights: `(rgb, flow)` relative weights of late fusion (TSN: 1, 1.5).
-        classifier_initializer: `glorot_uniform` (Keras' default) or `zeros` (every head starts at
-            cross-entropy ln(classes); with Glorot the attention heads' sqrt(P) output scale makes it 12 to 15 on
+        classifier_initializer: `glorot_uniform` (Keras' default), `glorot_over_sqrt_p` or `zeros` (every head
+            starts at cross-entropy ln(classes); with Glorot the attention heads' sqrt(P) output scale makes it 12 to 15 on
             the hard synthetic data). Measured (issue 17): zeros removed ISPAN's one-class collapse on the hard
             data (3 seeds) but slowed learning on the embedded default (`fit.py`: test top-1 0.583 against
-            0.967), so it is not the default. See `keras_ispan.models.build_classifier`.
+            0.967), so it is not the default. `glorot_over_sqrt_p`: Glorot with its bound divided by
+            sqrt(P), P = data.num_segments x the anchor level's positions per frame (Glorot for tsn, gap and
+            softmax pooling). See `keras_ispan.models.build_classifier`.
         stream_calibration: `none` (TSN's fusion of the logits as they are; the default) or
             `temperature` (after training, each stream's logits are divided by a temperature fitted
             on the validation split, so that a confident stream that cannot know the answer does

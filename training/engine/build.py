@@ -34,6 +34,7 @@ def build_model(config: TrainConfig, info) -> keras.Model:
         num_classes=info.num_classes,
         levels=list(model_cfg.levels) if model_cfg.levels else None,
         image_size=config.data.image_size,
+        num_frames=config.data.num_segments,
         multi_label=info.multi_label,
         class_names=list(info.classes),
         **{name: getattr(model_cfg, name) for name in _CLASSIFIER_KEYS},
