@@ -87,6 +87,8 @@ def base_overrides(args, difficulty="default"):
         "train.verbose": 2,
         "output.tensorboard": False,
         "eval.frames_sweep": [],
+        # the start every variant without its own was measured with (fit.py's default before 2026-11-30)
+        "model.classifier_initializer": INIT_BEFORE_FIX,
         **dict(parse_override(o) for o in args.set),
     }
 

@@ -130,6 +130,8 @@ def train_models(args, out):
             "eval.frames_sweep": [],
             "output.runs_dir": str(out / "runs"),
             "output.name": f"seed{seed}" + (f"-{args.epochs}ep" if args.epochs else ""),
+            # the start the README's models were trained with (fit.py's default before 2026-11-30)
+            "model.classifier_initializer": "glorot_uniform",
         }
         if args.epochs:
             overrides["train.epochs"] = args.epochs

@@ -58,6 +58,8 @@ def run_one(variant, seed, args, out):
         "output.runs_dir": str(out / "runs"),
         "output.name": f"{variant}-s{seed}",
         **({"model.stream_calibration": "temperature"} if modality == "two_stream" else {}),
+        # the start the README's study was measured with (fit.py's default before 2026-11-30)
+        "model.classifier_initializer": "glorot_uniform",
         **dict(parse_override(o) for o in args.set),
     }
     result = run(load_config(preset="synthetic", overrides=overrides))
