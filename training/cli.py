@@ -8,6 +8,8 @@ imports the heavy modules only after (so `--help` and argument errors are fast).
 import argparse
 import sys
 
+from keras_ispan.cli_args import HelpFormatter, StoreGiven  # noqa: F401 (re-exported)
+
 # the mistakes a user can make (a wrong path, a bad value, a finished run): one line, no traceback
 USER_ERRORS = (
     ValueError,
@@ -18,17 +20,6 @@ USER_ERRORS = (
 )
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the description's line breaks (its examples) and shows every option's default (not
-    `None`, and not twice when the help text states it)."""
-
-    def _get_help_string(self, action):
-        text = action.help or ""
-        if action.default is None or "default" in text:
-            return text
-        return super()._get_help_string(action)
-
-
 def make_parser(prog, description):
     """An `ArgumentParser` named `prog` with defaults in `--help`, `--debug` and `--verbose`."""
     parser = argparse.ArgumentParser(
@@ -36,16 +27,6 @@ def make_parser(prog, description):
     )
     add_common_flags(parser)
     return parser
-
-
-class StoreGiven(argparse.Action):
-    """`store` that also records the flag in `namespace.given` (a set of dests): tells a flag given on
-    the command line from its default, for checks of flags that apply only with another (`--frames`
-    with `--anytime`). Add it with `parser.set_defaults(given=frozenset())`."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        setattr(namespace, self.dest, values)
-        namespace.given = frozenset(getattr(namespace, "given", ())) | {self.dest}
 
 
 def add_common_flags(parser):
