@@ -20,6 +20,19 @@ USER_ERRORS = (
 )
 
 
+def add_config_arguments(parser, config_help):
+    """`--config` (its help: `config_help`), `--preset` and `--data`: what a run of `fit.py`, or each
+    trial of `tune.py`, starts from."""
+    parser.add_argument("--config", help=config_help)
+    parser.add_argument(
+        "--preset", help="synthetic (default), ucf101, hmdb51 or charades; a file may name its own"
+    )
+    parser.add_argument(
+        "--data",
+        help="dataset folder made by prepare.py (data.data_dir); omitted: the synthetic dataset",
+    )
+
+
 def make_parser(prog, description):
     """An `ArgumentParser` named `prog` with defaults in `--help`, `--debug` and `--verbose`."""
     parser = argparse.ArgumentParser(

@@ -18,18 +18,14 @@ if not __package__:  # run as a script from a checkout: the repository root on t
 
 def parse_args(argv=None):
     from keras_ispan.options import MODALITIES
-    from training.cli import make_parser
+    from training.cli import add_config_arguments, make_parser
     from training.config.core import add_override_argument
 
     parser = make_parser(
         "fit.py",
         "Train an ISPAN video classifier and evaluate it (see training/config/core.py for keys).",
     )
-    parser.add_argument("--config", help="a JSON (or TOML) config file; keys override the preset")
-    parser.add_argument(
-        "--preset", help="synthetic (default), ucf101, hmdb51 or charades; a file may name its own"
-    )
-    parser.add_argument("--data", help="dataset folder made by prepare.py (data.data_dir)")
+    add_config_arguments(parser, "a JSON (or TOML) config file; keys override the preset")
     parser.add_argument("--name", help="run folder name (output.name); an interrupted run resumes")
     parser.add_argument("--runs-dir", help="parent folder of run folders (output.runs_dir)")
     parser.add_argument("--epochs", type=int, help="train.epochs")

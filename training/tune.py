@@ -20,7 +20,7 @@ if not __package__:  # run as a script from a checkout: the repository root on t
 
 
 def parse_args(argv=None):
-    from training.cli import make_parser
+    from training.cli import add_config_arguments, make_parser
     from training.config.core import add_override_argument
     from training.tuning.config import DIRECTIONS, TUNERS
 
@@ -28,16 +28,10 @@ def parse_args(argv=None):
         "tune.py",
         "Hyperparameter search for ISPAN (see training/tuning/search.py and training/tuning/hypermodel.py).",
     )
-    parser.add_argument(
-        "--config",
-        help="a JSON or TOML file: training config sections (as for fit.py) plus an optional 'tuning' "
+    add_config_arguments(
+        parser,
+        "a JSON or TOML file: training config sections (as for fit.py) plus an optional 'tuning' "
         "section (TuneConfig keys, 'space' restrictions)",
-    )
-    parser.add_argument(
-        "--preset", help="training preset: synthetic (default), ucf101, hmdb51, charades"
-    )
-    parser.add_argument(
-        "--data", help="dataset folder made by prepare.py; omitted: the synthetic dataset"
     )
     parser.add_argument("--tuner", choices=TUNERS, help="default random")
     parser.add_argument(
