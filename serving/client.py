@@ -271,8 +271,11 @@ def _print_result(record, as_json):
 
 
 def _classify_one(client, video, args, noted):
-    """Classifies one video for `main`: `(record or None, notes)`; prints its errors and warnings."""
+    """Classifies one video for `main`: `(record or None, notes)`; prints its errors and warnings.
+    Raises `UsageError` for a `--criterion` the served export does not use."""
     import grpc
+
+    from serving.client_anytime import CriterionMismatch
 
     notes = []
     try:
@@ -296,6 +299,8 @@ def _classify_one(client, video, args, noted):
     except (OSError, http.client.HTTPException) as e:
         print(f"{PROG}: error: {video}: {_server_problem(e, args)}", file=sys.stderr)
         return None
+    except CriterionMismatch as e:  # the export's stop rule: the same for every video
+        raise UsageError(str(e)) from None
     except ValueError as e:  # VideoDecodeError names the file
         message = str(e) if str(video) in str(e) else f"{video}: {e}"
         print(f"{PROG}: error: {message}", file=sys.stderr)

@@ -119,13 +119,18 @@ def check_anytime_model(client):
         )
 
 
+class CriterionMismatch(ValueError):
+    """`--criterion` names a stop rule the served export does not use (fixed at export): the same for
+    every video, so `client.py` stops at the first (a usage error, exit status 2)."""
+
+
 def _anytime_record(outputs, max_frames, criterion, model):
     """The record's `anytime` entry: the threshold and criterion the server applied and why the model
     stopped. Raises `ValueError` when `criterion` is given and is not the export's."""
     applied = float(np.asarray(outputs["threshold"]).ravel()[0])
     served, confidence = _served_confidence(outputs)
     if criterion is not None and served != criterion:
-        raise ValueError(
+        raise CriterionMismatch(
             f"--criterion {criterion}: model {model!r} stops by {served} (fixed at export); "
             f"export it with `serving/export.py ... --anytime-criterion {criterion}` or drop "
             "--criterion"

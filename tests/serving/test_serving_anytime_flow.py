@@ -113,14 +113,16 @@ def test_export_default_threshold_reaches_the_client(tmp_path, capsys):
         error = _run(
             "serving/client.py",
             video,
+            video,
             "--grpc",
             server.grpc,
             "--anytime",
             "--criterion",
             "margin",
-            status=1,
-        )  # the top1 model: the stop rule differs
+            status=2,
+        )  # the top1 model: the stop rule differs; a usage error at the first video, not one per video
         assert "--criterion margin: model 'ispan' stops by top1" in error
+        assert error.count("stops by top1") == 1
         plain = json.loads(_run("serving/client.py", video, "--rest", server.rest, "--format",
                                 "uint8", "--json"))  # fmt: skip
         assert plain["version"] == 1 and "anytime" not in plain  # REST: from the model status

@@ -35,7 +35,8 @@ def _batches(views=None, batch=2, length=2, seed=0):
 
 @pytest.mark.parametrize("modality", ["flow", "two_stream"])
 def test_config_builds_the_modality(modality):
-    model = build_model(_config(modality=modality, flow_length=2, stream_fusion="concat"), INFO)
+    fusion = {"stream_fusion": "concat"} if modality == "two_stream" else {}  # flow: no fusion key
+    model = build_model(_config(modality=modality, flow_length=2, **fusion), INFO)
     info = classifier_info(model)
     assert (info.modality, info.flow_length, info.class_names) == (modality, 2, NAMES)
     if modality == "flow":
