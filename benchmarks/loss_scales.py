@@ -295,6 +295,9 @@ def study(variant, args, runs_dir):
     normalize, small_init = VARIANTS[variant]["normalize"], VARIANTS[variant]["small_init"]
     overrides = {
         "model.normalize_features": normalize,
+        # the start its variants are defined against (fit.py's default before 2026-11-30; `--set
+        # model.classifier_initializer=...` measures another)
+        "model.classifier_initializer": "glorot_uniform",
         "train.epochs": args.epochs,
         "train.seed": args.seed,
         **study_run_overrides(runs_dir, f"loss-scales-{variant}-{args.difficulty}-s{args.seed}"),
