@@ -200,24 +200,3 @@ def test_typed_flags_of_fit_and_tune_keep_their_types():
     )
     assert train.data.data_dir == "true"
     assert (tuning.project_name, tuning.objective) == ("2024", "1e3")
-
-
-@pytest.mark.parametrize(
-    "overrides, key",
-    [
-        ({"model.stream_fusion": "concat"}, "model.stream_fusion"),
-        ({"model.flow_length": 3}, "model.flow_length"),
-        ({"model.stream_weights": [1.0, 2.0]}, "model.stream_weights"),
-        ({"model.modality": "flow", "model.stream_weights": [1.0, 2.0]}, "model.stream_weights"),
-    ],
-)
-def test_stream_keys_a_model_would_ignore_are_refused(overrides, key):
-    """A stream key changed on a model without that stream (or without fusion) is refused, naming
-    the key; at their defaults (as every saved config carries them) they load."""
-    from training.config.core import load_config
-
-    with pytest.raises(ValueError, match=rf"Received: {key}="):
-        load_config(None, list(overrides.items()), preset="synthetic")
-    load_config(None, [("model.stream_weights", [1.0, 1.5]), ("model.flow_length", 5)],
-                preset="synthetic")  # fmt: skip
-    load_config(None, [("model.modality", "flow"), ("model.flow_length", 3)], preset="synthetic")

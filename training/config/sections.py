@@ -188,24 +188,6 @@ class ModelConfig:
                 "model.stream_weights must be two positive numbers (rgb, flow). "
                 f"Received: model.stream_weights={list(weights)}"
             )
-        self._check_unused_stream_keys()
-
-    def _check_unused_stream_keys(self) -> None:
-        """A stream key changed from its default on a model that has no use for it is refused, not
-        ignored (a saved config, which carries every key at its default, still loads)."""
-        fields = {f.name: f.default for f in dataclasses.fields(self)}
-        unused = {"rgb": ("flow_length", "stream_fusion", "stream_weights"),
-                  "flow": ("stream_fusion", "stream_weights")}.get(self.modality, ())  # fmt: skip
-        for name in unused:
-            value, default = getattr(self, name), fields[name]
-            if isinstance(default, tuple):  # a list from a JSON file equals the tuple default
-                value, default = tuple(value), default
-            if value != default:
-                raise ValueError(
-                    f"model.{name} applies to {'flow and ' if name == 'flow_length' else ''}"
-                    f"two-stream models; this one is model.modality={self.modality!r}, which would "
-                    f"ignore it. Received: model.{name}={value!r}"
-                )
 
     @property
     def weights_argument(self) -> str | None:
