@@ -7,16 +7,18 @@ neither Keras nor TensorFlow, so `--help` and argument errors stay fast.
 
 import argparse
 
-__all__ = ["HelpFormatter", "StoreGiven"]
+__all__ = ["HelpFormatter", "StoreGiven", "add_anytime_arguments"]
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the description's line breaks (its examples) and shows every option's default (not
-    `None`, and not twice when the help text states it)."""
+    """Keeps the description's line breaks (its examples) and shows every option's default: not
+    `None`, an empty list or a switch's `False` (they say nothing), and not twice when the help
+    text states it."""
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if action.default is None or "default" in text:
+        says_nothing = action.default is None or action.default == [] or action.nargs == 0
+        if says_nothing or "default" in text:
             return text
         return super()._get_help_string(action)
 
@@ -29,3 +31,30 @@ class StoreGiven(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, values)
         namespace.given = frozenset(getattr(namespace, "given", ())) | {self.dest}
+
+
+def add_anytime_arguments(parser, anytime_help, threshold_help, criterion_help, budget=False):
+    """Adds the group "anytime inference (--anytime)" to `parser`: `--anytime`, `--threshold`,
+    `--max-frames`, `--criterion` (choices `keras_ispan.options.ANYTIME_CRITERIA`) and, with
+    `budget`, `--budget-ms`; all default to `None` (not given).
+
+    One definition for `training/predict.py` (the model runs in-process) and `serving/client.py` (a
+    served export stops by itself): the flags are the same, what they mean for the user is not, so
+    each program gives the help of `--anytime`, `--threshold` and `--criterion`. Returns the group.
+    """
+    from keras_ispan.options import ANYTIME_CRITERIA
+
+    group = parser.add_argument_group("anytime inference (--anytime)")
+    group.add_argument("--anytime", action="store_true", help=anytime_help)
+    group.add_argument("--threshold", type=float, help=threshold_help)
+    group.add_argument(
+        "--max-frames", type=int, help="frames at most with --anytime (default: --frames)"
+    )
+    if budget:
+        group.add_argument(
+            "--budget-ms",
+            type=float,
+            help="stop --anytime once the model took this many milliseconds",
+        )
+    group.add_argument("--criterion", choices=ANYTIME_CRITERIA, help=criterion_help)
+    return group

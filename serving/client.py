@@ -114,31 +114,18 @@ def _parser():
 
 
 def _add_anytime_arguments(p):
-    from keras_ispan.options import ANYTIME_CRITERIA
+    from keras_ispan.cli_args import add_anytime_arguments
 
-    anytime = p.add_argument_group("anytime inference (--anytime)")
-    anytime.add_argument(
-        "--anytime",
-        action="store_true",
-        help="send the frames coarse to fine to serve_anytime, which stops when the confidence "
-        "(the export's criterion: the top-1 probability or its margin over the second) reaches the "
-        "threshold; the output says how many frames were used",
-    )
-    anytime.add_argument(
-        "--threshold",
-        type=float,
-        help="confidence that stops --anytime (default: the export's, export.py "
+    add_anytime_arguments(
+        p,
+        anytime_help="send the frames coarse to fine to serve_anytime, which stops when the "
+        "confidence (the export's criterion: the top-1 probability or its margin over the second) "
+        "reaches the threshold; the output says how many frames were used",
+        threshold_help="confidence that stops --anytime (default: the export's, export.py "
         "--anytime-threshold; > 1: never)",
-    )
-    anytime.add_argument(
-        "--max-frames", type=int, help="frames at most with --anytime (default: --frames)"
-    )
-    anytime.add_argument(
-        "--criterion",
-        choices=ANYTIME_CRITERIA,
-        help="the stop criterion the served model must use (top-1 probability or its margin over "
-        "the second; fixed at export, export.py --anytime-criterion; an error if it differs; "
-        "default: whichever it uses)",
+        criterion_help="the stop criterion the served model must use (top-1 probability or its "
+        "margin over the second; fixed at export, export.py --anytime-criterion; an error if it "
+        "differs; default: whichever it uses)",
     )
 
 

@@ -33,6 +33,24 @@ def add_config_arguments(parser, config_help):
     )
 
 
+def make_experiment_parser(
+    prog,
+    description,
+    config_help="a JSON (or TOML) config file; keys override the preset",
+    override_example="optim.schedule=step",
+    override_what="any config key",
+):
+    """`make_parser` with what a run of `fit.py`, or each trial of `tune.py`, starts from:
+    `add_config_arguments` (`--config` with `config_help`, `--preset`, `--data`) and the repeatable
+    `--set SECTION.KEY=VALUE` (of `override_what`, its example `override_example`)."""
+    from training.config.core import add_override_argument
+
+    parser = make_parser(prog, description)
+    add_config_arguments(parser, config_help)
+    add_override_argument(parser, override_example, what=override_what)
+    return parser
+
+
 def make_parser(prog, description):
     """An `ArgumentParser` named `prog` with defaults in `--help`, `--debug` and `--verbose`."""
     parser = argparse.ArgumentParser(

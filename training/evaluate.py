@@ -92,9 +92,10 @@ def _data_dir_beside(model_path) -> str:
         raise ValueError(
             f"--data is required: --model {model_path} has no config.json beside it naming its dataset."
         )
-    from training.config.core import load_config
+    from training.config.core import config_from_values, read_config_file
 
-    config = load_config(config_path)
+    # the run's record, read as it is (not checked as a request: it was accepted when it ran)
+    config = config_from_values(read_config_file(config_path), source=config_path)
     if config.data.data_dir:
         return config.data.data_dir
     from training.engine.datasets import resolve_data_dir

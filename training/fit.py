@@ -18,14 +18,9 @@ if not __package__:  # run as a script from a checkout: the repository root on t
 
 def parse_args(argv=None):
     from keras_ispan.options import MODALITIES
-    from training.cli import add_config_arguments, make_parser
-    from training.config.core import add_override_argument
+    from training.cli import make_experiment_parser
 
-    parser = make_parser(
-        "fit.py",
-        "Train an ISPAN video classifier and evaluate it (see training/config/core.py for keys).",
-    )
-    add_config_arguments(parser, "a JSON (or TOML) config file; keys override the preset")
+    parser = make_experiment_parser("fit.py", __doc__)
     parser.add_argument("--name", help="run folder name (output.name); an interrupted run resumes")
     parser.add_argument("--runs-dir", help="parent folder of run folders (output.runs_dir)")
     parser.add_argument("--epochs", type=int, help="train.epochs")
@@ -39,7 +34,6 @@ def parse_args(argv=None):
     parser.add_argument(
         "--overwrite", action="store_true", help="replace a finished run of that name"
     )
-    add_override_argument(parser, "optim.schedule=step")
     parser.add_argument(
         "--print-config", action="store_true", help="print the resolved config and exit"
     )

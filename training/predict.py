@@ -68,30 +68,17 @@ def parse_args(argv=None):
 
 
 def _add_anytime_arguments(parser):
-    from keras_ispan.options import ANYTIME_CRITERIA
+    from keras_ispan.cli_args import add_anytime_arguments
 
-    anytime = parser.add_argument_group("anytime inference (--anytime)")
-    anytime.add_argument(
-        "--anytime",
-        action="store_true",
-        help="take frames coarse to fine (the centre, then 2, 4, 8, ... evenly spread; each level's "
-        "new frames through the backbone in one call) and stop at the first level whose confidence "
-        "(--criterion) reaches --threshold; the output says how many frames were used",
-    )
-    anytime.add_argument(
-        "--threshold", type=float, help="confidence that stops --anytime (default 0.9; > 1: never)"
-    )
-    anytime.add_argument(
-        "--max-frames", type=int, help="frames at most with --anytime (default: --frames)"
-    )
-    anytime.add_argument(
-        "--budget-ms", type=float, help="stop --anytime once the model took this many milliseconds"
-    )
-    anytime.add_argument(
-        "--criterion",
-        choices=ANYTIME_CRITERIA,
-        help="the confidence --threshold applies to: the top-1 probability (default) or its margin "
-        "over the second",
+    add_anytime_arguments(
+        parser,
+        anytime_help="take frames coarse to fine (the centre, then 2, 4, 8, ... evenly spread; each "
+        "level's new frames through the backbone in one call) and stop at the first level whose "
+        "confidence (--criterion) reaches --threshold; the output says how many frames were used",
+        threshold_help="confidence that stops --anytime (default 0.9; > 1: never)",
+        criterion_help="the confidence --threshold applies to: the top-1 probability (default) or "
+        "its margin over the second",
+        budget=True,
     )
 
 

@@ -20,18 +20,16 @@ if not __package__:  # run as a script from a checkout: the repository root on t
 
 
 def parse_args(argv=None):
-    from training.cli import add_config_arguments, make_parser
-    from training.config.core import add_override_argument
+    from training.cli import make_experiment_parser
     from training.tuning.config import DIRECTIONS, TUNERS
 
-    parser = make_parser(
+    parser = make_experiment_parser(
         "tune.py",
-        "Hyperparameter search for ISPAN (see training/tuning/search.py and training/tuning/hypermodel.py).",
-    )
-    add_config_arguments(
-        parser,
-        "a JSON or TOML file: training config sections (as for fit.py) plus an optional 'tuning' "
-        "section (TuneConfig keys, 'space' restrictions)",
+        __doc__,
+        config_help="a JSON or TOML file: training config sections (as for fit.py) plus an optional "
+        "'tuning' section (TuneConfig keys, 'space' restrictions)",
+        override_example="data.batch_size=4",
+        override_what="a training config key",
     )
     parser.add_argument("--tuner", choices=TUNERS, help="default random")
     parser.add_argument(
@@ -54,7 +52,6 @@ def parse_args(argv=None):
     parser.add_argument(
         "--overwrite", action="store_true", help="delete a previous search and start over"
     )
-    add_override_argument(parser, "data.batch_size=4", what="a training config key")
     return parser.parse_args(argv)
 
 

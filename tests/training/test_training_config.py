@@ -200,3 +200,42 @@ def test_typed_flags_of_fit_and_tune_keep_their_types():
     )
     assert train.data.data_dir == "true"
     assert (tuning.project_name, tuning.objective) == ("2024", "1e3")
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        ({"model.stream_fusion": "concat"}, "model.stream_fusion"),
+        ({"model.flow_length": 3}, "model.flow_length"),
+        ({"model.stream_weights": [1.0, 2.0]}, "model.stream_weights"),
+        ({"model.modality": "flow", "model.stream_weights": [1.0, 2.0]}, "model.stream_weights"),
+    ],
+)
+def test_stream_keys_a_model_would_ignore_are_refused(overrides, key):
+    """A stream key changed on a model without that stream (or without fusion) is refused, naming
+    the key; at their defaults (as every saved config carries them) they load."""
+    with pytest.raises(ValueError, match=rf"would ignore it.*Received: {key}="):
+        load_config(None, list(overrides.items()), preset="synthetic")
+    load_config(None, [("model.stream_weights", [1.0, 1.5]), ("model.flow_length", 5)],
+                preset="synthetic")  # fmt: skip
+    load_config(None, [("model.modality", "flow"), ("model.flow_length", 3)], preset="synthetic")
+
+
+def test_stream_keys_are_checked_on_the_merged_request(tmp_path):
+    """A file may set the stream keys and the command line the modality (`fit.py --config f.json
+    --modality two_stream`): checked after the merge, in `load_config` and `load_tuning`; the file
+    alone is refused naming it. A run's saved record is read without the check (evaluate.py)."""
+    from training.config.core import config_from_values, read_config_file
+    from training.tuning.config import load_tuning
+
+    path = tmp_path / "streams.json"
+    path.write_text(json.dumps({"model": {"stream_fusion": "concat", "flow_length": 3}}))
+    config = load_config(path, [("model.modality", "two_stream")])
+    assert (config.model.stream_fusion, config.model.flow_length) == ("concat", 3)
+    assert load_tuning(path, ["model.modality=two_stream"])[0].model == config.model
+    with pytest.raises(ValueError, match=rf"config file {path}.*Received: model.flow_length=3"):
+        load_config(path)
+    with pytest.raises(ValueError, match="Received: model.flow_length=3"):
+        load_tuning(path)
+    record = config_from_values(read_config_file(path), source=path)
+    assert record.model.modality == "rgb" and record.model.flow_length == 3

@@ -47,6 +47,7 @@ __all__ = [
     "TrainLoopConfig",
     "apply_overrides",
     "config_from_values",
+    "refuse_ignored_stream_keys",
     "load_config",
     "parse_override",
     "preset",
@@ -281,7 +282,27 @@ def load_config(
         preset: the preset to start from; `None` uses the file's preset, else `synthetic`.
     """
     values = read_config_file(path) if path is not None else {}
-    return config_from_values(values, overrides, preset=preset, source=path)
+    config = config_from_values(values, overrides, preset=preset, source=path)
+    refuse_ignored_stream_keys(config, source=path)
+    return config
+
+
+def refuse_ignored_stream_keys(
+    config: TrainConfig, source: str | os.PathLike | None = None
+) -> None:
+    """Raises `ValueError` naming the first stream key a request sets that its model would ignore
+    (`ModelConfig.ignored_stream_keys`: `model.flow_length` on an RGB model, ...), and the file it
+    came from. For a merged request (file, then command line); a run's saved `config.json` is a
+    record, read with `config_from_values(read_config_file(path))` without it."""
+    model = config.model
+    for name, value in model.ignored_stream_keys().items():
+        users = "flow and two-stream" if name == "flow_length" else "two-stream"
+        where = f" (config file {source} and the overrides)" if source is not None else ""
+        raise ValueError(
+            f"model.{name} applies to {users} models; this one is model.modality="
+            f"{model.modality!r}, which would ignore it{where}: set model.modality or drop the key. "
+            f"Received: model.{name}={value!r}"
+        )
 
 
 def config_from_values(

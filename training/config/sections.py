@@ -189,6 +189,20 @@ class ModelConfig:
                 f"Received: model.stream_weights={list(weights)}"
             )
 
+    def ignored_stream_keys(self) -> dict[str, object]:
+        """The stream keys changed from their defaults that this model's modality has no use for:
+        `flow_length`, `stream_fusion` and `stream_weights` on an RGB model, the fusion keys on a
+        flow model (`{name: value}`, in field order; empty for a two-stream model).
+
+        Checked on a merged request (`training.config.core.load_config`), not here: a config file
+        may name them before the command line's `--modality two_stream` is merged over it."""
+        unused = {"rgb": ("flow_length", "stream_fusion", "stream_weights"),
+                  "flow": ("stream_fusion", "stream_weights")}.get(self.modality, ())  # fmt: skip
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        plain = lambda v: tuple(v) if isinstance(v, list | tuple) else v  # noqa: E731 (JSON lists)
+        return {name: getattr(self, name) for name in unused
+                if plain(getattr(self, name)) != plain(defaults[name])}  # fmt: skip
+
     @property
     def weights_argument(self) -> str | None:
         """`weights` as `build_classifier` takes it (`None` for `"none"`)."""

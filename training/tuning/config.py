@@ -161,7 +161,9 @@ def load_tuning(
         tune_config = TuneConfig.from_dict(tune_values)
     except (ValueError, TypeError) as error:
         raise ValueError(f"{error} (in {path})" if path else str(error)) from None
-    return config_lib.apply_overrides(train_config, overrides), tune_config
+    train_config = config_lib.apply_overrides(train_config, overrides)
+    config_lib.refuse_ignored_stream_keys(train_config, source=path)
+    return train_config, tune_config
 
 
 def objective_of(train_config: Any, tune_config: TuneConfig) -> kt.Objective:
