@@ -27,6 +27,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import study_run_overrides  # noqa: E402
 from keras_ispan.data.synthetic import DIFFICULTIES  # noqa: E402
 from keras_ispan.io.atomic import write_text_atomic  # noqa: E402
 from keras_ispan.models import load_classifier  # noqa: E402
@@ -84,9 +85,6 @@ def base_overrides(args, difficulty="default"):
         "data.synthetic_difficulty": difficulty,
         "data.synthetic_test": args.test_clips,
         "train.epochs": args.epochs,
-        "train.verbose": 2,
-        "output.tensorboard": False,
-        "eval.frames_sweep": [],
         # the start every variant without its own was measured with (fit.py's default before 2026-11-30)
         "model.classifier_initializer": INIT_BEFORE_FIX,
         **dict(parse_override(o) for o in args.set),
@@ -100,8 +98,7 @@ def run_one(variant, seed, difficulty, args, out):
         **base_overrides(args, difficulty),
         **VARIANTS[variant],
         "train.seed": seed,
-        "output.runs_dir": str(out / "runs"),
-        "output.name": f"{variant}-{difficulty}-s{seed}",
+        **study_run_overrides(out / "runs", f"{variant}-{difficulty}-s{seed}", overwrite=False),
     }
     config = load_config(preset="synthetic", overrides=overrides)
     result = run(config)

@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import command_line, print_table, write_json  # noqa: E402
+from benchmarks.common import command_line, print_table, study_run_overrides, write_json  # noqa: E402
 
 BEFORE = {"train.precise_bn": False, "data.crop_scale": 1.0}  # the recipe before issue 17
 VARIANTS = {
@@ -92,12 +92,8 @@ def measure(variant, args, out):
         # the start the README's table was measured with (fit.py's default before 2026-11-30)
         "model.classifier_initializer": "glorot_uniform",
         "train.epochs": args.epochs,
-        "train.verbose": 2,
         "train.seed": args.seed,
-        "output.tensorboard": False,
-        "output.runs_dir": str(out),
-        "output.name": f"{variant}-{args.difficulty}-s{args.seed}",
-        "eval.frames_sweep": [],
+        **study_run_overrides(out, f"{variant}-{args.difficulty}-s{args.seed}", overwrite=False),
         **VARIANTS[variant],
     }
     config = load_config(preset="synthetic", overrides=overrides)

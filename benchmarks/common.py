@@ -54,17 +54,26 @@ def command_line(script, argv=None):
     return " ".join(["python", f"benchmarks/{pathlib.Path(script).name}", *args])
 
 
-def study_run_overrides(runs_dir, name):
-    """The config overrides every study's training run shares: quiet logs, no frames sweep or
-    TensorBoard, a fresh run folder `runs_dir/name`."""
-    return {
+def study_run_overrides(runs_dir, name, *, overwrite=True, frames_sweep=False):
+    """The config overrides every study's training run shares: quiet logs, no TensorBoard, the run
+    folder `runs_dir/name`.
+
+    Args:
+        overwrite: start the run afresh (`output.overwrite`); `False` for the studies that reuse a
+            finished run (they check `metrics.json` first) and resume an interrupted one.
+        frames_sweep: keep the preset's frames sweep at the end of the run (`False`: none).
+    """
+    overrides = {
         "train.verbose": 2,
-        "eval.frames_sweep": [],
         "output.tensorboard": False,
-        "output.overwrite": True,
         "output.runs_dir": str(runs_dir),
         "output.name": name,
     }
+    if overwrite:
+        overrides["output.overwrite"] = True
+    if not frames_sweep:
+        overrides["eval.frames_sweep"] = []
+    return overrides
 
 
 def write_json(name, payload):

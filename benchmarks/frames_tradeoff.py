@@ -40,7 +40,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from benchmarks import tradeoff_latency as latency  # noqa: E402
-from benchmarks.common import machine, print_table, timed  # noqa: E402
+from benchmarks.common import machine, print_table, study_run_overrides, timed  # noqa: E402
 from keras_ispan.options import ANYTIME_CRITERIA as CRITERIA  # noqa: E402
 from keras_ispan.options import CHECK_POINTS  # noqa: E402
 
@@ -123,13 +123,10 @@ def train_models(args, out):
 
     models = []
     for seed in range(args.seeds):
+        name = f"seed{seed}" + (f"-{args.epochs}ep" if args.epochs else "")
         overrides = {
             "train.seed": seed,
-            "train.verbose": 2,
-            "output.tensorboard": False,
-            "eval.frames_sweep": [],
-            "output.runs_dir": str(out / "runs"),
-            "output.name": f"seed{seed}" + (f"-{args.epochs}ep" if args.epochs else ""),
+            **study_run_overrides(out / "runs", name, overwrite=False),
             # the start the README's models were trained with (fit.py's default before 2026-11-30)
             "model.classifier_initializer": "glorot_uniform",
         }

@@ -31,6 +31,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import study_run_overrides  # noqa: E402
 from benchmarks.two_stream_fusions import FUSIONS as FUSION_NAMES  # noqa: E402
 from keras_ispan.io.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -53,10 +54,9 @@ def run_one(variant, seed, args, out):
         "model.modality": modality,
         "train.epochs": args.epochs,
         "train.seed": seed,
-        "train.verbose": 2,
-        "output.tensorboard": False,
-        "output.runs_dir": str(out / "runs"),
-        "output.name": f"{variant}-s{seed}",
+        **study_run_overrides(
+            out / "runs", f"{variant}-s{seed}", overwrite=False, frames_sweep=True
+        ),
         **({"model.stream_calibration": "temperature"} if modality == "two_stream" else {}),
         # the start the README's study was measured with (fit.py's default before 2026-11-30)
         "model.classifier_initializer": "glorot_uniform",
