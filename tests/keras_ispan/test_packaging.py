@@ -7,6 +7,7 @@ import importlib.metadata
 import pathlib
 import sys
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
@@ -44,10 +45,10 @@ def _with_dependencies(names):
     return found
 
 
-def _third_party_imports():
-    """Top-level module -> files, for every import in keras_ispan/ (lazy imports included)."""
+def _third_party_imports(folder):
+    """Top-level module -> files, for every import under `folder` (lazy imports included)."""
     modules = {}
-    for path in sorted((SETUP_CFG.parent / "keras_ispan").rglob("*.py")):
+    for path in sorted((SETUP_CFG.parent / folder).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -57,24 +58,30 @@ def _third_party_imports():
                 continue
             for name in names:
                 top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and top != "keras_ispan":
+                if top not in sys.stdlib_module_names and top not in ("keras_ispan", folder):
                     modules.setdefault(top, set()).add(path.name)
     return modules
 
 
-def test_install_requires_provides_every_module_the_library_imports():
+@pytest.mark.parametrize(
+    ("folder", "extras"),
+    [("keras_ispan", ()), ("training", ("training",)), ("serving", ("serving",))],
+)
+def test_requirements_provide_every_module_imported(folder, extras):
     # `pip install .` alone must run the README's "Use as a library" script: the export writes
     # models.config with TF Serving's protos, the synthetic data draws with Pillow, io.video decodes
-    # with PyAV (a missing requirement shows only in a fresh environment, never in the dev one)
+    # with PyAV (a missing requirement shows only in a fresh environment, never in the dev one);
+    # each application needs at most its extra on top
     parser = configparser.ConfigParser()
     parser.read(SETUP_CFG)
-    required = _with_dependencies(
-        _requirement_names(parser["options"]["install_requires"].splitlines())
-    )
+    lines = parser["options"]["install_requires"].splitlines()
+    for extra in extras:
+        lines += parser["options.extras_require"][extra].splitlines()
+    required = _with_dependencies(_requirement_names(lines))
     distributions = importlib.metadata.packages_distributions()
     missing = {
         module: sorted(files)
-        for module, files in _third_party_imports().items()
+        for module, files in _third_party_imports(folder).items()
         if not {d.lower().replace("_", "-") for d in distributions.get(module, [module])} & required
     }
-    assert not missing, f"imported by keras_ispan/ but not in install_requires: {missing}"
+    assert not missing, f"imported by {folder}/ but not required by setup.cfg {extras}: {missing}"
