@@ -132,6 +132,10 @@ def main(argv=None):
     blocking = next((p for p in (base, *base.parents) if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         return _error(f"--export-base {base}: {blocking} is a file, not a folder")
+    try:  # a folder that cannot be made is refused before TensorFlow is imported and the model read
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return _error(f"--export-base {base}: cannot create the folder: {error.strerror}")
     quiet_libraries(args.verbose)
     from keras_ispan.export.saved_model import ModelFileError
 

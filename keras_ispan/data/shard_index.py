@@ -134,21 +134,24 @@ MAX_OPEN_SHARDS = 256  # beyond this, the least recently opened descriptor is cl
 
 
 def _descriptor(path):
-    """An open descriptor of `path`, one per path: a replaced or rewritten file (another inode or
-    modification time) gets a new descriptor and the old one is closed, so nothing leaks."""
+    """A descriptor of `path` that the caller reads and then closes, and the file's size.
+
+    One descriptor per path stays open (a replaced or rewritten file, another inode or modification
+    time, gets a new one and the old one is closed, so nothing leaks); the caller gets a duplicate made
+    under the lock, because another thread may close the shared one at any moment (a rewritten file,
+    or past `MAX_OPEN_SHARDS`) and the OS hands its number to the next file opened: reading the
+    shared number there would read another shard's bytes."""
     stat = os.stat(path)
     version = (stat.st_ino, stat.st_mtime_ns)
-    entry = _FILES.get(path)
-    if entry is None or entry[0] != version:
-        with _FILES_LOCK:
-            entry = _FILES.get(path)
-            if entry is None or entry[0] != version:
-                if entry is not None:
-                    os.close(_FILES.pop(path)[1])
-                while len(_FILES) >= MAX_OPEN_SHARDS:
-                    os.close(_FILES.pop(next(iter(_FILES)))[1])
-                entry = _FILES[path] = (version, os.open(path, os.O_RDONLY))
-    return entry[1], stat.st_size
+    with _FILES_LOCK:
+        entry = _FILES.get(path)
+        if entry is None or entry[0] != version:
+            if entry is not None:
+                os.close(_FILES.pop(path)[1])
+            while len(_FILES) >= MAX_OPEN_SHARDS:
+                os.close(_FILES.pop(next(iter(_FILES)))[1])
+            entry = _FILES[path] = (version, os.open(path, os.O_RDONLY))
+        return os.dup(entry[1]), stat.st_size
 
 
 def close_shard_files():
@@ -176,13 +179,16 @@ def read_ranges(path, offsets, lengths, shard_bytes):
                 out[i] = f.read(length)
     else:
         fd, size = _descriptor(path)
-        if size != shard_bytes:
-            raise ValueError(
-                f"{path} has {size} bytes but its index was built for {shard_bytes}: the index is "
-                f"stale; rebuild it with `python training/reindex.py {pathlib.Path(path).parent}`"
-            )
-        for i, (offset, length) in enumerate(zip(offsets.tolist(), lengths.tolist())):
-            out[i] = os.pread(fd, length, offset)
+        try:
+            if size != shard_bytes:
+                raise ValueError(
+                    f"{path} has {size} bytes but its index was built for {shard_bytes}: the index "
+                    f"is stale; rebuild it with `python training/reindex.py {pathlib.Path(path).parent}`"
+                )
+            for i, (offset, length) in enumerate(zip(offsets.tolist(), lengths.tolist())):
+                out[i] = os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
     for i, length in enumerate(lengths.tolist()):
         if len(out[i]) != length:
             raise ValueError(

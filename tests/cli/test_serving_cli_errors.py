@@ -2,6 +2,7 @@
 (a missing or unreadable config, a base path without numbered versions, a port in use) before it loads
 any model."""
 
+import pathlib
 import socket
 
 import pytest
@@ -101,6 +102,17 @@ def test_export_base_that_is_a_file(tmp_path):
         )
         assert_one_line_error(done, "export.py", "--export-base", "is a file, not a folder")
         assert not TENSORFLOW_IMPORTED.search(done.stderr)
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_export_base_that_cannot_be_created(tmp_path):
+    # /proc refuses new folders even to root (a read-only folder would not stop root)
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"not read: the export base is checked first")
+    base = "/proc/keras_ispan_no_such_folder/models"
+    done = run_script("serving/export.py", "--model", model, "--export-base", base, importtime=True)
+    assert_one_line_error(done, "export.py", f"--export-base {base}", "cannot create the folder")
+    assert not TENSORFLOW_IMPORTED.search(done.stderr)
 
 
 @pytest.mark.parametrize(

@@ -206,6 +206,25 @@ def test_training_scope_restores_process_state(tiny_config):
     assert keras.mixed_precision.global_policy().name == previous
 
 
+def test_training_scope_leaves_unset_seeds_unset(tiny_config):
+    import keras
+    import tensorflow as tf
+    from keras.src.backend.common import global_state
+
+    from training.engine.scope import training_scope
+
+    tf.random.set_seed(None)
+    for name in ("global_random_seed", "global_seed_generator"):
+        global_state.set_global_attribute(name, None)
+    with training_scope(tiny_config):
+        assert tf.compat.v1.get_seed(None)[0] == tiny_config.train.seed
+        assert global_state.get_global_attribute("global_random_seed") == tiny_config.train.seed
+        keras.random.normal((1,))  # creates the global seed generator from the run's seed
+    assert tf.compat.v1.get_seed(None) == (None, None)
+    assert global_state.get_global_attribute("global_random_seed") is None
+    assert global_state.get_global_attribute("global_seed_generator") is None
+
+
 def test_dataset_without_an_evaluation_split_is_refused_before_training(tiny_config, tmp_path):
     import dataclasses
 

@@ -9,7 +9,10 @@ import tensorflow as tf
 
 from training.config.core import TrainConfig
 
-__all__ = ["mixed_precision_policy", "policy_scope", "training_scope"]
+__all__ = ["mixed_precision_policy", "policy_scope", "seed_scope", "training_scope"]
+
+# what keras.utils.set_random_seed stores in keras.src.backend.common.global_state (Keras 3.15)
+_KERAS_SEED_ATTRIBUTES = ("global_random_seed", "global_seed_generator")
 
 
 def mixed_precision_policy(setting: str) -> str | None:
@@ -27,25 +30,43 @@ def mixed_precision_policy(setting: str) -> str | None:
 
 @contextlib.contextmanager
 def training_scope(config: TrainConfig):
-    """Sets the process-wide state a run needs (mixed-precision policy, random seeds) and restores it.
+    """Sets the process-wide state a run needs (mixed-precision policy, random seeds) and restores it:
+    `policy_scope` and `seed_scope` with `train.mixed_precision` and `train.seed`."""
+    with (
+        policy_scope(mixed_precision_policy(config.train.mixed_precision)),
+        seed_scope(config.train.seed),
+    ):
+        yield
 
-    On exit the global Keras dtype policy, Python's and NumPy's global random states and TensorFlow's
-    global seed are what they were before."""
+
+@contextlib.contextmanager
+def seed_scope(seed: int | None):
+    """Sets every global seed to `seed` (`keras.utils.set_random_seed`; None: sets none, for code
+    inside that sets them itself, such as each tuning trial) and restores them on exit.
+
+    On exit Python's and NumPy's global random states, TensorFlow's global seed (unset again if it was
+    unset) and the global seed and seed generator that `keras.utils.set_random_seed` stores in Keras'
+    global state are what they were before."""
     import random
 
     import numpy as np
+    from keras.src.backend.common import (
+        global_state,  # set_random_seed's state has no public getter
+    )
 
     python_state, numpy_state = random.getstate(), np.random.get_state()  # noqa: NPY002
     tf_seed = tf.compat.v1.get_seed(None)[0]
+    keras_seeds = {name: global_state.get_global_attribute(name) for name in _KERAS_SEED_ATTRIBUTES}
     try:
-        with policy_scope(mixed_precision_policy(config.train.mixed_precision)):
-            keras.utils.set_random_seed(config.train.seed)
-            yield
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
+        yield
     finally:
         random.setstate(python_state)
         np.random.set_state(numpy_state)  # noqa: NPY002
-        if tf_seed is not None:
-            tf.random.set_seed(tf_seed)
+        tf.random.set_seed(tf_seed)  # None unsets it
+        for name, value in keras_seeds.items():
+            global_state.set_global_attribute(name, value)
 
 
 @contextlib.contextmanager

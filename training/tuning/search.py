@@ -131,7 +131,7 @@ def run_search(
         FileNotFoundError: the data folder is missing (before any trial).
         ValueError: an empty or invalid space, an objective the model does not report (before any trial).
     """
-    from training.engine.scope import mixed_precision_policy, policy_scope
+    from training.engine.scope import mixed_precision_policy, policy_scope, seed_scope
 
     user_config = train_config
     strategy = trial_strategy(train_config.train.strategy)
@@ -140,7 +140,10 @@ def run_search(
     )
     train_config, specs = hypermodel.base_config, hypermodel.specs
     objective = objective_of(train_config, tune_config)
-    with policy_scope(mixed_precision_policy(train_config.train.mixed_precision)):  # as in fit.py
+    with (
+        policy_scope(mixed_precision_policy(train_config.train.mixed_precision)),  # as in fit.py
+        seed_scope(None),  # each trial sets the seeds (ISPANHyperModel.build); restored after
+    ):
         _preflight(hypermodel, objective)
         epochs = tune_config.epochs or train_config.train.epochs
         signature = _signature(tune_config, objective, specs, epochs)

@@ -193,3 +193,27 @@ def test_rewritten_shard_does_not_leak_descriptors(tmp_path):
         assert open_on(shard) <= 1
     shard_index.close_shard_files()
     assert open_on(shard) == 0
+
+
+def test_a_descriptor_closed_by_another_reader_is_not_read(tmp_path, monkeypatch):
+    """tf.data reads shards from several threads: while one thread reads shard `a`, another may evict
+    `a`'s descriptor (past MAX_OPEN_SHARDS) and open `b`, which the OS gives the same descriptor
+    number. The first thread must still read `a`'s bytes, not `b`'s (or fail on a closed one)."""
+    a, b = tmp_path / "a.tfrecord", tmp_path / "b.tfrecord"
+    a.write_bytes(b"A" * 16)
+    b.write_bytes(b"B" * 16)
+    shard_index.close_shard_files()
+    monkeypatch.setattr(shard_index, "MAX_OPEN_SHARDS", 1)
+    real_pread, interleaved = os.pread, []
+
+    def pread_after_another_thread(fd, length, offset):
+        monkeypatch.setattr(shard_index.os, "pread", real_pread)
+        # the other thread runs between `a`'s lookup and its read
+        interleaved.append(shard_index.read_ranges(str(b), np.array([0]), np.array([4]), 16))
+        return real_pread(fd, length, offset)
+
+    monkeypatch.setattr(shard_index.os, "pread", pread_after_another_thread)
+    out = shard_index.read_ranges(str(a), np.array([2]), np.array([3]), 16)
+    assert interleaved[0][0] == b"BBBB"
+    assert out[0] == b"AAA"
+    shard_index.close_shard_files()

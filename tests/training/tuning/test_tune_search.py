@@ -175,3 +175,21 @@ def test_mirrored_trials_train_on_every_local_device(tmp_path):
     # checkpoint to write best.keras.
     assert replicas == ["1", "1", "2", "2", "2"], replicas
     assert [row["status"] for row in trial_rows(directory / "ispan")] == ["COMPLETED"] * 2
+
+
+def test_search_restores_the_global_random_state(tmp_path):
+    # every trial calls keras.utils.set_random_seed; after the search the caller's state is back
+    import random
+
+    import numpy as np
+    import tensorflow as tf
+
+    random.seed(123)
+    np.random.seed(123)  # noqa: NPY002
+    tf.random.set_seed(None)
+    expected = (random.random(), np.random.random())  # noqa: NPY002
+    random.seed(123)
+    np.random.seed(123)  # noqa: NPY002
+    run_search(tiny_tuning.base_config(), _tune(tmp_path), **tiny_tuning.search_kwargs())
+    assert (random.random(), np.random.random()) == expected  # noqa: NPY002
+    assert tf.compat.v1.get_seed(None) == (None, None)
