@@ -32,7 +32,7 @@ from keras_ispan.data.synthetic import DIFFICULTIES  # noqa: E402
 from keras_ispan.io.atomic import write_text_atomic  # noqa: E402
 from keras_ispan.models import load_classifier  # noqa: E402
 from training.config.core import load_config, parse_override  # noqa: E402
-from training.engine import datasets
+from training.data import datasets
 from training.evaluation import multiview, plots  # noqa: E402
 
 VARIANTS = {

@@ -83,7 +83,7 @@ def accuracy(model, dataset, batch_stats=False):
 def measure(variant, args, out):
     from keras_ispan.models import load_classifier, precise_batch_norm
     from training.config.core import load_config
-    from training.engine import datasets
+    from training.data import datasets
     from training.engine.run import run
     from training.evaluation import plots
 

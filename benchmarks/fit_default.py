@@ -30,7 +30,7 @@ from benchmarks.common import REPO, command_line, print_table, write_json  # noq
 def prepare_dataset():
     """Seconds spent generating the embedded dataset's cache (0 when it was already there)."""
     from training.config.core import load_config
-    from training.engine.datasets import resolve_data_dir
+    from training.data.datasets import resolve_data_dir
 
     start = time.perf_counter()
     resolve_data_dir(load_config(), log=lambda line: print(line, flush=True))

@@ -118,7 +118,7 @@ def train_models(args, out):
     `--eval-clips`."""
     from benchmarks.tradeoff_eval import eval_data_dir
     from training.config.core import load_config
-    from training.engine import datasets
+    from training.data import datasets
     from training.engine.run import run
 
     models = []
@@ -235,7 +235,7 @@ def measure(model_path, data_dir, args):
     split's per-clip probabilities after every prefix and labels (the last three not written)."""
     from benchmarks.tradeoff_eval import anytime_steps
     from keras_ispan.models import classifier_info, load_classifier
-    from training.engine import datasets
+    from training.data import datasets
     from training.evaluation.multiview import _view_datasets, check_classes
 
     model = load_classifier(model_path)

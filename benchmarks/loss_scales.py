@@ -51,7 +51,7 @@ from keras import ops  # noqa: E402
 from benchmarks.common import command_line, print_table, study_run_overrides, write_json  # noqa: E402
 from keras_ispan.options import HEADS  # noqa: E402
 from training.config.core import load_config, parse_override  # noqa: E402
-from training.engine import datasets  # noqa: E402
+from training.data import datasets  # noqa: E402
 
 TERMS = ("ce", "interaction", "diversity")
 

@@ -100,7 +100,7 @@ def breakdown(config, model, repeats):
     """After training, on the trained model: seconds (median of `repeats`) of one re-estimation
     called directly, and of reading its batches alone (the same fresh, uncached iteration)."""
     from keras_ispan.models import precise_batch_norm
-    from training.engine import datasets
+    from training.data import datasets
 
     data_dir = datasets.resolve_data_dir(config)
     batches = config.train.precise_bn_batches

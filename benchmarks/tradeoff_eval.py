@@ -20,9 +20,9 @@ EVAL_SEED_OFFSET = 1
 def eval_data_dir(config, clips, log=print):
     """The folder of the larger evaluation splits of `config`'s embedded dataset: `clips` validation
     and test clips (and one training clip, never read) at synthetic seed `seed + EVAL_SEED_OFFSET`,
-    generated once into the synthetic cache and reused (`training.engine.datasets.resolve_data_dir`)."""
+    generated once into the synthetic cache and reused (`training.data.datasets.resolve_data_dir`)."""
     from training.config.core import load_config
-    from training.engine import datasets
+    from training.data import datasets
 
     data = config.data
     overrides = {

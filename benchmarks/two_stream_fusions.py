@@ -52,7 +52,7 @@ def fused_scores(name, val, test, val_labels):
 def compare(model, config, multi_label=False):
     """Test top-1 (and confusion matrix) of every fusion of `model`'s streams, and the model's own
     top-1 after `calibrate_two_stream` (which changes `model`'s temperatures)."""
-    from training.engine import datasets
+    from training.data import datasets
     from training.evaluation import metrics, multiview
     from training.evaluation.calibration import calibrate_two_stream, stream_logits
 

@@ -52,6 +52,7 @@ PREPROCESSING_MODES = ("caffe", "tf", "torch", "unit", "none")
 MODALITIES = ("rgb", "flow", "two_stream")
 STREAMS = ("rgb", "flow")
 STREAM_FUSIONS = ("late", "learned", "concat")
+LR_SCHEDULES = ("constant", "step", "cosine")  # keras_ispan.models.WarmupSchedule's kinds
 CLASSIFIER_INITIALIZERS = ("zeros", "glorot_uniform", "glorot_over_sqrt_p")
 DIVERSITY_FORMS = ("paper", "cosine")
 FLOW_METHODS = ("farneback", "tvl1")

@@ -98,7 +98,7 @@ def _data_dir_beside(model_path) -> str:
     config = config_from_values(read_config_file(config_path), source=config_path)
     if config.data.data_dir:
         return config.data.data_dir
-    from training.engine.datasets import resolve_data_dir
+    from training.data.datasets import resolve_data_dir
 
     return str(resolve_data_dir(config, log=lambda line: print(line, file=sys.stderr)))
 

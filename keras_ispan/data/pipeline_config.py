@@ -53,7 +53,7 @@ class PipelineConfig:
             hash of its `video_id` and `seed` (`holdout_mask`) falls below `fraction`; `"keep"`
             yields only the held-out clips, `"drop"` only the others. The same clips every run, on
             every machine; `"keep"` and `"drop"` of one split are disjoint and together the split
-            (a validation split carved from `train`, see `training/engine/datasets.py`).
+            (a validation split carved from `train`, see `training/data/datasets.py`).
         modality: `"rgb"` (frames), `"flow"` (flow stacks) or `"two_stream"` (both, a dict); flow
             needs a dataset with flow (`prepare.py --flow`, or `--add-flow DIR` afterwards).
         flow_length: `L`, flow steps stacked per sampled frame (`2L` channels), TSN's 5.

@@ -12,6 +12,7 @@ from keras_ispan.models.batch_norm import batch_norm_layers, precise_batch_norm
 from keras_ispan.models.classifier import build_classifier, export_outputs_model
 from keras_ispan.models.flow import cross_modality_init, flow_backbone
 from keras_ispan.models.heads import HEADS
+from keras_ispan.models.recipe import SparseCrossEntropy, WarmupSchedule
 from keras_ispan.models.resizing import with_frame_resize
 from keras_ispan.models.saving import (
     ClassifierInfo,
@@ -35,6 +36,8 @@ __all__ = [
     "HEADS",
     "BackboneSpec",
     "ClassifierInfo",
+    "SparseCrossEntropy",
+    "WarmupSchedule",
     "batch_norm_layers",
     "build_backbone",
     "build_classifier",

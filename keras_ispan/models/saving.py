@@ -174,8 +174,6 @@ def load_classifier(path, *, check=True):
             (a class from another package: import it first), weights that do not fit, or (with
             `check`) not a keras-ispan classifier.
     """
-    import keras_ispan  # noqa: F401 - registers the keras_ispan layers and regularisers
-
     path = pathlib.Path(path)
     config = _read_config(path)
     config.pop("compile_config", None)  # optimizer, schedule, losses: training-only

@@ -16,7 +16,7 @@ def tiny(tmp_path_factory):
     from keras_ispan.data.synthetic import generate_synthetic_dataset
     from keras_ispan.models import build_classifier
     from training.config.core import TrainConfig
-    from training.engine.datasets import synthetic_config
+    from training.data.datasets import synthetic_config
 
     data = tmp_path_factory.mktemp("tiny_data")
     sizes = {"classes": 3, "train": 3, "val": 3, "test": 6, "frames": 8, "size": 40}

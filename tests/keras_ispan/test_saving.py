@@ -50,7 +50,7 @@ def test_default_ratio_is_tsn():
 
 @pytest.mark.tf_only
 def test_fresh_process_loads_a_file_with_a_foreign_schedule(tmp_path):
-    """A schedule class registered only in the saving process (as `fit.py`'s `WarmupSchedule` is) is in
+    """A schedule class registered only in the saving process (as `fit.py`'s `WarmupSchedule` was before it moved to the library) is in
     the file's compile config; a process that imports only `keras_ispan` must still load the model."""
 
     @keras.saving.register_keras_serializable(package="only_in_this_process")

@@ -35,7 +35,7 @@ def tiny_data_dir(tmp_path_factory):
     """A 3-class synthetic dataset (12/6/6 clips of 8 frames, 40x40)."""
     from keras_ispan.data.synthetic import generate_synthetic_dataset
     from training.config.core import TrainConfig
-    from training.engine.datasets import synthetic_config
+    from training.data.datasets import synthetic_config
 
     config = TrainConfig.from_dict(TINY)
     path = tmp_path_factory.mktemp("tiny_synthetic")

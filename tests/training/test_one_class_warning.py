@@ -51,7 +51,7 @@ def test_run_warns_by_name_when_the_model_predicts_one_class(tiny_config):
 
 
 def test_train_split_check_matches_the_log_and_numpy(trained_run):
-    from training.engine import datasets
+    from training.data import datasets
     from training.evaluation import plots
 
     check = trained_run.metrics["train_split"]

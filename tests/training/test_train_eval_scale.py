@@ -4,7 +4,7 @@ import pytest
 
 from keras_ispan.io.transform import DEFAULT_RESIZE_RATIO
 from training.config.core import apply_overrides, preset
-from training.engine.datasets import pipeline_config
+from training.data.datasets import pipeline_config
 
 
 class _Info:

@@ -13,7 +13,7 @@ from keras_ispan.data.pipeline_config import PipelineConfig
 from keras_ispan.data.synthetic import SyntheticConfig
 from training.config import data as data_keys
 from training.config.core import TrainConfig, _build, apply_overrides, load_config, preset
-from training.engine import datasets
+from training.data import datasets
 
 # The `data` section of a `config.json` written before the keys were made from the library
 # (the 22 keys and defaults of the earlier hand-written `DataConfig`).

@@ -9,7 +9,7 @@ import pytest
 
 from keras_ispan.models import load_classifier
 from training.config.core import TrainConfig
-from training.engine import datasets
+from training.data import datasets
 from training.engine.run import run
 
 

@@ -16,7 +16,7 @@ from keras_ispan.data.records import (
 )
 from keras_ispan.models import classifier_info, load_classifier
 from training.config.core import apply_overrides
-from training.engine import datasets
+from training.data import datasets
 from training.engine.run import run
 
 CLASSES = ("walk", "sit", "drink")

@@ -130,3 +130,18 @@ def test_compat_patches_follow_the_bugs_not_the_version():
     assert first == ["maybe_symbolic_build_local_batch", "reduce_per_replica_scalar_axis"]
     assert compat.bugs(patched=True) == dict.fromkeys(found, False)  # the patches work
     assert compat.bugs() == found  # the originals are still examined after patching
+
+
+def test_files_written_before_the_move_to_the_library_still_name_known_classes():
+    """`.keras` files written before the schedule and loss moved to `keras_ispan.models.recipe` name
+    them `keras_ispan_training>...`: the training application still resolves those names."""
+    for cls, config in ((WarmupSchedule, {"peak": 0.1, "total_steps": 10}),
+                        (SparseCrossEntropy, {"label_smoothing": 0.1})):  # fmt: skip
+        old = {
+            "module": "training.engine.optim",
+            "class_name": cls.__name__,
+            "config": config,
+            "registered_name": f"keras_ispan_training>{cls.__name__}",
+        }
+        assert type(keras.saving.deserialize_keras_object(old)) is cls
+        assert keras.saving.get_registered_name(cls) == f"keras_ispan>{cls.__name__}"

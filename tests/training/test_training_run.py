@@ -10,7 +10,7 @@ from PIL import Image
 
 from keras_ispan.models import load_classifier
 from training.config.core import TrainConfig, apply_overrides
-from training.engine import datasets
+from training.data import datasets
 from training.engine.run import run
 from training.evaluation import multiview
 

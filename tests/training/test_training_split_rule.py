@@ -7,7 +7,7 @@ import pytest
 
 from tests.keras_ispan.data.helpers import tiny_synthetic
 from training.config.core import TrainConfig
-from training.engine import datasets
+from training.data import datasets
 
 
 @pytest.fixture(scope="module")

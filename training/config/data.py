@@ -36,7 +36,7 @@ __all__ = [
 ]  # fmt: skip
 
 # `PipelineConfig` fields that are not keys, and where the engine takes them from
-# (`training/engine/datasets.py`, `pipeline_config`).
+# (`training/data/datasets.py`, `pipeline_config`).
 SET_BY_ENGINE = {
     "training": "training or evaluation",
     "multi_label": "the dataset's metadata.json",

@@ -16,6 +16,7 @@ from keras_ispan.options import (
     DOWNSAMPLE_MODES,
     FUSION_MODES,
     HEADS,
+    LR_SCHEDULES,
     MODALITIES,
     POOLING_MODES,
     STREAM_CALIBRATIONS,
@@ -28,7 +29,6 @@ __all__ = [
 ]  # fmt: skip
 
 OPTIMIZERS = ("sgd", "adamw", "adam")
-SCHEDULES = ("constant", "step", "cosine")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 MIXED_PRECISION = ("auto", "on", "off")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -239,7 +239,7 @@ class OptimConfig:
 
     def __post_init__(self):
         _choice("optim.optimizer", self.optimizer, OPTIMIZERS)
-        _choice("optim.schedule", self.schedule, SCHEDULES)
+        _choice("optim.schedule", self.schedule, LR_SCHEDULES)
         _positive("optim.learning_rate", self.learning_rate)
         _positive("optim.weight_decay", self.weight_decay, allow_zero=True)
         _positive("optim.warmup_epochs", self.warmup_epochs, allow_zero=True)

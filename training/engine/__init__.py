@@ -1,1 +1,1 @@
-"""The training engine: `run(config)` (`run`), callbacks, optimisers and losses, strategies, datasets."""
+"""The training engine: `run(config)` (`run`), callbacks, optimisers and losses, strategies."""

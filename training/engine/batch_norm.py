@@ -61,9 +61,9 @@ class PreciseBatchNorm(keras.callbacks.Callback):
 def precise_bn_callback(config, classifier, log=None) -> PreciseBatchNorm:
     """The `PreciseBatchNorm` of `train.precise_bn` for `classifier`, trained on `config`: it estimates
     on `train.precise_bn_batches` batches of the training clips under the evaluation transform (centre
-    crop, uncached: `training.engine.datasets.training_clips` of `data.data_dir`). The caller checks
+    crop, uncached: `training.data.datasets.training_clips` of `data.data_dir`). The caller checks
     `train.precise_bn` and puts it first among the callbacks (before validation and checkpoints)."""
-    from training.engine import datasets
+    from training.data import datasets
 
     def training_clips():
         return datasets.training_clips(config, config.data.data_dir)

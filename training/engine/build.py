@@ -7,7 +7,8 @@ import pathlib
 import keras
 
 from training.config.core import TrainConfig
-from training.engine import datasets, optim
+from training.data import datasets
+from training.engine import optim
 from training.engine import streams as streams_lib
 
 __all__ = ["build_compiled_model", "build_model", "check_label_kind", "compile_model"]

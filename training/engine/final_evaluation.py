@@ -13,8 +13,8 @@ import tensorflow as tf
 
 from keras_ispan.models import load_classifier
 from training.config.core import TrainConfig
+from training.data import datasets
 from training.engine import callbacks as callbacks_lib
-from training.engine import datasets
 from training.engine import streams as streams_lib
 from training.evaluation import attention_pictures as visualize
 from training.evaluation import multiview, plots

@@ -1,4 +1,4 @@
-"""Optimisers, learning-rate schedules with warmup, losses and metrics for `training.engine.run`.
+"""Optimisers (with `keras_ispan.models.WarmupSchedule`), the loss, metrics and layer freezing for `training.engine.run`.
 
 The schedule is a function of the optimizer step, so a run resumed by `BackupAndRestore` (which restores the
 step) continues the schedule where it stopped.
@@ -6,15 +6,14 @@ step) continues the schedule where it stopped.
 
 from __future__ import annotations
 
-import math
-
 import keras
-from keras import ops
 
-from training.config.sections import SCHEDULES, ModelConfig, OptimConfig
+from keras_ispan.models.recipe import SparseCrossEntropy, WarmupSchedule
+from training.config.sections import ModelConfig, OptimConfig
 from training.evaluation.metrics import top_k_reported
 
 __all__ = [
+    "SparseCrossEntropy",
     "WarmupSchedule",
     "build_loss",
     "build_metrics",
@@ -23,75 +22,14 @@ __all__ = [
     "synchronize_batch_norm",
 ]
 
+# the names these two had in `.keras` files written before they moved to the library (2026-11-30)
+keras.saving.get_custom_objects().update(
+    {"keras_ispan_training>WarmupSchedule": WarmupSchedule,
+     "keras_ispan_training>SparseCrossEntropy": SparseCrossEntropy}
+)  # fmt: skip
+
 # Variables never decayed: biases and normalisation offsets/scales.
 NO_DECAY = ["bias", "beta", "gamma"]
-
-
-@keras.saving.register_keras_serializable(package="keras_ispan_training")
-class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warmup from 0 to `peak` over `warmup_steps`, then constant, step or cosine decay.
-
-    Args:
-        peak: the learning rate reached at the end of warmup.
-        total_steps: steps of the whole run (warmup included); cosine reaches `min_ratio * peak` there.
-        warmup_steps: linear warmup steps (0 for none).
-        kind: `"constant"`, `"step"` or `"cosine"`.
-        boundaries: `"step"` only: steps at which the rate is multiplied by `gamma`.
-        gamma: the step factor.
-        min_ratio: `"cosine"` only: the final rate as a fraction of `peak`.
-    """
-
-    def __init__(
-        self,
-        peak,
-        total_steps,
-        warmup_steps=0,
-        kind="cosine",
-        boundaries=(),
-        gamma=0.1,
-        min_ratio=0.0,
-    ):
-        if kind not in SCHEDULES:
-            raise ValueError(f"`kind` must be one of {SCHEDULES}. Received: kind={kind!r}")
-        if total_steps < 1:
-            raise ValueError(f"`total_steps` must be >= 1. Received: total_steps={total_steps}")
-        self.peak = float(peak)
-        self.total_steps = int(total_steps)
-        self.warmup_steps = int(warmup_steps)
-        self.kind = kind
-        self.boundaries = [int(b) for b in boundaries]
-        self.gamma = float(gamma)
-        self.min_ratio = float(min_ratio)
-
-    def __call__(self, step):
-        step = ops.cast(step, "float32")
-        warmup = float(max(self.warmup_steps, 0))
-        if self.kind == "cosine":
-            span = max(float(self.total_steps) - warmup, 1.0)
-            progress = ops.clip((step - warmup) / span, 0.0, 1.0)
-            cosine = 0.5 * (1.0 + ops.cos(math.pi * progress))
-            rate = self.peak * (self.min_ratio + (1.0 - self.min_ratio) * cosine)
-        elif self.kind == "step":
-            passed = ops.zeros((), "float32")
-            for boundary in self.boundaries:
-                passed = passed + ops.cast(step >= float(boundary), "float32")
-            rate = self.peak * ops.power(self.gamma, passed)
-        else:
-            rate = self.peak * ops.ones((), "float32")
-        if warmup > 0:
-            rate = ops.where(step < warmup, self.peak * (step + 1.0) / warmup, rate)
-        return rate
-
-    def get_config(self):
-        return {
-            "peak": self.peak,
-            "total_steps": self.total_steps,
-            "warmup_steps": self.warmup_steps,
-            "kind": self.kind,
-            "boundaries": self.boundaries,
-            "gamma": self.gamma,
-            "min_ratio": self.min_ratio,
-        }
 
 
 def make_schedule(config: OptimConfig, steps_per_epoch: int, epochs: int) -> WarmupSchedule:
@@ -127,25 +65,6 @@ def build_optimizer(config: OptimConfig, steps_per_epoch: int, epochs: int) -> k
     if config.weight_decay:
         optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
     return optimizer
-
-
-@keras.saving.register_keras_serializable(package="keras_ispan_training")
-class SparseCrossEntropy(keras.losses.Loss):
-    """Softmax cross-entropy from logits for integer labels `(batch,)`, with label smoothing."""
-
-    def __init__(self, label_smoothing=0.0, name="sparse_cross_entropy", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.label_smoothing = float(label_smoothing)
-
-    def call(self, y_true, y_pred):
-        num_classes = ops.shape(y_pred)[-1]
-        one_hot = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), num_classes)
-        return keras.losses.categorical_crossentropy(
-            one_hot, y_pred, from_logits=True, label_smoothing=self.label_smoothing
-        )
-
-    def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
 def build_loss(multi_label: bool, label_smoothing: float) -> keras.losses.Loss:

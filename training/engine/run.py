@@ -27,8 +27,9 @@ import keras
 import tensorflow as tf
 
 from training.config.core import TrainConfig
+from training.data import datasets
 from training.engine import callbacks as callbacks_lib
-from training.engine import datasets, optim
+from training.engine import optim
 from training.engine.batch_norm import precise_bn_callback
 from training.engine.build import build_compiled_model, build_model, check_label_kind, compile_model
 from training.engine.final_evaluation import (

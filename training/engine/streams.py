@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from keras_ispan.io.atomic import atomic_path
 from keras_ispan.models import is_two_stream
-from training.engine import datasets
+from training.data import datasets
 
 __all__ = ["calibrate_best", "record_flow_settings"]
 

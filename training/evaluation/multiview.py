@@ -282,7 +282,7 @@ def run_evaluation(
 def _model_and_dataset(model_path, data_dir):
     """`(model, dataset info)`, their classes checked against each other (`check_classes`)."""
     from keras_ispan.models import load_classifier
-    from training.engine import datasets
+    from training.data import datasets
 
     model = load_classifier(model_path)
     info = datasets.dataset_info(data_dir)
@@ -294,7 +294,7 @@ def _view_datasets(model, data_dir, split, batch_size):
     """`make(num_segments, crops, clips)`: the evaluation dataset of `split` with the model's transform."""
     from keras_ispan.models import classifier_info
     from training.config.core import TrainConfig
-    from training.engine import datasets
+    from training.data import datasets
 
     info = classifier_info(model)
     transform = info.transform

@@ -20,7 +20,7 @@ def training_functions(train_config: Any, tune_config: TuneConfig):
     generated once into its cache, under a file lock in the tuning folder so that the processes of a
     distributed search on one host do not write it at the same time.
     """
-    from training.engine import datasets
+    from training.data import datasets
     from training.engine.run import build_compiled_model
 
     if train_config.data.data_dir is not None:
@@ -44,14 +44,14 @@ def training_functions(train_config: Any, tune_config: TuneConfig):
 
 
 def sized_datasets(config: Any, data_dir) -> tuple[Any, Any]:
-    """`training.engine.datasets.make_datasets` with lengths Keras knows: repeated when
+    """`training.data.datasets.make_datasets` with lengths Keras knows: repeated when
     `train.steps_per_epoch` / `train.validation_steps` are set, else the exact batch count asserted.
 
     A finite dataset of unknown length ends each first epoch with a `StopIteration` that Keras
     reports as "Your input ran out of data" although every batch ran."""
     import tensorflow as tf
 
-    from training.engine import datasets
+    from training.data import datasets
 
     info = datasets.dataset_info(data_dir)
     train, val = datasets.make_datasets(config, data_dir)

@@ -166,7 +166,7 @@ def test_same_colored_distractors_share_the_actor_color_and_the_hard_setting():
 
 def test_difficulty_keys_reach_the_generator():
     from training.config.core import load_config
-    from training.engine.datasets import synthetic_config
+    from training.data.datasets import synthetic_config
 
     default = synthetic_config(load_config(preset="synthetic"))
     assert (default.target_size, default.same_color_distractors) == (13, 0)

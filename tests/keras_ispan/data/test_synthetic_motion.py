@@ -50,7 +50,7 @@ def test_bad_config_names_the_field():
 
 def test_fit_config_key_generates_the_motion_dataset_with_flow(tmp_path, monkeypatch):
     from training.config.core import load_config
-    from training.engine.datasets import resolve_data_dir
+    from training.data.datasets import resolve_data_dir
 
     monkeypatch.setenv("KERAS_ISPAN_HOME", str(tmp_path))
     overrides = ["data.synthetic_variant=motion", "data.synthetic_train=4", "data.synthetic_val=0",

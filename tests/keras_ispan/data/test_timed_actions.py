@@ -117,7 +117,7 @@ def test_fit_config_reaches_the_pipeline():
     """`--set data.label_source=frames` becomes `PipelineConfig.label_source` for training and eval."""
     from keras_ispan.data.pipeline import DatasetInfo
     from training.config.core import load_config
-    from training.engine.datasets import pipeline_config
+    from training.data.datasets import pipeline_config
 
     config = load_config(overrides=["data.label_source=frames"])
     info = DatasetInfo(path=None, classes=("a", "b"), multi_label=True, counts={}, num_shards={},

@@ -8,7 +8,7 @@ import pytest
 from keras_ispan.models import load_classifier
 from tests.training.tuning.tiny_tuning import tiny_overrides
 from training.config.core import load_config
-from training.engine import datasets
+from training.data import datasets
 from training.tuning.search import TuneConfig, run_search
 
 
