@@ -56,7 +56,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    from training.cli import one_line_errors, quiet_libraries
+    from training.cli import check_file_flag, one_line_errors, quiet_libraries
 
     args = parse_args(argv)
     quiet_libraries(args.verbose)
@@ -67,8 +67,7 @@ def main(argv=None) -> int:
                     f"--{name.replace('_', '-')} must be >= 1. Received: {name}={getattr(args, name)}"
                 )
         sweep = _sweep(args.sweep)
-        if not pathlib.Path(args.model).is_file():
-            raise ValueError(f"--model {args.model}: file not found.")
+        check_file_flag("--model", args.model, keras_file=True)
         data = args.data or _data_dir_beside(args.model)
         from training.evaluation.multiview import format_summary, run_evaluation
 

@@ -41,6 +41,7 @@ def parse_args(argv=None):
 
 
 def config_from_args(args):
+    from training.cli import check_file_flag
     from training.config.core import load_config
 
     explicit = {
@@ -62,6 +63,8 @@ def config_from_args(args):
         overrides.append(("output.export", True))
     if args.overwrite:
         overrides.append(("output.overwrite", True))
+    if args.config is not None:
+        check_file_flag("--config", args.config)
     return load_config(args.config, overrides + list(args.overrides), preset=args.preset)
 
 

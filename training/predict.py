@@ -161,7 +161,7 @@ def _argument_error(args):
 
 
 def main(argv=None) -> int:
-    from training.cli import one_line_errors, quiet_libraries
+    from training.cli import check_file_flag, one_line_errors, quiet_libraries
 
     args = parse_args(argv)
     quiet_libraries(args.verbose)
@@ -171,8 +171,7 @@ def main(argv=None) -> int:
         return 2
     visualize_to = pathlib.Path(args.visualize) if args.visualize else None
     with one_line_errors("predict.py", args.debug) as errors:
-        if not pathlib.Path(args.model).is_file():
-            raise FileNotFoundError(f"--model {args.model}: file not found.")
+        check_file_flag("--model", args.model, keras_file=True)
         from training.evaluation.prediction import load_predictor
 
         predictor = load_predictor(args.model)

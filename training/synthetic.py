@@ -106,6 +106,11 @@ def parse_args(argv=None) -> dict:
                 help=argparse.SUPPRESS, **kind,
             )  # fmt: skip
     parser.add_argument("--write-videos", action="store_true", help="also write MP4 files")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a dataset made with other settings in --output (refused without it)",
+    )
     args = vars(parser.parse_args(argv))
     if args["write_videos"] and variant == "motion":
         parser.error("--write-videos is for --variant appearance")
@@ -115,19 +120,27 @@ def parse_args(argv=None) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     output, videos = args.pop("output"), args.pop("write_videos")
-    variant, flow = args.pop("variant"), args.pop("flow")
+    variant, flow, overwrite = args.pop("variant"), args.pop("flow"), args.pop("overwrite")
     debug = args.pop("debug")
     quiet_libraries(args.pop("verbose"))
     with one_line_errors("synthetic.py", debug) as errors:
         config = _config(variant, args)
+        try:
+            pathlib.Path(output).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(
+                f"--output {output}: cannot create the folder ({error.strerror})"
+            ) from None
         if variant == "motion":
             from keras_ispan.data.synthetic_motion import generate_motion_dataset
 
-            path = generate_motion_dataset(output, config)
+            path = generate_motion_dataset(output, config, overwrite=overwrite)
         else:
             from keras_ispan.data.synthetic import generate_synthetic_dataset
 
-            path = generate_synthetic_dataset(output, config, write_videos=videos)
+            path = generate_synthetic_dataset(
+                output, config, write_videos=videos, overwrite=overwrite
+            )
         if flow:
             from keras_ispan.data.add_flow import add_flow_to_dataset
             from keras_ispan.data.pipeline import read_dataset_info

@@ -56,6 +56,7 @@ def parse_args(argv=None):
 
 
 def configs_from_args(args):
+    from training.cli import check_file_flag
     from training.tuning.config import load_tuning
 
     overrides = list(args.overrides)
@@ -77,6 +78,8 @@ def configs_from_args(args):
         if args.tune is None
         else [n.strip() for n in args.tune.split(",") if n.strip()],
     }
+    if args.config is not None:
+        check_file_flag("--config", args.config)
     return load_tuning(args.config, overrides, tuning, preset=args.preset)
 
 

@@ -264,9 +264,10 @@ def _is_complete(output_dir, config):
     )
 
 
-def _check_output(output_dir, log=None):
-    """Refuses a non-empty folder without a synthetic dataset; says so (`log`) when a synthetic
-    dataset of another config (or an unfinished one) is about to be replaced."""
+def _check_output(output_dir, log=None, config=None, overwrite=True):
+    """Refuses a non-empty folder without a synthetic dataset, and without `overwrite` one made with
+    another config than `config`; says so (`log`) when a synthetic dataset of another config (or an
+    unfinished one) is about to be replaced."""
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"Output {output_dir} exists and is not a folder.")
     if not output_dir.exists() or not any(output_dir.iterdir()):
@@ -279,6 +280,12 @@ def _check_output(output_dir, log=None):
         raise ValueError(
             f"Output folder {output_dir} is not empty and holds no synthetic dataset; "
             "refusing to write into it. Choose an empty or new folder."
+        )
+    if not overwrite and config is not None and meta["synthetic_config"] != config.to_json():
+        raise ValueError(
+            f"{output_dir} holds a synthetic dataset made with another config (created by "
+            f"{meta.get('created_by')}); refusing to replace it (and any flow added to it): choose "
+            "another folder, or overwrite it (synthetic.py --overwrite)."
         )
     if log is not None:
         log(
@@ -306,7 +313,9 @@ def _write_video(path, frames, fps):
         container.mux(stream.encode())
 
 
-def generate_synthetic_dataset(output_dir=None, config=None, *, write_videos=False, log=print):
+def generate_synthetic_dataset(
+    output_dir=None, config=None, *, write_videos=False, log=print, overwrite=True
+):
     """Writes the synthetic dataset in the standard format and returns its folder.
 
     Args:
@@ -317,6 +326,8 @@ def generate_synthetic_dataset(output_dir=None, config=None, *, write_videos=Fal
         write_videos: also write H.264 MP4 files `videos/{split}/{class}/{video_id}.mp4` (the `folders`
             layout of `training/prepare.py`, with split subfolders).
         log: a function taking one progress line, or None.
+        overwrite: replace a dataset of another config in `output_dir` (the cache's behaviour);
+            `False` refuses it with a `ValueError` (`training/synthetic.py` without `--overwrite`).
 
     Returns:
         The `pathlib.Path` of the dataset folder.
@@ -330,7 +341,7 @@ def generate_synthetic_dataset(output_dir=None, config=None, *, write_videos=Fal
         log(f"[synthetic] reusing {output_dir} (same config)")
         shard_index.ensure_indexes(output_dir)  # a dataset written before index files existed
         return output_dir
-    _check_output(output_dir, log)
+    _check_output(output_dir, log, config, overwrite)
     output_dir.mkdir(parents=True, exist_ok=True)
     for old in [*output_dir.glob("*.tfrecord"), *output_dir.glob("*.index")]:
         old.unlink()

@@ -150,11 +150,13 @@ def default_motion_dir(config=None):
     return appearance.default_synthetic_dir().parent / f"synthetic-motion-{config.fingerprint()}"
 
 
-def generate_motion_dataset(output_dir=None, config=None, *, log=print):
+def generate_motion_dataset(output_dir=None, config=None, *, log=print, overwrite=True):
     """Writes the motion dataset in the standard format (no flow: `add_flow.add_flow_to_dataset`
-    adds it) and returns its folder; a folder made with the same config is reused as is.
+    adds it) and returns its folder; a folder made with the same config is reused as is, one made
+    with another config replaced (with `overwrite`, the default) or refused.
 
-    Raises a `ValueError` for a non-empty folder that is not a synthetic dataset.
+    Raises a `ValueError` for a non-empty folder that is not a synthetic dataset, or (without
+    `overwrite`) one made with another config.
     """
     config = config or MotionConfig()
     if not isinstance(config, MotionConfig):
@@ -164,7 +166,7 @@ def generate_motion_dataset(output_dir=None, config=None, *, log=print):
     if appearance._is_complete(output_dir, config):
         log(f"[synthetic] reusing {output_dir} (same config)")
         return output_dir
-    appearance._check_output(output_dir, log)
+    appearance._check_output(output_dir, log, config, overwrite)
     output_dir.mkdir(parents=True, exist_ok=True)
     for old in [*output_dir.glob("*.tfrecord"), *output_dir.glob("*.index")]:
         old.unlink()

@@ -41,6 +41,15 @@ def test_help_shows_defaults_without_tensorflow(script):
         ("training/evaluate.py", ["--model", "missing.keras"], ["--model missing.keras: file not found"]),
         ("training/evaluate.py", ["--model", "m.keras", "--segments", "0"], ["segments=0"]),
         ("training/predict.py", ["v.mp4", "--model", "missing.keras"], ["--model missing.keras"]),
+        # a file that is not a .keras archive, a missing --config, an --output that cannot be made:
+        # each names its flag (user review)
+        ("training/predict.py", ["v.mp4", "--model", "README.md"],
+         ["--model README.md: not a .keras file"]),
+        ("training/evaluate.py", ["--model", "README.md"], ["--model README.md: not a .keras file"]),
+        ("training/fit.py", ["--config", "no/such.json"], ["--config no/such.json: file not found"]),
+        ("training/tune.py", ["--config", "no/such.toml"], ["--config no/such.toml: file not found"]),
+        ("training/synthetic.py", ["--output", "/proc/no/such"],
+         ["--output /proc/no/such: cannot create the folder"]),
         # a flag that applies only with another is refused, never ignored (user review)
         ("training/predict.py", ["v.mp4", "--model", "m.keras", "--anytime", "--frames", "4",
                                  "--max-frames", "16"],

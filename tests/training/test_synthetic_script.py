@@ -37,10 +37,36 @@ def test_a_target_size_too_large_for_the_image_size_names_both_flags(tmp_path):
 
 def test_the_motion_variant_scales_from_its_own_defaults():
     values = parse_args(["--variant", "motion", "--image-size", "32"])
-    for name in ("output", "variant", "flow", "write_videos", "debug", "verbose"):
+    for name in ("output", "variant", "flow", "write_videos", "overwrite", "debug", "verbose"):
         values.pop(name)
     config = _config("motion", values)
     # 14 and 9 px at 64 px, scaled to 32 px
     assert (config.target_size, config.distractor_size) == (7, 4)
     given = _config("motion", values | {"target_size": 10})
     assert given.target_size == 10
+
+
+def test_a_dataset_of_other_settings_is_kept_without_overwrite(tmp_path):
+    """`synthetic.py --output D` with other settings than the dataset in D refuses (it would drop
+    that dataset, and any flow `prepare.py --add-flow` added) unless `--overwrite`, as prepare.py."""
+    from keras_ispan.data.synthetic import SyntheticConfig, generate_synthetic_dataset
+
+    out = tmp_path / "d"
+    sizes = {"image_size": 40, "target_size": 8, "distractor_size": 5}
+    first = SyntheticConfig(num_classes=2, train=2, val=0, test=2, num_frames=4, **sizes)
+    generate_synthetic_dataset(out, first, log=None)
+    before = (out / "metadata.json").read_text()
+    done = run_script("training/synthetic.py", "--output", out, "--image-size", 40, *TINY[:2],
+                      "--train", 4, *TINY[4:])  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("synthetic.py: error: ") and str(out) in error
+    assert "another config" in error and "--overwrite" in error
+    assert (out / "metadata.json").read_text() == before
+    other = SyntheticConfig(num_classes=2, train=4, val=0, test=2, num_frames=4, **sizes)
+    with pytest.raises(ValueError, match="another config"):
+        generate_synthetic_dataset(out, other, log=None, overwrite=False)
+    generate_synthetic_dataset(out, first, log=None, overwrite=False)  # the same settings: reused
+    generate_synthetic_dataset(out, other, log=None)  # the library's default replaces it
+    written = json.loads((out / "metadata.json").read_text())["synthetic_config"]
+    assert written["train"] == 4
