@@ -3,7 +3,7 @@ whose frames differ (a per-frame grey level in a corner), so frame indices show 
 
 import numpy as np
 
-from tests.keras_ispan.data.test_video_orientation import _pattern, _write
+from tests.keras_ispan.io.test_video_orientation import _pattern, _write
 
 CLASSES = ["a", "b", "c"]
 

@@ -183,7 +183,7 @@ def test_rotated_video_is_sent_upright_and_reported(tmp_path, capsys):
     import argparse
 
     from keras_ispan.io.video import decode_video
-    from tests.keras_ispan.data.test_video_orientation import _pattern, _write
+    from tests.keras_ispan.io.test_video_orientation import _pattern, _write
 
     plain = _write(tmp_path / "plain.mp4", _pattern(6))
     rotated = _write(tmp_path / "rot90.mp4", _pattern(6), 90)

@@ -14,12 +14,12 @@ trained with `MultiWorkerMirroredStrategy` (a collective all-reduce strategy):
    dimensions`). The fix reduces scalars with `axis=None`.
 
 Measured with Keras 3.15.1 / TF 2.21, two worker processes on 127.0.0.1: leaving out either patch fails with
-the error quoted; with both, `tests/training/test_training_distributed.py` trains and the workers end with
+the error quoted; with both, `tests/training/engine/test_training_distributed.py` trains and the workers end with
 identical weights.
 
 Each patch is applied only when its bug is detected in the installed Keras, by running the Keras
 function on a stand-in strategy that records what Keras asks of it (`bugs()`), never by a version number;
-`apply()` returns what it installed. `tests/training/test_training_optim.py` fails when a bug is no longer
+`apply()` returns what it installed. `tests/training/engine/test_training_optim.py` fails when a bug is no longer
 detected (time to delete this module) and the multi-worker test fails when a patch stops working.
 `MirroredStrategy` does not need them (but is not harmed by them).
 """

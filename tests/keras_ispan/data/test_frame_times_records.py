@@ -13,7 +13,7 @@ from keras_ispan.data import records
 from keras_ispan.data.batch_plan import group_targets
 from keras_ispan.data.clip_reader import CONTEXT_FEATURES, actions_at, read_clip
 from tests.keras_ispan.data.helpers import solid_frames
-from tests.keras_ispan.data.test_video_timestamps import TIMES, _write_vfr
+from tests.keras_ispan.io.test_video_timestamps import TIMES, _write_vfr
 
 ACTIONS = [(0, 0.0, 0.5), (1, 1.0, 1.2), (2, 1.75, 3.0)]
 FPS = 5.0  # the average rate: frame i at i / 5 s without timestamps

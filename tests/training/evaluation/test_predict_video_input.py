@@ -13,7 +13,7 @@ import pytest
 
 from keras_ispan.io.video import decode_video
 from tests.keras_ispan.data.test_convert_incomplete import _write_faststart
-from tests.keras_ispan.data.test_video_orientation import _write
+from tests.keras_ispan.io.test_video_orientation import _write
 from tests.tiny_files import CLASSES, marked_frames, save_tiny_classifier, write_marked_video
 
 
@@ -88,7 +88,7 @@ def test_predict_cli_reports_rotation_and_incomplete(model_path, videos, capsys)
 
 def test_predict_window_timeline(model_path, tmp_path, capsys):
     """`--window`: one row (table) or JSON object per window, the windows' frames from inside them."""
-    from tests.keras_ispan.data.test_video_windows import _write_cfr
+    from tests.keras_ispan.io.test_video_windows import _write_cfr
     from training import predict
     from training.evaluation.prediction import load_predictor, predict_windows
 
@@ -121,7 +121,7 @@ def test_window_text_timeline_shows_the_top_k_asked_for(model_path, tmp_path):
     """`--window --top-k 2` in a fresh process: the text rows show both labels (user review: the
     timeline printed the top-1 only, ignoring `--top-k`); without `--top-k`, top-1 as before."""
     from tests.cli.scripts import run_script
-    from tests.keras_ispan.data.test_video_windows import _write_cfr
+    from tests.keras_ispan.io.test_video_windows import _write_cfr
 
     video = _write_cfr(tmp_path / "long.mp4")  # 9.5 s
     done = run_script("training/predict.py", video, "--model", model_path, "--window", "5",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from keras_ispan.io.video import iter_windows, window_sample_times
-from tests.keras_ispan.data.test_video_timestamps import TIMES, _source_index, _write_vfr
+from tests.keras_ispan.io.test_video_timestamps import TIMES, _source_index, _write_vfr
 
 FPS, NUM_FRAMES, WINDOW = 10, 95, 2.0  # 9.5 s: windows [0, 2), [2, 4), [4, 6), [6, 8), [8, 9.5)
 
