@@ -25,6 +25,7 @@ not become a clip (not a video, a video in no split) is named with its reason in
 
 import dataclasses
 import pathlib
+import re
 import sys
 
 if not __package__:  # run as a script from a checkout: the repository root on the path
@@ -63,7 +64,19 @@ def parse_args(argv=None):
     if args.videos is None and args.layout != "manifest":
         p.error(f"--videos is required for --layout {args.layout}")
     quiet_libraries(verbose)
-    return ConvertConfig(**vars(args)), debug
+    try:
+        return ConvertConfig(**vars(args)), debug
+    except (
+        ValueError
+    ) as error:  # the setting's flag, not its field: `jpeg_quality` -> --jpeg-quality
+        fields = {f.name for f in dataclasses.fields(ConvertConfig)}
+        message = re.sub(
+            r"`(\w+)`",
+            lambda m: "--" + m.group(1).replace("_", "-") if m.group(1) in fields else m.group(0),
+            str(error),
+            count=1,
+        )
+        raise ValueError(message) from None
 
 
 def _parser():

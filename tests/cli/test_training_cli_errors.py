@@ -58,7 +58,9 @@ def test_help_shows_defaults_without_tensorflow(script):
         ("training/predict.py", ["v.mp4", "--model", "m.keras", "--budget-ms", "5"],
          ["--budget-ms needs --anytime"]),
         ("training/prepare.py", ["--videos", "v", "--output", "o", "--jpeg-quality", "0"],
-         ["jpeg_quality", "Received: 0"]),
+         ["--jpeg-quality must be in [1, 100]", "Received: 0"]),
+        ("training/prepare.py", ["--videos", "v", "--output", "o", "--fps", "-1"],
+         ["--fps must be positive", "Received: fps=-1.0"]),
         ("training/reindex.py", ["no/such/folder"], ["no/such/folder"]),
         # issue 16: optical flow (the contrib wheel is not installed: TV-L1 is refused, naming the flag)
         ("training/prepare.py", ["--videos", "v", "--output", "o", "--flow", "--flow-method", "tvl1"],
