@@ -12,12 +12,12 @@ __all__ = ["HelpFormatter", "StoreGiven", "add_anytime_arguments"]
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Keeps the description's line breaks (its examples) and shows every option's default: not
-    `None`, an empty list or a switch's `False` (they say nothing), and not twice when the help
-    text states it."""
+    `None`, an empty list or string or a switch's `False` (they say nothing), and not twice when
+    the help text states it."""
 
     def _get_help_string(self, action):
         text = action.help or ""
-        says_nothing = action.default is None or action.default == [] or action.nargs == 0
+        says_nothing = action.default in (None, [], "") or action.nargs == 0
         if says_nothing or "default" in text:
             return text
         return super()._get_help_string(action)
