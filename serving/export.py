@@ -116,6 +116,7 @@ def _run(args):
 
 
 def main(argv=None):
+    from keras_ispan.cli_args import check_file_flag
     from serving.cli import quiet_libraries
 
     args = _parser().parse_args(argv)  # `--help` and usage errors before TensorFlow is imported
@@ -132,6 +133,10 @@ def main(argv=None):
     blocking = next((p for p in (base, *base.parents) if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         return _error(f"--export-base {base}: {blocking} is a file, not a folder")
+    try:  # a file that is no .keras archive is refused before anything is made or TensorFlow imported
+        check_file_flag("--model", model, keras_file=True)
+    except ValueError as error:
+        return _error(str(error))
     try:  # a folder that cannot be made is refused before TensorFlow is imported and the model read
         base.mkdir(parents=True, exist_ok=True)
     except OSError as error:
