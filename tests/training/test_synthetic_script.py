@@ -7,7 +7,7 @@ import pytest
 
 from tests.cli.scripts import run_script
 from training.config.core import load_config
-from training.synthetic import _config, parse_args
+from training.synthetic import _config, main, parse_args
 
 TINY = ["--num-classes", "2", "--train", "2", "--val", "0", "--test", "2", "--num-frames", "4"]
 
@@ -70,3 +70,18 @@ def test_a_dataset_of_other_settings_is_kept_without_overwrite(tmp_path):
     generate_synthetic_dataset(out, other, log=None)  # the library's default replaces it
     written = json.loads((out / "metadata.json").read_text())["synthetic_config"]
     assert written["train"] == 4
+
+
+def test_without_output_it_writes_the_folder_fit_uses(tmp_path, monkeypatch, capsys):
+    """No `--output`: the generator's default folder under `$KERAS_ISPAN_HOME` (what fit.py reads for
+    the same settings), its path printed; it was a `TypeError` traceback (`Path(None)`)."""
+    from keras_ispan.data.synthetic import SyntheticConfig, default_synthetic_dir
+
+    monkeypatch.setenv("KERAS_ISPAN_HOME", str(tmp_path))
+    monkeypatch.setattr("training.synthetic.quiet_libraries", lambda verbose: None)
+    sizes = {"image_size": 40, "target_size": 8, "distractor_size": 5}
+    config = SyntheticConfig(num_classes=2, train=2, val=0, test=2, num_frames=4, **sizes)
+    path = main([*TINY, "--image-size", "40", "--target-size", "8", "--distractor-size", "5"])
+    assert path == default_synthetic_dir(config) and path.parent == tmp_path / "datasets"
+    assert json.loads((path / "metadata.json").read_text())["synthetic_config"] == config.to_json()
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(path)
