@@ -1,7 +1,9 @@
 """`training/synthetic.py`: sizes not given are scaled to `--image-size` as `fit.py` scales them, and a
 size that conflicts with `--image-size` is one error line naming both flags and their values."""
 
+import dataclasses
 import json
+import re
 
 import pytest
 
@@ -85,3 +87,18 @@ def test_without_output_it_writes_the_folder_fit_uses(tmp_path, monkeypatch, cap
     assert path == default_synthetic_dir(config) and path.parent == tmp_path / "datasets"
     assert json.loads((path / "metadata.json").read_text())["synthetic_config"] == config.to_json()
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(path)
+
+
+def test_the_refusal_names_the_settings_that_differ(tmp_path):
+    from keras_ispan.data.synthetic import SyntheticConfig, generate_synthetic_dataset
+
+    sizes = {"image_size": 40, "target_size": 8, "distractor_size": 5, "num_frames": 4}
+    first = SyntheticConfig(num_classes=2, train=2, val=0, test=2, **sizes)
+    generate_synthetic_dataset(tmp_path, first, log=None)
+    other = dataclasses.replace(first, train=4, seed=3, background_speed=3.0)
+    expected = (
+        "Received: background_speed=3.0 (the folder's: not set), seed=3 (the folder's: 0), "
+        "train=4 (the folder's: 2)"
+    )
+    with pytest.raises(ValueError, match=re.escape(expected) + "$"):
+        generate_synthetic_dataset(tmp_path, other, log=None, overwrite=False)
