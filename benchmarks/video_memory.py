@@ -68,8 +68,13 @@ def generate_video(path, seconds, fps):
         image = np.stack([(x + 8 * k) % 256, (y + 4 * k) % 256, ((x + y) // 4 + 10 * k) % 256], -1)
         frame = av.VideoFrame.from_ndarray(image.astype(np.uint8), format="rgb24")
         frames.append(frame.reformat(format="yuv420p"))
-    partial = path.with_suffix(".partial.mp4")
-    with av.open(str(partial), "w") as out:
+    from keras_ispan.io.atomic import atomic_path
+
+    # PyAV picks the container from the name: the temporary file ends with the real suffix
+    with (
+        atomic_path(path, suffix=".tmp" + path.suffix) as partial,
+        av.open(str(partial), "w") as out,
+    ):
         stream = out.add_stream("libx264", rate=fractions.Fraction(fps).limit_denominator(1000))
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         stream.options = {"preset": "ultrafast", "crf": "35"}
@@ -78,7 +83,6 @@ def generate_video(path, seconds, fps):
             frame.pts = i
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
-    partial.rename(path)
     return path
 
 

@@ -6,18 +6,20 @@ neither Keras nor TensorFlow, so `--help` and argument errors stay fast.
 """
 
 import argparse
+import pathlib
+import zipfile
 
-__all__ = ["HelpFormatter", "StoreGiven", "add_anytime_arguments"]
+__all__ = ["HelpFormatter", "StoreGiven", "add_anytime_arguments", "check_file_flag"]
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Keeps the description's line breaks (its examples) and shows every option's default: not
-    `None`, an empty list or a switch's `False` (they say nothing), and not twice when the help
-    text states it."""
+    `None`, an empty list or string or a switch's `False` (they say nothing), and not twice when
+    the help text states it."""
 
     def _get_help_string(self, action):
         text = action.help or ""
-        says_nothing = action.default is None or action.default == [] or action.nargs == 0
+        says_nothing = action.default in (None, [], "") or action.nargs == 0
         if says_nothing or "default" in text:
             return text
         return super()._get_help_string(action)
@@ -58,3 +60,15 @@ def add_anytime_arguments(parser, anytime_help, threshold_help, criterion_help, 
         )
     group.add_argument("--criterion", choices=ANYTIME_CRITERIA, help=criterion_help)
     return group
+
+
+def check_file_flag(flag, path, keras_file=False):
+    """Raises `FileNotFoundError` naming `flag` when `path` is not a file and, with `keras_file`,
+    `ValueError` when it is not a `.keras` zip archive (checked before TensorFlow is imported)."""
+    if not pathlib.Path(path).is_file():
+        raise FileNotFoundError(f"{flag} {path}: file not found.")
+    if keras_file and not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{flag} {path}: not a .keras file (expected the zip archive that training/fit.py or "
+            "model.save writes)."
+        )

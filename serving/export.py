@@ -115,27 +115,40 @@ def _run(args):
                     warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
+def _check_arguments(args):
+    """The one-line error of `args` checked before TensorFlow is imported and the model read, or
+    `None`; the --export-base folder is made only when everything else is right."""
+    from keras_ispan.cli_args import check_file_flag
+
+    model, base = pathlib.Path(args.model), pathlib.Path(args.export_base)
+    if not model.exists():  # the library's words (`ModelFileError`), before TensorFlow is imported
+        return f"--model {model}: file not found"
+    if model.is_dir():
+        return f"--model {model}: is a folder; give the .keras file that training/fit.py or model.save writes"
+    if not args.anytime_threshold >= 0:
+        return f"--anytime-threshold {args.anytime_threshold}: must be >= 0"
+    blocking = next((p for p in (base, *base.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        return f"--export-base {base}: {blocking} is a file, not a folder"
+    try:  # a file that is no .keras archive: refused before anything is made
+        check_file_flag("--model", model, keras_file=True)
+    except ValueError as error:
+        return str(error)
+    try:  # a folder that cannot be made (a read-only or virtual file system)
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return f"--export-base {base}: cannot create the folder: {error.strerror}"
+    return None
+
+
 def main(argv=None):
     from serving.cli import quiet_libraries
 
     args = _parser().parse_args(argv)  # `--help` and usage errors before TensorFlow is imported
-    model = pathlib.Path(args.model)
-    if not model.exists():  # the library's words (`ModelFileError`), before TensorFlow is imported
-        return _error(f"--model {model}: file not found")
-    if model.is_dir():
-        return _error(
-            f"--model {model}: is a folder; give the .keras file that training/fit.py or model.save writes"
-        )
-    if not args.anytime_threshold >= 0:
-        return _error(f"--anytime-threshold {args.anytime_threshold}: must be >= 0")
+    problem = _check_arguments(args)
+    if problem is not None:
+        return _error(problem)
     base = pathlib.Path(args.export_base)
-    blocking = next((p for p in (base, *base.parents) if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        return _error(f"--export-base {base}: {blocking} is a file, not a folder")
-    try:  # a folder that cannot be made is refused before TensorFlow is imported and the model read
-        base.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        return _error(f"--export-base {base}: cannot create the folder: {error.strerror}")
     quiet_libraries(args.verbose)
     from keras_ispan.export.saved_model import ModelFileError
 

@@ -118,3 +118,15 @@ def test_config_and_tuning_keep_the_training_order():
 
 def test_no_training_room_imports_a_later_one():
     assert not _training_arrows_backwards()
+
+
+def test_the_tests_of_benchmarks_sit_in_tests_benchmarks():
+    """tests/ mirrors the tree: a test that imports a benchmark is a benchmark's test (the loss-scales
+    one sat in tests/keras_ispan/, the library's room, and imported training and benchmarks)."""
+    misplaced = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "tests").rglob("test_*.py")
+        if any(name.split(".")[0] == "benchmarks" for _, name in _imports(path))
+        and path.parent != ROOT / "tests" / "benchmarks"
+    )
+    assert not misplaced, misplaced

@@ -6,11 +6,9 @@ imports the heavy modules only after (so `--help` and argument errors are fast).
 """
 
 import argparse
-import pathlib
 import sys
-import zipfile
 
-from keras_ispan.cli_args import HelpFormatter, StoreGiven  # noqa: F401 (re-exported)
+from keras_ispan.cli_args import HelpFormatter, StoreGiven, check_file_flag  # noqa: F401 (re-exported)
 
 # the mistakes a user can make (a wrong path, a bad value, a finished run): one line, no traceback
 USER_ERRORS = (
@@ -33,18 +31,6 @@ def add_config_arguments(parser, config_help):
         "--data",
         help="dataset folder made by prepare.py (data.data_dir); omitted: the synthetic dataset",
     )
-
-
-def check_file_flag(flag, path, keras_file=False):
-    """Raises `FileNotFoundError` naming `flag` when `path` is not a file and, with `keras_file`,
-    `ValueError` when it is not a `.keras` zip archive (checked before TensorFlow is imported)."""
-    if not pathlib.Path(path).is_file():
-        raise FileNotFoundError(f"{flag} {path}: file not found.")
-    if keras_file and not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"{flag} {path}: not a .keras file (expected the zip archive that training/fit.py or "
-            "model.save writes)."
-        )
 
 
 def make_experiment_parser(

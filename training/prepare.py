@@ -93,8 +93,10 @@ def _parser():
     p.add_argument("--short-side", type=_optional_int, default=256, help="resize; 0 keeps the size")
     p.add_argument("--fps", type=float, default=None, help="subsample to at most this frame rate")
     p.add_argument("--max-frames", type=_optional_int, default=None, help="frames kept per video")
-    p.add_argument("--jpeg-quality", type=int, default=90)
-    p.add_argument("--clips-per-shard", type=int, default=64)
+    p.add_argument("--jpeg-quality", type=int, default=90, help="of frames and flow, 1 to 100")
+    p.add_argument(
+        "--clips-per-shard", type=int, default=64, help="clips per TFRecord shard (and index file)"
+    )
     p.add_argument(
         "--val-fraction",
         type=float,

@@ -80,7 +80,13 @@ def parse_args(argv=None) -> dict:
     variant = _variant(argv)
     config_class = _config_class(variant)
     parser = make_parser("synthetic.py", "Write the embedded synthetic action dataset.")
-    parser.add_argument("--output", type=pathlib.Path, default=None, help="dataset folder")
+    parser.add_argument(
+        "--output",
+        type=pathlib.Path,
+        default=None,
+        help="dataset folder (default: the one fit.py uses for these settings, "
+        "$KERAS_ISPAN_HOME/datasets/..., ~/.keras_ispan without it; printed at the end)",
+    )
     parser.add_argument(
         "--variant", choices=VARIANTS, default="appearance",
         help="appearance: classes differ in shape; motion: only in the direction of motion",
@@ -125,8 +131,9 @@ def main(argv=None):
     quiet_libraries(args.pop("verbose"))
     with one_line_errors("synthetic.py", debug) as errors:
         config = _config(variant, args)
-        try:
-            pathlib.Path(output).mkdir(parents=True, exist_ok=True)
+        try:  # no --output: the generators' default folder, the one fit.py uses
+            if output is not None:
+                output.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise ValueError(
                 f"--output {output}: cannot create the folder ({error.strerror})"

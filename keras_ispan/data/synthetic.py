@@ -285,13 +285,25 @@ def _check_output(output_dir, log=None, config=None, overwrite=True):
         raise ValueError(
             f"{output_dir} holds a synthetic dataset made with another config (created by "
             f"{meta.get('created_by')}); refusing to replace it (and any flow added to it): choose "
-            "another folder, or overwrite it (synthetic.py --overwrite)."
+            "another folder, or overwrite it (synthetic.py --overwrite). Received: "
+            + _differences(meta["synthetic_config"], config.to_json())
         )
     if log is not None:
         log(
             f"[synthetic] replacing the dataset in {output_dir} (made by {meta.get('created_by')} "
             "with another config, or unfinished)"
         )
+
+
+def _differences(stored, asked, most=4):
+    """`name=asked (the folder's: stored)` for the first `most` settings that differ; `not set`: a
+    setting the other variant lacks, or one `to_json` leaves out at its default."""
+    names = [n for n in sorted({*stored, *asked}) if stored.get(n) != asked.get(n)]
+    shown = lambda values, n: repr(values[n]) if n in values else "not set"  # noqa: E731
+    text = ", ".join(
+        f"{n}={shown(asked, n)} (the folder's: {shown(stored, n)})" for n in names[:most]
+    )
+    return text + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _write_video(path, frames, fps):

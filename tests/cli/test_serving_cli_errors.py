@@ -4,6 +4,7 @@ any model."""
 
 import pathlib
 import socket
+import zipfile
 
 import pytest
 
@@ -82,6 +83,18 @@ def test_export_missing_model(tmp_path):
     assert not TENSORFLOW_IMPORTED.search(done.stderr)
 
 
+def test_export_model_that_is_not_a_keras_file(tmp_path):
+    """Refused with the training scripts' words (`keras_ispan.cli_args.check_file_flag`) before
+    TensorFlow is imported and before --export-base is made (it was made, then the model loaded)."""
+    base = tmp_path / "models"
+    done = run_script(
+        "serving/export.py", "--model", "README.md", "--export-base", base, importtime=True
+    )
+    assert_one_line_error(done, "export.py", "--model README.md: not a .keras file")
+    assert not TENSORFLOW_IMPORTED.search(done.stderr)
+    assert not base.exists()
+
+
 def test_export_negative_anytime_threshold(tmp_path):
     model = tmp_path / "model.keras"
     model.write_bytes(b"not read: the threshold is checked first")
@@ -108,7 +121,8 @@ def test_export_base_that_is_a_file(tmp_path):
 def test_export_base_that_cannot_be_created(tmp_path):
     # /proc refuses new folders even to root (a read-only folder would not stop root)
     model = tmp_path / "model.keras"
-    model.write_bytes(b"not read: the export base is checked first")
+    with zipfile.ZipFile(model, "w") as archive:  # a zip: passes the --model check, never read
+        archive.writestr("config.json", "not read: the export base is checked first")
     base = "/proc/keras_ispan_no_such_folder/models"
     done = run_script("serving/export.py", "--model", model, "--export-base", base, importtime=True)
     assert_one_line_error(done, "export.py", f"--export-base {base}", "cannot create the folder")

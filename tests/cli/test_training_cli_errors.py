@@ -11,6 +11,24 @@ from tests.cli.scripts import (
 )
 
 
+def _options_without_help(text):
+    """The options of an argparse `--help` listed with no help text (argparse then shows no default
+    either): the invocation alone on its line, not followed by an indented help line."""
+    lines = [*text.splitlines(), ""]
+    return [
+        line.split()[0].rstrip(",")
+        for line, after in zip(lines, lines[1:], strict=False)
+        if line.startswith("  -") and "  " not in line.strip()
+        and not (after.startswith(" " * 10) and not after.strip().startswith("-"))
+    ]  # fmt: skip
+
+
+def test_an_option_without_help_is_found():
+    text = "options:\n  --a A       does a (default: 1)\n  --b B\n  --long-option LONG_OPTION\n"
+    text += "                        does c\n  --d D\n\ngroup:\n  --e E\n"
+    assert _options_without_help(text) == ["--b", "--d", "--e"]
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help_shows_defaults_without_tensorflow(script):
     done = run_script(script, "--help", importtime=True)
@@ -18,7 +36,8 @@ def test_help_shows_defaults_without_tensorflow(script):
     assert "--debug" in done.stdout and "--verbose" in done.stdout
     # every script but reindex.py has options with a value default (a switch's False is not shown)
     assert ("default" in done.stdout) == (script != "training/reindex.py")
-    assert "(default: [])" not in done.stdout
+    assert "(default: [])" not in done.stdout and "(default: )" not in done.stdout
+    assert not _options_without_help(done.stdout), "every option says what it does and its default"
     assert not TENSORFLOW_IMPORTED.search(done.stderr), f"{script} --help imported TensorFlow"
 
 

@@ -31,9 +31,10 @@ def test_help_shows_a_value_default_once_and_no_empty_ones():
     parser.add_argument("--model", help="a file")
     parser.add_argument("--set", action="append", default=[], help="override a key")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--sweep", default="", help="frame counts")  # evaluate.py's: "(default: )"
     assert _help_of(parser, "--frames").endswith("frames per video (default: 8)")
     assert _help_of(parser, "--threshold").endswith("stop (default 0.9)")
-    for flag in ("--model", "--set", "--json"):
+    for flag in ("--model", "--set", "--json", "--sweep"):
         assert "default" not in _help_of(parser, flag), flag
 
 

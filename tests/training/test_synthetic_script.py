@@ -1,13 +1,15 @@
 """`training/synthetic.py`: sizes not given are scaled to `--image-size` as `fit.py` scales them, and a
 size that conflicts with `--image-size` is one error line naming both flags and their values."""
 
+import dataclasses
 import json
+import re
 
 import pytest
 
 from tests.cli.scripts import run_script
 from training.config.core import load_config
-from training.synthetic import _config, parse_args
+from training.synthetic import _config, main, parse_args
 
 TINY = ["--num-classes", "2", "--train", "2", "--val", "0", "--test", "2", "--num-frames", "4"]
 
@@ -70,3 +72,33 @@ def test_a_dataset_of_other_settings_is_kept_without_overwrite(tmp_path):
     generate_synthetic_dataset(out, other, log=None)  # the library's default replaces it
     written = json.loads((out / "metadata.json").read_text())["synthetic_config"]
     assert written["train"] == 4
+
+
+def test_without_output_it_writes_the_folder_fit_uses(tmp_path, monkeypatch, capsys):
+    """No `--output`: the generator's default folder under `$KERAS_ISPAN_HOME` (what fit.py reads for
+    the same settings), its path printed; it was a `TypeError` traceback (`Path(None)`)."""
+    from keras_ispan.data.synthetic import SyntheticConfig, default_synthetic_dir
+
+    monkeypatch.setenv("KERAS_ISPAN_HOME", str(tmp_path))
+    monkeypatch.setattr("training.synthetic.quiet_libraries", lambda verbose: None)
+    sizes = {"image_size": 40, "target_size": 8, "distractor_size": 5}
+    config = SyntheticConfig(num_classes=2, train=2, val=0, test=2, num_frames=4, **sizes)
+    path = main([*TINY, "--image-size", "40", "--target-size", "8", "--distractor-size", "5"])
+    assert path == default_synthetic_dir(config) and path.parent == tmp_path / "datasets"
+    assert json.loads((path / "metadata.json").read_text())["synthetic_config"] == config.to_json()
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(path)
+
+
+def test_the_refusal_names_the_settings_that_differ(tmp_path):
+    from keras_ispan.data.synthetic import SyntheticConfig, generate_synthetic_dataset
+
+    sizes = {"image_size": 40, "target_size": 8, "distractor_size": 5, "num_frames": 4}
+    first = SyntheticConfig(num_classes=2, train=2, val=0, test=2, **sizes)
+    generate_synthetic_dataset(tmp_path, first, log=None)
+    other = dataclasses.replace(first, train=4, seed=3, background_speed=3.0)
+    expected = (
+        "Received: background_speed=3.0 (the folder's: not set), seed=3 (the folder's: 0), "
+        "train=4 (the folder's: 2)"
+    )
+    with pytest.raises(ValueError, match=re.escape(expected) + "$"):
+        generate_synthetic_dataset(tmp_path, other, log=None, overwrite=False)

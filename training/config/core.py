@@ -239,13 +239,22 @@ def apply_overrides(
     """
     if not overrides:
         return config
+    return TrainConfig.from_dict(_merge_overrides(config.to_dict(), overrides))
+
+
+def _merge_overrides(
+    values: dict[str, Any], overrides: Mapping[str, Any] | Iterable[str] | None
+) -> dict[str, Any]:
+    """`values` (`{section: {key: value}}`, every key present) with the overrides written into it
+    (checked: `section.key` of a known section and key), not yet validated."""
+    if not overrides:
+        return values
     if isinstance(overrides, Mapping):
         items = list(overrides.items())
     else:
         items = [
             parse_override(item) if isinstance(item, str) else tuple(item) for item in overrides
         ]
-    values = config.to_dict()
     for key, value in items:
         parts = key.split(".")
         if len(parts) != 2:
@@ -264,7 +273,7 @@ def apply_overrides(
                 f"Received: key={key!r}"
             )
         values[section][name] = value
-    return TrainConfig.from_dict(values)
+    return values
 
 
 def load_config(
@@ -336,13 +345,16 @@ def config_from_values(
                 f"Config section {section!r} in {source} must be a table/object. Received: {section}={entries!r}"
             )
         merged[section].update(entries)
+    # the overrides merged before the one validation: a file may set a key that only the command line's
+    # value of another makes valid (model.stream_calibration with `fit.py --modality two_stream`)
+    merged = _merge_overrides(merged, overrides)
     try:
-        config = TrainConfig.from_dict(merged)
+        return TrainConfig.from_dict(merged)
     except ValueError as error:
-        if source is not None:
-            raise ValueError(f"{error} (in config file {source})") from None
-        raise
-    return apply_overrides(config, overrides)
+        if source is None:
+            raise
+        where = f"config file {source} and the overrides" if overrides else f"config file {source}"
+        raise ValueError(f"{error} (in {where})") from None
 
 
 def save_config(config: TrainConfig, path: str | os.PathLike) -> pathlib.Path:

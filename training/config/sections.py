@@ -367,7 +367,7 @@ class OutputConfig:
         name: the run folder's name; `None` uses `<preset>-<UTC time>`. Re-running a name whose run was
             interrupted resumes it; a finished run is refused unless `overwrite`.
         preset: the preset the config started from (informational).
-        export: also write a servable SavedModel with `keras_ispan.export.saved_model.export_saved_model`.
+        export: also write a servable SavedModel with `keras_ispan.export.saved_model.export_model`.
         attention_format: `png` (a grid) or `gif` (one frame per sampled frame).
         tensorboard: write TensorBoard logs.
         overwrite: replace a finished run of the same name.

@@ -152,7 +152,7 @@ def load_tuning(
         raise ValueError(
             f"The 'tuning' section of {path} must be a table. Received: tuning={tuning_values!r}"
         )
-    train_config = config_lib.config_from_values(values, preset=preset, source=path)
+    train_config = config_lib.config_from_values(values, overrides, preset=preset, source=path)
     try:
         tune_values = {
             **tuning_values,
@@ -161,7 +161,6 @@ def load_tuning(
         tune_config = TuneConfig.from_dict(tune_values)
     except (ValueError, TypeError) as error:
         raise ValueError(f"{error} (in {path})" if path else str(error)) from None
-    train_config = config_lib.apply_overrides(train_config, overrides)
     config_lib.refuse_ignored_stream_keys(train_config, source=path)
     return train_config, tune_config
 

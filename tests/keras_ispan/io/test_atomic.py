@@ -225,3 +225,21 @@ def test_atomic_dir_refuses_an_existing_target(tmp_path):
         (tmp / "new.txt").write_text("new")
     assert names(tmp_path) == ["model"]
     assert names(tmp_path / "model") == ["old.txt"]
+
+
+def test_files_are_published_only_through_keras_ispan_io_atomic():
+    """One implementation of an atomic write: no other module of the tree renames or replaces a
+    file itself (`benchmarks/video_memory.py` renamed its own `.partial.mp4`)."""
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[3]
+    renames = re.compile(r"\.rename\(|\bos\.replace\(|\bshutil\.move\(")
+    found = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("keras_ispan", "training", "serving", "benchmarks")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path != root / "keras_ispan" / "io" / "atomic.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if renames.search(line)
+    ]
+    assert not found, found

@@ -239,3 +239,23 @@ def test_stream_keys_are_checked_on_the_merged_request(tmp_path):
         load_tuning(path)
     record = config_from_values(read_config_file(path), source=path)
     assert record.model.modality == "rgb" and record.model.flow_length == 3
+
+
+def test_a_file_key_made_valid_by_the_command_line_is_accepted(tmp_path):
+    """`model.stream_calibration` is checked in the config itself (refused unless two-stream, late or
+    learned fusion); a file setting it with `fit.py --modality two_stream` is a valid request, validated
+    once, after the merge (it was refused at the file, before the command line was applied)."""
+    from training.tuning.config import load_tuning
+
+    path = tmp_path / "calibrated.json"
+    path.write_text(json.dumps({"model": {"stream_calibration": "temperature"}}))
+    config = load_config(path, [("model.modality", "two_stream")])
+    assert (config.model.modality, config.model.stream_calibration) == ("two_stream", "temperature")
+    assert load_tuning(path, ["model.modality=two_stream"])[0].model == config.model
+    for merged in (lambda: load_config(path), lambda: load_tuning(path)):
+        with pytest.raises(
+            ValueError, match=rf"stream_calibration='temperature'.*config file {path}"
+        ):
+            merged()
+    with pytest.raises(ValueError, match=rf"modality='rgb'.*config file {path} and the overrides"):
+        load_config(path, ["train.epochs=2"])
