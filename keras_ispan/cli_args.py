@@ -7,9 +7,41 @@ neither Keras nor TensorFlow, so `--help` and argument errors stay fast.
 
 import argparse
 import pathlib
+import sys
 import zipfile
 
-__all__ = ["HelpFormatter", "StoreGiven", "add_anytime_arguments", "check_file_flag"]
+__all__ = [
+    "HelpFormatter",
+    "StoreGiven",
+    "add_anytime_arguments",
+    "add_common_flags",
+    "check_file_flag",
+    "fail",
+    "quiet_libraries",
+]
+
+
+def add_common_flags(parser, verbose_help="keep the logs of TensorFlow and other libraries"):
+    """`--debug` (a traceback instead of one error line) and `--verbose` (its help: `verbose_help`),
+    the switches of every command line of both applications."""
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error instead of one line"
+    )
+    parser.add_argument("--verbose", action="store_true", help=verbose_help)
+
+
+def fail(prog, message):
+    """Prints `prog: error: message` on stderr; returns the exit status of a usage error, 2."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def quiet_libraries(verbose=False):
+    """`keras_ispan.io.quiet_logs.quiet_library_logs` (standard library only), imported when called:
+    importing `keras_ispan.io` itself loads PyAV and OpenCV, which `--help` does not need."""
+    from keras_ispan.io.quiet_logs import quiet_library_logs
+
+    quiet_library_logs(verbose)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

@@ -17,7 +17,7 @@ ALLOWED = {
     "keras_ispan.models": CORE,
     "keras_ispan.options": (),
     "keras_ispan.checks": (),
-    "keras_ispan.cli_args": (),
+    "keras_ispan.cli_args": ("keras_ispan.io.quiet_logs",),  # standard library only, when called
     "keras_ispan.io.frames_tf": ("numpy", "keras_ispan.io", "tensorflow"),
     "keras_ispan.io": ("numpy", "av", "PIL", "cv2", "absl", "keras_ispan.io"),
     "keras_ispan.data": ("tensorflow", "numpy", "PIL", "av", "cv2", "absl", "keras_ispan.io"),

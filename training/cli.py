@@ -6,9 +6,16 @@ imports the heavy modules only after (so `--help` and argument errors are fast).
 """
 
 import argparse
-import sys
+import pathlib
 
-from keras_ispan.cli_args import HelpFormatter, StoreGiven, check_file_flag  # noqa: F401 (re-exported)
+from keras_ispan.cli_args import (  # noqa: F401 (re-exported: the scripts import them from here)
+    HelpFormatter,
+    StoreGiven,
+    add_common_flags,
+    check_file_flag,
+    fail,
+    quiet_libraries,
+)
 
 # the mistakes a user can make (a wrong path, a bad value, a finished run): one line, no traceback
 USER_ERRORS = (
@@ -31,6 +38,17 @@ def add_config_arguments(parser, config_help):
         "--data",
         help="dataset folder made by prepare.py (data.data_dir); omitted: the synthetic dataset",
     )
+
+
+def check_experiment_flags(args):
+    """The files `fit.py` and `tune.py` start from, checked before TensorFlow is imported: `--config`
+    a file and `--data` a folder (`FileNotFoundError` naming the flag)."""
+    if args.config is not None:
+        check_file_flag("--config", args.config)
+    if args.data is not None and not pathlib.Path(args.data).is_dir():
+        raise FileNotFoundError(
+            f"Dataset folder not found: --data {args.data} (a folder made by prepare.py)"
+        )
 
 
 def make_experiment_parser(
@@ -58,28 +76,6 @@ def make_parser(prog, description):
     )
     add_common_flags(parser)
     return parser
-
-
-def add_common_flags(parser):
-    parser.add_argument(
-        "--debug", action="store_true", help="show the traceback of an error instead of one line"
-    )
-    parser.add_argument(
-        "--verbose", action="store_true", help="keep the logs of TensorFlow and other libraries"
-    )
-
-
-def quiet_libraries(verbose=False):
-    """Keeps TensorFlow's C++ and absl logs quiet unless `verbose` (call before importing TensorFlow)."""
-    from keras_ispan.io.quiet_logs import quiet_library_logs
-
-    quiet_library_logs(verbose)
-
-
-def fail(prog, message):
-    """Prints `prog: error: message` on stderr; returns the exit status of a usage error, 2."""
-    print(f"{prog}: error: {message}", file=sys.stderr)
-    return 2
 
 
 class one_line_errors:  # noqa: N801 (a context manager used like a function)

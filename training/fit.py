@@ -41,7 +41,6 @@ def parse_args(argv=None):
 
 
 def config_from_args(args):
-    from training.cli import check_file_flag
     from training.config.core import load_config
 
     explicit = {
@@ -63,17 +62,16 @@ def config_from_args(args):
         overrides.append(("output.export", True))
     if args.overwrite:
         overrides.append(("output.overwrite", True))
-    if args.config is not None:
-        check_file_flag("--config", args.config)
     return load_config(args.config, overrides + list(args.overrides), preset=args.preset)
 
 
 def main(argv=None) -> int:
-    from training.cli import one_line_errors, quiet_libraries
+    from training.cli import check_experiment_flags, one_line_errors, quiet_libraries
 
     args = parse_args(argv)
     quiet_libraries(args.verbose)
     with one_line_errors("fit.py", args.debug) as errors:
+        check_experiment_flags(args)
         config = config_from_args(args)  # validated before TensorFlow is imported
         if args.print_config:
             import json

@@ -56,7 +56,6 @@ def parse_args(argv=None):
 
 
 def configs_from_args(args):
-    from training.cli import check_file_flag
     from training.tuning.config import load_tuning
 
     overrides = list(args.overrides)
@@ -78,17 +77,16 @@ def configs_from_args(args):
         if args.tune is None
         else [n.strip() for n in args.tune.split(",") if n.strip()],
     }
-    if args.config is not None:
-        check_file_flag("--config", args.config)
     return load_tuning(args.config, overrides, tuning, preset=args.preset)
 
 
 def main(argv=None) -> int:
-    from training.cli import USER_ERRORS, fail, quiet_libraries
+    from training.cli import USER_ERRORS, check_experiment_flags, fail, quiet_libraries
 
     args = parse_args(argv)
     quiet_libraries(args.verbose)
     try:
+        check_experiment_flags(args)
         train_config, tune_config = configs_from_args(
             args
         )  # validated before TensorFlow is imported

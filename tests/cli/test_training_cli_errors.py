@@ -67,6 +67,8 @@ def test_help_shows_defaults_without_tensorflow(script):
         ("training/evaluate.py", ["--model", "README.md"], ["--model README.md: not a .keras file"]),
         ("training/fit.py", ["--config", "no/such.json"], ["--config no/such.json: file not found"]),
         ("training/tune.py", ["--config", "no/such.toml"], ["--config no/such.toml: file not found"]),
+        ("training/fit.py", ["--data", "no/such/dir"], ["Dataset folder not found: --data no/such/dir"]),
+        ("training/tune.py", ["--data", "no/such/dir"], ["Dataset folder not found: --data no/such/dir"]),
         ("training/synthetic.py", ["--output", "/proc/no/such"],
          ["--output /proc/no/such: cannot create the folder"]),
         # a flag that applies only with another is refused, never ignored (user review)

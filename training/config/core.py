@@ -306,7 +306,7 @@ def refuse_ignored_stream_keys(
     model = config.model
     for name, value in model.ignored_stream_keys().items():
         users = "flow and two-stream" if name == "flow_length" else "two-stream"
-        where = f" (config file {source} and the overrides)" if source is not None else ""
+        where = f" (config file {source}, any overrides merged over it)" if source else ""
         raise ValueError(
             f"model.{name} applies to {users} models; this one is model.modality="
             f"{model.modality!r}, which would ignore it{where}: set model.modality or drop the key. "
