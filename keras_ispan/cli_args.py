@@ -100,7 +100,10 @@ def check_file_flag(flag, path, keras_file=False):
     if not pathlib.Path(path).is_file():
         raise FileNotFoundError(f"{flag} {path}: file not found.")
     if keras_file and not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"{flag} {path}: not a .keras file (expected the zip archive that training/fit.py or "
-            "model.save writes)."
+        what = (
+            "not a Keras model file (a .keras file is a zip archive; this one is not)"
+            if pathlib.Path(path).suffix == ".keras"
+            else "not a .keras model file (expected the zip archive that training/fit.py or "
+            "model.save writes)"
         )
+        raise ValueError(f"{flag} {path}: {what}.")

@@ -90,7 +90,7 @@ def test_export_model_that_is_not_a_keras_file(tmp_path):
     done = run_script(
         "serving/export.py", "--model", "README.md", "--export-base", base, importtime=True
     )
-    assert_one_line_error(done, "export.py", "--model README.md: not a .keras file")
+    assert_one_line_error(done, "export.py", "--model README.md: not a .keras model file")
     assert not TENSORFLOW_IMPORTED.search(done.stderr)
     assert not base.exists()
 

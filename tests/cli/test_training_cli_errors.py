@@ -63,8 +63,8 @@ def test_help_shows_defaults_without_tensorflow(script):
         # a file that is not a .keras archive, a missing --config, an --output that cannot be made:
         # each names its flag (user review)
         ("training/predict.py", ["v.mp4", "--model", "README.md"],
-         ["--model README.md: not a .keras file"]),
-        ("training/evaluate.py", ["--model", "README.md"], ["--model README.md: not a .keras file"]),
+         ["--model README.md: not a .keras model file"]),
+        ("training/evaluate.py", ["--model", "README.md"], ["--model README.md: not a .keras model file"]),
         ("training/fit.py", ["--config", "no/such.json"], ["--config no/such.json: file not found"]),
         ("training/tune.py", ["--config", "no/such.toml"], ["--config no/such.toml: file not found"]),
         ("training/fit.py", ["--data", "no/such/dir"], ["Dataset folder not found: --data no/such/dir"]),
