@@ -66,9 +66,8 @@ def parse_args(argv=None):
     quiet_libraries(verbose)
     try:
         return ConvertConfig(**vars(args)), debug
-    except (
-        ValueError
-    ) as error:  # the setting's flag, not its field: `jpeg_quality` -> --jpeg-quality
+    except ValueError as error:
+        # the setting's flag, not its field: `jpeg_quality` -> --jpeg-quality
         fields = {f.name for f in dataclasses.fields(ConvertConfig)}
         message = re.sub(
             r"`(\w+)`",

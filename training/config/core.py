@@ -304,7 +304,9 @@ def refuse_ignored_stream_keys(
     came from. For a merged request (file, then command line); a run's saved `config.json` is a
     record, read with `config_from_values(read_config_file(path))` without it."""
     model = config.model
-    for name, value in model.ignored_stream_keys().items():
+    ignored = model.ignored_stream_keys()
+    if ignored:
+        name, value = next(iter(ignored.items()))
         users = "flow and two-stream" if name == "flow_length" else "two-stream"
         where = f" (config file {source}, any overrides merged over it)" if source else ""
         raise ValueError(
